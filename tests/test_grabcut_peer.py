@@ -6,7 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from ritm_lite.clicks import Click
 from ritm_lite.evaluation import GrabCutConfig, GrabCutPeer, evaluate_sample, iou
+from ritm_lite.evaluation.grabcut_peer import grabcut_labels
 
 
 def easy_image(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -20,14 +22,21 @@ def easy_image(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_label_mask_marks_click_disks_over_the_previous_result():
-    image, _ = easy_image()
-    peer = GrabCutPeer(GrabCutConfig(click_radius=2))
-    peer.set_image(image)
-    labels = peer.label_mask(np.array([[10, 20], [70, 5]]), np.array([1, 0]))
-    assert labels[20, 10] == cv2.GC_FGD and labels[20, 12] == cv2.GC_FGD and labels[20, 13] == cv2.GC_PR_BGD
+    clicks = [Click(x=10, y=20, is_positive=True, index=0), Click(x=70, y=5, is_positive=False, index=1)]
+    config = GrabCutConfig(click_radius=2, prior_radius=0.1)
+    labels = grabcut_labels(clicks, np.zeros((60, 80), bool), config)
+    assert labels[20, 10] == cv2.GC_FGD and labels[20, 12] == cv2.GC_FGD
     assert labels[5, 70] == cv2.GC_BGD
     assert np.count_nonzero(labels == cv2.GC_FGD) == 13  # a disk of radius 2
-    assert set(np.unique(labels)) == {cv2.GC_BGD, cv2.GC_FGD, cv2.GC_PR_BGD}
+    # no previous object yet: a probable-FG disk of 0.1 * 60 = 6 px around the positive click
+    assert labels[20, 16] == cv2.GC_PR_FGD and labels[20, 17] == cv2.GC_PR_BGD
+    assert np.count_nonzero(labels == cv2.GC_PR_FGD) == 113 - 13  # disk of radius 6 minus the click's
+
+    previous = np.zeros((60, 80), bool)
+    previous[40:50, 40:60] = True
+    labels = grabcut_labels(clicks, previous, config)
+    assert np.count_nonzero(labels == cv2.GC_PR_FGD) == 200  # the previous object, no prior disk
+    assert set(np.unique(labels)) == {cv2.GC_BGD, cv2.GC_FGD, cv2.GC_PR_BGD, cv2.GC_PR_FGD}
 
 
 def test_one_click_segments_an_easy_object_and_is_repeatable():

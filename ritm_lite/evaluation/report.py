@@ -47,13 +47,15 @@ def format_table(results: Mapping[str, DatasetResult], dataset: str) -> str:
 def plot_miou_curves(results: Mapping[str, DatasetResult], dataset: str = "", ax=None):
     """Plot mean IoU after each click, one line per method; returns the matplotlib Figure.
 
-    Objects that stopped early keep their last IoU (see
-    :func:`ritm_lite.evaluation.metrics.mean_iou_per_click`).
+    Without ``ax`` a new :class:`matplotlib.figure.Figure` is made without pyplot (so no GUI
+    backend is needed: ``fig.savefig(path)``). Objects that stopped early keep their last IoU
+    (see :func:`ritm_lite.evaluation.metrics.mean_iou_per_click`).
     """
-    import matplotlib.pyplot as plt
-
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6, 4))
+        ax = fig.add_subplot()
     else:
         fig = ax.figure
     for name, result in results.items():
