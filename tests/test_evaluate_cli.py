@@ -80,6 +80,19 @@ def test_run_evaluates_a_model_predictor(tmp_path, capsys):
     assert json.loads((tmp_path / "r.json").read_text())["flip"] is True
 
 
+def test_main_with_a_random_weight_preset(tmp_path, capsys):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    out_json = tmp_path / "preset.json"
+    code = evaluate.main(["--preset", "hrnet18s", "--data-root", str(data), "--max-clicks", "2",
+                          "--zoom-in-size", "64", "--device", "cpu", "--quiet", "--json", str(out_json)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "hrnet18s (random)+zoom+flip" in out and "random weights" in out
+    record = json.loads(out_json.read_text())
+    assert record["preset"] == "hrnet18s" and record["zoom_in"] and record["flip"]
+    assert 1 <= len(record["objects"][0]["ious"]) <= 2 and record["table"]["SPC"] > 0
+
+
 def test_cli_refuses_missing_method_and_bad_dataset(tmp_path):
     with pytest.raises(SystemExit):
         evaluate.parse_args(["--dataset", "GrabCut", "--data-root", str(tmp_path)])
