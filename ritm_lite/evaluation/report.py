@@ -51,6 +51,8 @@ def plot_miou_curves(results: Mapping[str, DatasetResult], dataset: str = "", ax
     backend is needed: ``fig.savefig(path)``). Objects that stopped early keep their last IoU
     (see :func:`ritm_lite.evaluation.metrics.mean_iou_per_click`).
     """
+    from matplotlib.ticker import MaxNLocator
+
     if ax is None:
         from matplotlib.figure import Figure
 
@@ -63,6 +65,7 @@ def plot_miou_curves(results: Mapping[str, DatasetResult], dataset: str = "", ax
         ax.plot(np.arange(1, len(curve) + 1), curve, marker="o", markersize=3, label=name)
     for t in next(iter(results.values())).thresholds if results else ():
         ax.axhline(t, color="grey", linewidth=0.8, linestyle=":")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("number of clicks")
     ax.set_ylabel("mean IoU")
     ax.set_ylim(0, 1)
