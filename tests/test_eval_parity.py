@@ -4,8 +4,18 @@
 HRNet-W18-small reference model (its ``cls_head.bias`` shifted so predictions are neither
 empty nor full) on a synthetic image: the automatic clicker's clicks, the probability map
 after every click, and the IoUs, for a predictor without ZoomIn and flip (``plain``) and with
-both (``zoomin_flip``). Our clicker + Predictor + loop must follow the same trajectory: same
-clicks, same IoUs, probability maps within 1e-4.
+both (``zoomin_flip``).
+
+Two checks per setting:
+
+* **free run** — our clicker + Predictor + loop, left alone for 8 clicks, must choose the same
+  clicks and reach the same IoUs. Each step feeds its probabilities back into the next, so
+  float rounding compounds: with 2 CPU threads (apparently the fixture's set-up) our maps and
+  IoUs equal the original's exactly (max difference 0.0) on the development machine; with 1
+  thread the maps drift by up to ~3e-4 and the IoUs by up to ~1e-4 after a few clicks, while
+  the clicks stay identical. The free run therefore holds maps and IoUs to 1e-3.
+* **step by step** — every click is run from the original's previous prediction (given as
+  ``mask_input``), so rounding cannot compound: every map must be within 1e-4.
 """
 
 from __future__ import annotations
@@ -34,6 +44,15 @@ def model(reference, reference_dir):
     return net.eval()
 
 
+@pytest.fixture
+def one_thread():
+    """Run on one CPU thread: on small shared CPUs, two busy threads stall each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 SETTINGS = {
     "plain": dict(zoom_in=False, flip=False),
     "zoomin_flip": dict(zoom_in=True, flip=True, zoom_in_target_size=400),
@@ -42,7 +61,7 @@ SETTINGS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("record", sorted(SETTINGS))
-def test_trajectory_matches_the_original(record, reference, model):
+def test_free_run_follows_the_original_trajectory(record, reference, model, one_thread):
     expected = reference["records"][record]
     steps: list[tuple[list, np.ndarray]] = []
     result = evaluate_sample(
@@ -58,5 +77,19 @@ def test_trajectory_matches_the_original(record, reference, model):
     for k, ((clicks, probs), step) in enumerate(zip(steps, expected["steps"])):
         ours = [(c.y, c.x, c.is_positive) for c in clicks]  # the fixture stores (row, col, positive)
         assert ours == [tuple(c) for c in step["clicks"]], f"click {k + 1} differs"
-        np.testing.assert_allclose(probs, step["probs"].numpy(), atol=1e-4, rtol=0, err_msg=f"probs after click {k + 1}")
-    np.testing.assert_allclose(result.ious, expected["ious"].numpy(), atol=1e-6, rtol=0)
+        np.testing.assert_allclose(probs, step["probs"].numpy(), atol=1e-3, rtol=0, err_msg=f"probs after click {k + 1}")
+    np.testing.assert_allclose(result.ious, expected["ious"].numpy(), atol=1e-3, rtol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("record", sorted(SETTINGS))
+def test_every_step_matches_the_original_to_1e4(record, reference, model, one_thread):
+    expected = reference["records"][record]["steps"]
+    predictor = Predictor(model, **SETTINGS[record])
+    predictor.set_image(reference["image"].numpy())
+    for k, step in enumerate(expected):
+        coords = np.array([(col, row) for row, col, _ in step["clicks"]], dtype=np.float64)
+        labels = np.array([int(positive) for _, _, positive in step["clicks"]])
+        previous = expected[k - 1]["probs"].numpy() if k else None
+        probs = predictor.predict(coords, labels, mask_input=previous)
+        np.testing.assert_allclose(probs, step["probs"].numpy(), atol=1e-4, rtol=0, err_msg=f"click {k + 1}")
