@@ -176,6 +176,11 @@ def test_background_sample():
     assert all(at(background, c) for c in result.negative_clicks)
     empty = MultiPointSampler().sample(np.zeros((20, 30, 0), bool), np.random.default_rng(0))
     assert empty.gt_mask.shape == (20, 30) and not empty.positive_clicks
+    # By default only non-empty channels can be targets (e.g. objects cropped away).
+    masks[:, :, 1] = False
+    for seed in range(30):
+        result = MultiPointSampler().sample(masks, np.random.default_rng(seed))
+        assert 1 not in result.object_ids and result.positive_clicks
 
 
 def test_determinism():

@@ -126,7 +126,8 @@ class MultiPointSampler:
                 objects: those too small to be targets still count as "other objects".
             rng: source of all randomness.
             candidates: channels that may become the target (e.g. objects above
-                ``min_object_area``); default all ``K``. Empty: a background sample.
+                ``min_object_area``); default every non-empty channel. Empty: a background
+                sample.
 
         Returns:
             The :class:`SampledObject` (target mask, clicks, regions).
@@ -134,7 +135,9 @@ class MultiPointSampler:
         if masks.ndim != 3:
             raise ValueError(f"masks must be an (H, W, K) stack, got shape {masks.shape}")
         masks = masks.astype(bool, copy=False)
-        candidates = list(range(masks.shape[2])) if candidates is None else list(candidates)
+        if candidates is None:
+            candidates = [int(i) for i in np.flatnonzero(masks.any(axis=(0, 1)))]
+        candidates = list(candidates)
         if any(not 0 <= i < masks.shape[2] for i in candidates):
             raise ValueError(f"candidates {candidates} outside 0..{masks.shape[2] - 1}")
         background = ~masks.any(axis=2)
