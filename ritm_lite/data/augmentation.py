@@ -111,7 +111,7 @@ def resize(image: np.ndarray, masks: np.ndarray, scale: float) -> tuple[np.ndarr
 def hflip(image: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mirror left-right: column ``x`` goes to ``W - 1 - x``."""
     _check(image, masks)
-    return np.ascontiguousarray(image[:, ::-1]), np.ascontiguousarray(masks[:, ::-1])
+    return cv2.flip(image, 1), np.ascontiguousarray(masks[:, ::-1])
 
 
 def pad_if_needed(
@@ -155,11 +155,9 @@ def brightness_contrast(image: np.ndarray, alpha: float, beta: float) -> np.ndar
 
 def rgb_shift(image: np.ndarray, shifts: tuple[float, float, float]) -> np.ndarray:
     """Add ``shifts[c]`` to channel ``c`` (R, G, B), clip to 0..255 and truncate to uint8."""
-    out = np.empty_like(image)
-    for channel, shift in enumerate(shifts):
-        lut = np.clip(np.arange(256, dtype=np.float32) + shift, 0, 255).astype(np.uint8)
-        out[:, :, channel] = cv2.LUT(np.ascontiguousarray(image[:, :, channel]), lut)
-    return out
+    lut = np.arange(256, dtype=np.float32)[:, None] + np.asarray(shifts, dtype=np.float32)[None, :]
+    # a (256, 1, 3) table: OpenCV looks channel c up in column c
+    return cv2.LUT(image, np.clip(lut, 0, 255).astype(np.uint8)[:, None, :])
 
 
 def augment(

@@ -127,7 +127,8 @@ class InteractiveDataset(Dataset):
         if ignore is not None:
             instances[ignore] = -1.0
         return {
-            "images": torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0),
+            # (3, H, W) float32 = uint8 / 255, as torchvision's ToTensor (in NumPy: no torch threads)
+            "images": torch.from_numpy(np.divide(image.transpose(2, 0, 1), np.float32(255), dtype=np.float32)),
             "points": torch.from_numpy(points_array(target.clicks, sampler.max_num_points)),
             "instances": torch.from_numpy(instances)[None],
         }
