@@ -33,9 +33,9 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ritm_lite.data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset  # noqa: E402
-from ritm_lite.losses import normalized_focal_loss, sigmoid_binary_cross_entropy  # noqa: E402
-from ritm_lite.utils import shared_dir  # noqa: E402
+from ritm_lite.data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset
+from ritm_lite.losses import normalized_focal_loss, sigmoid_binary_cross_entropy
+from ritm_lite.utils import shared_dir
 
 
 class GeneratedJpegSource:

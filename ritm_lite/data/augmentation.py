@@ -50,12 +50,12 @@ class AugmentationConfig:
     rgb_shift_prob: float = 0.75  # probability of the RGB shift step
 
     @classmethod
-    def train(cls, crop_size: tuple[int, int] = (320, 480)) -> "AugmentationConfig":
+    def train(cls, crop_size: tuple[int, int] = (320, 480)) -> AugmentationConfig:
         """The original training chain (the defaults)."""
         return cls(crop_size=crop_size)
 
     @classmethod
-    def val(cls, crop_size: tuple[int, int] = (320, 480)) -> "AugmentationConfig":
+    def val(cls, crop_size: tuple[int, int] = (320, 480)) -> AugmentationConfig:
         """The original validation chain: pad if needed, then a random crop; nothing else."""
         return cls(
             crop_size=crop_size,
@@ -100,8 +100,8 @@ def resize(image: np.ndarray, masks: np.ndarray, scale: float) -> tuple[np.ndarr
     The image is interpolated bilinearly, the masks with nearest neighbour.
     """
     _check(image, masks)
-    height = int(round(image.shape[0] * scale))
-    width = int(round(image.shape[1] * scale))
+    height = round(image.shape[0] * scale)
+    width = round(image.shape[1] * scale)
     if (height, width) == image.shape[:2]:
         return image, masks
     image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)

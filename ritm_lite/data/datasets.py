@@ -30,9 +30,10 @@ Two datasets: :class:`FolderDataset` for ``img/`` + ``gt/`` folders such as COCO
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -58,12 +59,12 @@ class DatasetConfig:
     max_augment_tries: int = 100  # give up re-augmenting and keep a background sample after this
 
     @classmethod
-    def train(cls, crop_size: tuple[int, int] = (320, 480), epoch_len: int = 30000) -> "DatasetConfig":
+    def train(cls, crop_size: tuple[int, int] = (320, 480), epoch_len: int = 30000) -> DatasetConfig:
         """The original training set: full augmentation chain, 5% background crops."""
         return cls(augmentation=AugmentationConfig.train(crop_size), epoch_len=epoch_len)
 
     @classmethod
-    def val(cls, crop_size: tuple[int, int] = (320, 480), epoch_len: int = 2000) -> "DatasetConfig":
+    def val(cls, crop_size: tuple[int, int] = (320, 480), epoch_len: int = 2000) -> DatasetConfig:
         """The original validation set: pad + random crop, re-crop until an object is visible."""
         return cls(augmentation=AugmentationConfig.val(crop_size), keep_background_prob=0.0, epoch_len=epoch_len)
 
@@ -186,7 +187,7 @@ def split_by_image_id(
         raise ValueError(f"val_fraction must be in [0, 1], got {val_fraction}")
     ids = sorted({image_id_from_name(n) for n in names})
     order = np.random.default_rng(seed).permutation(len(ids))
-    val_ids = {ids[i] for i in order[: int(round(val_fraction * len(ids)))]}
+    val_ids = {ids[i] for i in order[: round(val_fraction * len(ids))]}
     train = sorted(n for n in names if image_id_from_name(n) not in val_ids)
     val = sorted(n for n in names if image_id_from_name(n) in val_ids)
     return train, val
@@ -299,7 +300,7 @@ class CocoLvisDataset(InteractiveDataset):
     @classmethod
     def from_disk(
         cls, root: str | Path, split: str, config: DatasetConfig | None = None, seed: int | None = None
-    ) -> "CocoLvisDataset":
+    ) -> CocoLvisDataset:
         """Open a merged set written by ``python -m ritm_lite.data.coco_lvis``."""
         from ritm_lite.data.coco_lvis import MergedCocoLvis
 
