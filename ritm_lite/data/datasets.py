@@ -288,7 +288,9 @@ class CocoLvisDataset(InteractiveDataset):
 
     Differences from the original ``CocoLvisDataset``: the merged format keeps no object
     hierarchy (the original only ever targets top-level objects) and no "stuff" masks (the
-    original adds them with ``stuff_prob = 0.3``); every kept object can be a target.
+    original adds them with ``stuff_prob = 0.3``); every kept object can be a target. Like the
+    original, object areas are measured again after augmentation (``min_object_area`` applies
+    to the crop), so the reader's ``object_areas`` is not needed for sampling.
     """
 
     def __init__(self, source: InstanceSource, config: DatasetConfig | None = None, seed: int | None = None) -> None:
