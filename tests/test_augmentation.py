@@ -18,7 +18,7 @@ from ritm_lite.data.augmentation import (
     rgb_shift,
 )
 
-NO_COLOUR = dict(brightness_contrast_prob=0.0, rgb_shift_prob=0.0)
+NO_COLOUR = {"brightness_contrast_prob": 0.0, "rgb_shift_prob": 0.0}
 
 
 def coordinate_image(height: int = 150, width: int = 200) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import cv2
@@ -226,3 +225,26 @@ def test_real_coco_mval_samples(coco_mval_dir):
     for index in range(len(dataset)):
         instances, _ = check_sample(dataset[index], shape=(320, 480))
         assert set(np.unique(instances)) <= {0.0, 1.0}
+
+
+@pytest.mark.slow
+def test_a_batch_trains_the_model():
+    """The batch layout is what the model and the losses take: one optimisation step runs."""
+    from ritm_lite import build_model
+    from ritm_lite.losses import normalized_focal_loss, sigmoid_binary_cross_entropy
+
+    items = [red_on_blue(90, 120, [(10, 10, 50, 60), (55, 70, 85, 115)])]
+    dataset = CocoLvisDataset(ToySource(items), dataclasses.replace(SMALL, min_object_area=1), seed=0)
+    batch = next(iter(DataLoader(dataset, batch_size=2)))
+    torch.manual_seed(0)
+    model = build_model("hrnet18s").train()
+    images = torch.cat([batch["images"], torch.zeros_like(batch["images"][:, :1])], dim=1)
+    output = model(images, batch["points"])
+    loss = normalized_focal_loss(output["instances"], batch["instances"]).mean()
+    loss = loss + 0.4 * sigmoid_binary_cross_entropy(output["instances_aux"], batch["instances"]).mean()
+    loss.backward()
+    assert torch.isfinite(loss)
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    # the clicks reach the network: the click branch (Conv1S) gets a gradient
+    assert sum(p.grad.abs().sum() for p in model.maps_transform.parameters()) > 0

@@ -129,8 +129,8 @@ def test_negative_strategies_have_their_probabilities():
             expected["border"] += 0.5 + 0.1 * border.sum() / bg_size
             expected["rest"] += 0.1 * rest.sum() / bg_size
     assert total > 1000
-    for key in counts:
-        assert abs(counts[key] / total - expected[key] / total) < 0.03, key
+    for key, count in counts.items():
+        assert abs(count / total - expected[key] / total) < 0.03, key
 
 
 def test_other_objects_fall_back_to_background_without_other_candidates():

@@ -50,12 +50,12 @@ class AugmentationConfig:
     rgb_shift_prob: float = 0.75  # probability of the RGB shift step
 
     @classmethod
-    def train(cls, crop_size: tuple[int, int] = (320, 480)) -> "AugmentationConfig":
+    def train(cls, crop_size: tuple[int, int] = (320, 480)) -> AugmentationConfig:
         """The original training chain (the defaults)."""
         return cls(crop_size=crop_size)
 
     @classmethod
-    def val(cls, crop_size: tuple[int, int] = (320, 480)) -> "AugmentationConfig":
+    def val(cls, crop_size: tuple[int, int] = (320, 480)) -> AugmentationConfig:
         """The original validation chain: pad if needed, then a random crop; nothing else."""
         return cls(
             crop_size=crop_size,
@@ -100,8 +100,8 @@ def resize(image: np.ndarray, masks: np.ndarray, scale: float) -> tuple[np.ndarr
     The image is interpolated bilinearly, the masks with nearest neighbour.
     """
     _check(image, masks)
-    height = int(round(image.shape[0] * scale))
-    width = int(round(image.shape[1] * scale))
+    height = round(image.shape[0] * scale)
+    width = round(image.shape[1] * scale)
     if (height, width) == image.shape[:2]:
         return image, masks
     image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
@@ -111,7 +111,7 @@ def resize(image: np.ndarray, masks: np.ndarray, scale: float) -> tuple[np.ndarr
 def hflip(image: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mirror left-right: column ``x`` goes to ``W - 1 - x``."""
     _check(image, masks)
-    return np.ascontiguousarray(image[:, ::-1]), np.ascontiguousarray(masks[:, ::-1])
+    return cv2.flip(image, 1), np.ascontiguousarray(masks[:, ::-1])
 
 
 def pad_if_needed(
@@ -155,11 +155,9 @@ def brightness_contrast(image: np.ndarray, alpha: float, beta: float) -> np.ndar
 
 def rgb_shift(image: np.ndarray, shifts: tuple[float, float, float]) -> np.ndarray:
     """Add ``shifts[c]`` to channel ``c`` (R, G, B), clip to 0..255 and truncate to uint8."""
-    out = np.empty_like(image)
-    for channel, shift in enumerate(shifts):
-        lut = np.clip(np.arange(256, dtype=np.float32) + shift, 0, 255).astype(np.uint8)
-        out[:, :, channel] = cv2.LUT(np.ascontiguousarray(image[:, :, channel]), lut)
-    return out
+    lut = np.arange(256, dtype=np.float32)[:, None] + np.asarray(shifts, dtype=np.float32)[None, :]
+    # a (256, 1, 3) table: OpenCV looks channel c up in column c
+    return cv2.LUT(image, np.clip(lut, 0, 255).astype(np.uint8)[:, None, :])
 
 
 def augment(

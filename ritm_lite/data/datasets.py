@@ -30,9 +30,10 @@ Two datasets: :class:`FolderDataset` for ``img/`` + ``gt/`` folders such as COCO
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -58,12 +59,12 @@ class DatasetConfig:
     max_augment_tries: int = 100  # give up re-augmenting and keep a background sample after this
 
     @classmethod
-    def train(cls, crop_size: tuple[int, int] = (320, 480), epoch_len: int = 30000) -> "DatasetConfig":
+    def train(cls, crop_size: tuple[int, int] = (320, 480), epoch_len: int = 30000) -> DatasetConfig:
         """The original training set: full augmentation chain, 5% background crops."""
         return cls(augmentation=AugmentationConfig.train(crop_size), epoch_len=epoch_len)
 
     @classmethod
-    def val(cls, crop_size: tuple[int, int] = (320, 480), epoch_len: int = 2000) -> "DatasetConfig":
+    def val(cls, crop_size: tuple[int, int] = (320, 480), epoch_len: int = 2000) -> DatasetConfig:
         """The original validation set: pad + random crop, re-crop until an object is visible."""
         return cls(augmentation=AugmentationConfig.val(crop_size), keep_background_prob=0.0, epoch_len=epoch_len)
 
@@ -127,7 +128,8 @@ class InteractiveDataset(Dataset):
         if ignore is not None:
             instances[ignore] = -1.0
         return {
-            "images": torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0),
+            # (3, H, W) float32 = uint8 / 255, as torchvision's ToTensor (in NumPy: no torch threads)
+            "images": torch.from_numpy(np.divide(image.transpose(2, 0, 1), np.float32(255), dtype=np.float32)),
             "points": torch.from_numpy(points_array(target.clicks, sampler.max_num_points)),
             "instances": torch.from_numpy(instances)[None],
         }
@@ -185,7 +187,7 @@ def split_by_image_id(
         raise ValueError(f"val_fraction must be in [0, 1], got {val_fraction}")
     ids = sorted({image_id_from_name(n) for n in names})
     order = np.random.default_rng(seed).permutation(len(ids))
-    val_ids = {ids[i] for i in order[: int(round(val_fraction * len(ids)))]}
+    val_ids = {ids[i] for i in order[: round(val_fraction * len(ids))]}
     train = sorted(n for n in names if image_id_from_name(n) not in val_ids)
     val = sorted(n for n in names if image_id_from_name(n) in val_ids)
     return train, val
@@ -286,7 +288,9 @@ class CocoLvisDataset(InteractiveDataset):
 
     Differences from the original ``CocoLvisDataset``: the merged format keeps no object
     hierarchy (the original only ever targets top-level objects) and no "stuff" masks (the
-    original adds them with ``stuff_prob = 0.3``); every kept object can be a target.
+    original adds them with ``stuff_prob = 0.3``); every kept object can be a target. Like the
+    original, object areas are measured again after augmentation (``min_object_area`` applies
+    to the crop), so the reader's ``object_areas`` is not needed for sampling.
     """
 
     def __init__(self, source: InstanceSource, config: DatasetConfig | None = None, seed: int | None = None) -> None:
@@ -298,7 +302,7 @@ class CocoLvisDataset(InteractiveDataset):
     @classmethod
     def from_disk(
         cls, root: str | Path, split: str, config: DatasetConfig | None = None, seed: int | None = None
-    ) -> "CocoLvisDataset":
+    ) -> CocoLvisDataset:
         """Open a merged set written by ``python -m ritm_lite.data.coco_lvis``."""
         from ritm_lite.data.coco_lvis import MergedCocoLvis
 

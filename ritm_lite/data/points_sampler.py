@@ -33,8 +33,8 @@ them; clicks come back as :class:`ritm_lite.clicks.Click` in ``(x, y)`` pixels.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import cv2
 import numpy as np
