@@ -20,6 +20,7 @@ uncompressed or compressed RLE) into one compressed RLE with pycocotools, as
 from __future__ import annotations
 
 import json
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,3 +204,10 @@ def segmentation_to_rle(segmentation: Any, height: int, width: int, where: str) 
 
 def _empty(height: int, width: int) -> np.ndarray:
     return np.zeros((height, width), dtype=np.uint8, order="F")
+
+
+def decode_rles(rles: list[RLE]) -> np.ndarray:
+    """Decode compressed RLEs of one image into an ``(H, W, N)`` uint8 array of 0 / 1."""
+    with warnings.catch_warnings():  # pycocotools 2.0.x under NumPy 2 warns about __array__
+        warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
+        return mask_utils.decode(rles)

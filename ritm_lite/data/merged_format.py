@@ -38,14 +38,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
+
+from ritm_lite.data.coco_lvis_files import decode_rles
 
 FORMAT_NAME = "ritm_lite.merged_coco_lvis"
 FORMAT_VERSION = 1
@@ -264,9 +264,7 @@ class MergedCocoLvis:
         rles = self.rles(i)
         if not rles:
             return []
-        with warnings.catch_warnings():  # pycocotools 2.0.x + NumPy 2: a harmless notice
-            warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
-            stack = mask_utils.decode(rles)  # (H, W, N) uint8
+        stack = decode_rles(rles)  # (H, W, N) uint8
         return [stack[:, :, k].astype(bool) for k in range(stack.shape[2])]
 
     def object_areas(self, i: int) -> list[int]:
