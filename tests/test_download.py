@@ -103,7 +103,8 @@ TOY = {"Toy/img/a.jpg": b"image-a" * 100, "Toy/gt/a.png": b"mask-a" * 100}
 
 def toy_source(server: Server, filename: str, digest: str | None, urls=None) -> DatasetSource:
     return DatasetSource("toy", "a toy set", "http://example.invalid", "none",
-                         (Archive(filename, urls or (f"{server.url}/{filename}",), "1 KB", digest),),
+                         (Archive(filename, urls or (f"{server.url}/{filename}",), "1 KB", digest,
+                                  "Toy"),),
                          ("Toy/img/a.jpg", "Toy/gt/a.png"), "Toy/{img, gt}")
 
 
@@ -115,7 +116,8 @@ def test_fetch_downloads_verifies_and_unpacks(server, tmp_path, filename, pack):
     assert (tmp_path / "Toy/img/a.jpg").read_bytes() == TOY["Toy/img/a.jpg"]
     assert (tmp_path / "Toy/gt/a.png").read_bytes() == TOY["Toy/gt/a.png"]
     assert not (tmp_path / ".downloads" / filename).exists()  # archive removed after unpacking
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".downloads"] == []
+    hidden = [p.name for p in tmp_path.rglob(".*") if p.name != ".downloads"]
+    assert hidden == []  # no staging folder left behind
     server.requests.clear()
     fetch(toy_source(server, filename, md5(data)), tmp_path, progress=False)  # already there
     assert server.requests == []
@@ -136,7 +138,7 @@ def test_interrupted_download_keeps_a_part_file_and_resumes(server, tmp_path):
     server.files["big.bin"] = data
     server.cut["big.bin"] = 70_000
     dest = tmp_path / "big.bin"
-    with pytest.raises(DownloadError, match="closed after 70000 of 200000 bytes.*run again to resume"):
+    with pytest.raises(DownloadError, match="closed after 70000 of 200000 bytes.*run again"):
         download_file([f"{server.url}/big.bin"], dest, md5(data), progress=False)
     assert not dest.exists() and (tmp_path / "big.bin.part").stat().st_size == 70_000
     download_file([f"{server.url}/big.bin"], dest, md5(data), progress=False)
@@ -172,6 +174,20 @@ def test_extract_refuses_entries_outside_the_target(tmp_path):
         extract(not_archive, tmp_path / "out")
 
 
+def test_archives_with_or_without_a_top_folder_unpack_alike(tmp_path):
+    for k, entries in enumerate(({"Toy/img/a.jpg": b"1", "Toy/gt/a.png": b"2"},
+                                 {"img/a.jpg": b"1", "gt/a.png": b"2"})):
+        archive = tmp_path / f"toy{k}.zip"
+        archive.write_bytes(make_zip(entries))
+        root = tmp_path / f"root{k}"
+        extract(archive, root / "Toy")
+        assert files(root) == ["Toy/gt/a.png", "Toy/img/a.jpg"]
+
+
+def files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
 def test_layout_check_reports_a_surprising_archive(server, tmp_path):
     server.files["toy.zip"] = make_zip({"Other/file.txt": b"x"})
     with pytest.raises(RuntimeError, match="unpacked, but .* are missing"):
@@ -194,7 +210,8 @@ def test_registry_is_complete():
 
 def test_cli_with_a_local_mirror(server, tmp_path):
     """`python -m ritm_lite.data.download grabcut --mirror URL` end to end (no internet)."""
-    server.files["GrabCut.zip"] = make_zip({"GrabCut/data_GT/x.jpg": b"j", "GrabCut/boundary_GT/x.bmp": b"b"})
+    server.files["GrabCut.zip"] = make_zip({"GrabCut/data_GT/x.jpg": b"j",
+                                            "GrabCut/boundary_GT/x.bmp": b"b"})
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     cmd = [sys.executable, "-m", "ritm_lite.data.download", "grabcut", "--root", str(tmp_path),
            "--mirror", server.url]

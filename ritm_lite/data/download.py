@@ -70,7 +70,8 @@ class DatasetSource:
     layout: str                # the layout, for the documentation
 
 
-_COCO_LICENCE = "annotations CC BY 4.0; images under their Flickr licences (cocodataset.org/#termsofuse)"
+_COCO_LICENCE = ("annotations CC BY 4.0; images under their Flickr licences "
+                 "(cocodataset.org/#termsofuse)")
 _COCO_ANN = Archive("annotations_trainval2017.zip",
                     ("http://images.cocodataset.org/annotations/annotations_trainval2017.zip",),
                     "241 MB", "f4bbac642086de4f52a3fdda2de5fa2c", "coco2017")
@@ -82,12 +83,12 @@ _COCO_TRAIN = Archive("train2017.zip", ("http://images.cocodataset.org/zips/trai
 
 def _lvis(split: str, size: str) -> Archive:
     name = f"lvis_v1_{split}.json.zip"
-    return Archive(name, (f"https://{LVIS}/{name}", f"https://s3-us-west-2.amazonaws.com/{LVIS}/{name}"),
-                   size, None, "lvis")
+    urls = (f"https://{LVIS}/{name}", f"https://s3-us-west-2.amazonaws.com/{LVIS}/{name}")
+    return Archive(name, urls, size, None, "lvis")
 
 
 def _fbrs(name: str, size: str) -> Archive:
-    return Archive(f"{name}.zip", (f"{FBRS}/{name}.zip",), size)
+    return Archive(f"{name}.zip", (f"{FBRS}/{name}.zip",), size, None, name)
 
 
 REGISTRY: dict[str, DatasetSource] = {s.name: s for s in (
@@ -96,7 +97,8 @@ REGISTRY: dict[str, DatasetSource] = {s.name: s for s in (
                   (_COCO_ANN, _COCO_VAL, _COCO_TRAIN),
                   ("coco2017/annotations/instances_train2017.json", "coco2017/train2017",
                    "coco2017/val2017"),
-                  "coco2017/{annotations/instances_{train,val}2017.json, train2017/*.jpg, val2017/*.jpg}"),
+                  "coco2017/{annotations/instances_{train,val}2017.json, train2017/*.jpg, "
+                  "val2017/*.jpg}"),
     DatasetSource("coco2017-val", "COCO 2017 val images + all annotations (a 1 GB start)",
                   "https://cocodataset.org/#download", _COCO_LICENCE, (_COCO_ANN, _COCO_VAL),
                   ("coco2017/annotations/instances_val2017.json", "coco2017/val2017"),
@@ -115,8 +117,8 @@ REGISTRY: dict[str, DatasetSource] = {s.name: s for s in (
     DatasetSource("berkeley", "Berkeley: 96 images, 100 instances (test)",
                   "https://github.com/saic-vul/fbrs_interactive_segmentation",
                   "from the Berkeley Segmentation Dataset; research use, check its terms",
-                  (_fbrs("Berkeley", "7 MB"),), ("Berkeley/img", "Berkeley/gt"),
-                  "Berkeley/{img/*.jpg, gt/*.png}"),
+                  (_fbrs("Berkeley", "7 MB"),), ("Berkeley/images", "Berkeley/masks"),
+                  "Berkeley/{images/*.jpg, masks/*.png}"),
     DatasetSource("davis", "DAVIS: 345 frames, one object each (test)",
                   "https://github.com/saic-vul/fbrs_interactive_segmentation",
                   "from DAVIS 2016 (Perazzi et al.); check davischallenge.org terms",
@@ -138,10 +140,12 @@ REGISTRY: dict[str, DatasetSource] = {s.name: s for s in (
                   "http://host.robots.ox.ac.uk/pascal/VOC/",
                   "images under Flickr terms; annotations: see the VOC site",
                   (Archive("VOCtrainval_11-May-2012.tar",
-                           ("http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar",),
+                           ("http://host.robots.ox.ac.uk/pascal/VOC/voc2012/"
+                            "VOCtrainval_11-May-2012.tar",),
                            "1.9 GB", "6cd6e144f989b92b3379bac3b3de84fd", "PascalVOC"),),
                   ("PascalVOC/VOCdevkit/VOC2012/SegmentationObject",),
-                  "PascalVOC/VOCdevkit/VOC2012/{JPEGImages, SegmentationObject, ImageSets/Segmentation}"),
+                  "PascalVOC/VOCdevkit/VOC2012/{JPEGImages, SegmentationObject, "
+                  "ImageSets/Segmentation}"),
 )}
 
 
@@ -184,7 +188,8 @@ def download_file(urls: Sequence[str], dest: str | Path, md5: str | None = None,
                                 "(corrupt download or changed file); it was deleted")
         os.replace(part, dest)
         return dest
-    kept = f"; {part.stat().st_size} bytes kept in {part}, run again to resume" if part.exists() else ""
+    kept = (f"; {part.stat().st_size} bytes kept in {part}, run again to resume"
+            if part.exists() else "")
     raise DownloadError(f"could not download {dest.name}:\n  " + "\n  ".join(errors) + kept)
 
 
@@ -219,7 +224,9 @@ def extract(archive: str | Path, target: str | Path) -> list[Path]:
     """Unpack a zip / tar / tar.gz into ``target``; returns its top-level entries there.
 
     Unpacks into a hidden folder first, then moves each top-level entry into ``target``
-    (replacing an older copy), so an interrupted unpack leaves no half-filled folder.
+    (replacing an older copy), so an interrupted unpack leaves no half-filled folder. An
+    archive whose only top-level entry is a folder named like ``target`` (``GrabCut.zip``
+    holding ``GrabCut/``) is unwrapped, so both packings give the same layout.
 
     Raises:
         ValueError: an unknown archive type, or an entry that would land outside ``target``.
@@ -242,8 +249,12 @@ def extract(archive: str | Path, target: str | Path) -> list[Path]:
                     tf.extractall(staging)
         else:
             raise ValueError(f"{archive} is neither a zip nor a tar archive")
+        content = staging
+        entries = list(staging.iterdir())
+        if len(entries) == 1 and entries[0].is_dir() and entries[0].name == target.name:
+            content = entries[0]
         moved = []
-        for entry in sorted(staging.iterdir()):
+        for entry in sorted(content.iterdir()):
             final = target / entry.name
             if final.is_dir():
                 shutil.rmtree(final)
@@ -314,7 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", default="data", help="where datasets go (default: data)")
     parser.add_argument("--list", action="store_true", help="list the datasets and exit")
     parser.add_argument("--no-checksum", action="store_true", help="skip the MD5 check")
-    parser.add_argument("--keep-archives", action="store_true", help="keep archives after unpacking")
+    parser.add_argument("--keep-archives", action="store_true",
+                        help="keep the archives after unpacking")
     parser.add_argument("--mirror", default=None, help="try MIRROR/<file name> first")
     parser.add_argument("--force", action="store_true", help="fetch even if already present")
     args = parser.parse_args(argv)
