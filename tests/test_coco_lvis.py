@@ -279,7 +279,8 @@ def test_mismatched_inputs_are_refused(files, tmp_path):
     resized = json.loads(json.dumps(lvis))
     resized["images"][0]["height"] = 99
     with pytest.raises(ValueError, match="do not describe the same images"):
-        merge_coco_lvis(coco_path, write(tmp_path / "l.json", resized), tmp_path / "o", progress=False)
+        merge_coco_lvis(coco_path, write(tmp_path / "l.json", resized), tmp_path / "o",
+                        progress=False)
     wrong_size = json.loads(json.dumps(coco))
     wrong_size["annotations"][1]["segmentation"] = compressed(rect_mask(50, 100, 0, 0, 5, 5))
     with pytest.raises(ValueError, match=r"annotation 2 of image a.jpg: mask size \(50, 100\) "
@@ -289,7 +290,8 @@ def test_mismatched_inputs_are_refused(files, tmp_path):
     orphan = json.loads(json.dumps(lvis))
     orphan["annotations"][0]["image_id"] = 12345
     with pytest.raises(ValueError, match="refers to image id 12345"):
-        merge_coco_lvis(coco_path, write(tmp_path / "l2.json", orphan), tmp_path / "o", progress=False)
+        merge_coco_lvis(coco_path, write(tmp_path / "l2.json", orphan), tmp_path / "o",
+                        progress=False)
     strangers = json.loads(json.dumps(lvis))
     for image in strangers["images"]:
         image["coco_url"] = image["coco_url"].replace(".jpg", "x.jpg")

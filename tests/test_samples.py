@@ -51,7 +51,8 @@ def test_seed_controls_the_pixels(tmp_path):
     assert_same_content(a.root, b.root)
     c = make_sample_data(tmp_path / "c", seed=2)
     name = "train2017/000000000001.png"
-    assert not np.array_equal(cv2.imread(str(a.images_dir / name)), cv2.imread(str(c.images_dir / name)))
+    assert not np.array_equal(cv2.imread(str(a.images_dir / name)),
+                              cv2.imread(str(c.images_dir / name)))
 
 
 def test_folder_layout_pairs_images_and_masks():

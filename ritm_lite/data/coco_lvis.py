@@ -270,7 +270,8 @@ def merge_coco_lvis(coco: str | Path | Sequence[str | Path], lvis: str | Path,
 def _check_images(root: Path, rel_paths: list[str]) -> None:
     if not root.is_dir():
         raise ValueError(f"image folder {root} does not exist")
-    missing = [p for p in rel_paths if not (root / p).exists() and not (root / Path(p).name).exists()]
+    missing = [p for p in rel_paths
+               if not (root / p).exists() and not (root / Path(p).name).exists()]
     if missing:
         raise ValueError(f"{len(missing)} image(s) are not in {root} (neither as "
                          f"{root}/<split>/<name> nor {root}/<name>), e.g. {missing[:5]}")
@@ -286,7 +287,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line entry: ``python -m ritm_lite.data.coco_lvis --coco ... --lvis ... --out ...``."""
+    """Command line: ``python -m ritm_lite.data.coco_lvis --coco ... --lvis ... --out ...``."""
     parser = argparse.ArgumentParser(
         prog="python -m ritm_lite.data.coco_lvis",
         description="Merge COCO 2017 and LVIS v1 annotations into RITM's COCO+LVIS training set "
@@ -304,8 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     defaults = MergeConfig()
     for name in ("min_area", "replace_box_iou", "replace_mask_iou",
                  "duplicate_box_iou", "duplicate_mask_iou"):
-        parser.add_argument("--" + name.replace("_", "-"), type=type(getattr(defaults, name)),
-                            default=getattr(defaults, name), help=f"(default {getattr(defaults, name)})")
+        default = getattr(defaults, name)
+        parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,
+                            help=f"(default {default})")
     args = parser.parse_args(argv)
     config = MergeConfig(args.min_area, args.replace_box_iou, args.replace_mask_iou,
                          args.duplicate_box_iou, args.duplicate_mask_iou,

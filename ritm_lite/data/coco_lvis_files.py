@@ -87,7 +87,8 @@ def detect_kind(data: dict[str, Any]) -> Kind | None:
     anns = data.get("annotations") or []
     first_ann = anns[0] if anns and isinstance(anns[0], dict) else {}
     lvis_marks = {"neg_category_ids", "not_exhaustive_category_ids"} & first_image.keys()
-    if lvis_marks or "synset" in first_cat or ("coco_url" in first_image and "file_name" not in first_image):
+    url_only = "coco_url" in first_image and "file_name" not in first_image
+    if lvis_marks or "synset" in first_cat or url_only:
         return "lvis"
     if "file_name" in first_image or "iscrowd" in first_ann:
         return "coco"

@@ -58,7 +58,8 @@ class SamplePaths:
 
 # (image id, folder, in COCO file, in LVIS file, objects): each object is
 # (category, shape parameters, COCO form or None, LVIS form or None).
-SCENES: tuple[tuple[int, str, bool, bool, tuple[tuple[str, tuple, str | None, str | None], ...]], ...] = (
+SceneObject = tuple[str, tuple, str | None, str | None]  # category, shape, COCO form, LVIS form
+SCENES: tuple[tuple[int, str, bool, bool, tuple[SceneObject, ...]], ...] = (
     (1, "train2017", True, True, (
         ("ellipse", (40, 44, 22, 14), "polygon", "polygon"),     # replaced by LVIS
         ("rectangle", (78, 14, 118, 40), "polygon", None),       # COCO only: kept
@@ -193,19 +194,22 @@ def make_sample_data(root: str | Path, seed: int = 0) -> SamplePaths:
                 rle = _rle_from_polygons(coarse)
                 segmentation: Any = coarse
                 if coco_form == "rle":
-                    segmentation = {"size": [HEIGHT, WIDTH], "counts": rle["counts"].decode("ascii")}
+                    segmentation = {"size": [HEIGHT, WIDTH],
+                                    "counts": rle["counts"].decode("ascii")}
                 elif coco_form in ("rle_uncompressed", "crowd"):
                     segmentation = _uncompressed_rle(decode_rles([rle])[:, :, 0])
-                coco["annotations"].append(_annotation(len(coco["annotations"]) + 1, image_id,
-                                                       category, segmentation, rle, coco_form == "crowd"))
+                coco["annotations"].append(_annotation(
+                    len(coco["annotations"]) + 1, image_id, category, segmentation, rle,
+                    coco_form == "crowd"))
             if in_lvis and lvis_form:
                 fine = [_polygon(_outline(shape, params, 32))]
                 copies = [fine]
                 if lvis_form == "polygon+duplicate":
                     copies.append([_polygon(_outline(shape, params, 32) + np.array([1.0, 0.5]))])
                 for copy in copies:
-                    lvis["annotations"].append(_annotation(len(lvis["annotations"]) + 1, image_id,
-                                                           category, copy, _rle_from_polygons(copy), None))
+                    lvis["annotations"].append(_annotation(
+                        len(lvis["annotations"]) + 1, image_id, category, copy,
+                        _rle_from_polygons(copy), None))
         image = _render(true_masks, rng)
         (paths.images_dir / folder).mkdir(parents=True, exist_ok=True)
         _write_png(paths.images_dir / folder / name, image)
@@ -214,9 +218,9 @@ def make_sample_data(root: str | Path, seed: int = 0) -> SamplePaths:
             coco["images"].append({"id": image_id, "file_name": name, "coco_url": url,
                                    "height": HEIGHT, "width": WIDTH, "license": 0})
         if in_lvis:
-            lvis["images"].append({"id": image_id, "coco_url": url, "height": HEIGHT, "width": WIDTH,
-                                   "neg_category_ids": [], "not_exhaustive_category_ids": [],
-                                   "license": 0})
+            lvis["images"].append({"id": image_id, "coco_url": url, "height": HEIGHT,
+                                   "width": WIDTH, "neg_category_ids": [],
+                                   "not_exhaustive_category_ids": [], "license": 0})
         for k, (category, mask) in enumerate(instances):
             stem = f"{category}{k:02d}_{image_id:012d}"
             _write_png(paths.folder_dir / "img" / f"{stem}.png", image)
