@@ -81,7 +81,9 @@ print("smoke mode:", smoke_mode())
 #   pickle of PNG-packed masks per image), which `isegm/data/datasets/coco_lvis.py` merely
 #   loads. Its index also carries an object hierarchy and "stuff" regions (used with
 #   `stuff_prob`), which this merge does not rebuild.
-# * **The paper's text** describes the correspondence with a single threshold: IoU > 80%.
+# * **The paper's text**, as this project's specification (issue #3) quotes it, describes the
+#   correspondence with a single threshold: IoU > 80%. (The paper's section could not be
+#   re-read from here; the quotation is the specification's.)
 # * With no code to follow, `ritm_lite` uses the thresholds of this project's specification
 #   (issue #3): box and mask IoU > 0.7 for replacement, box IoU > 0.7 and mask IoU > 0.85
 #   for LVIS duplicates, 80 px minimum. Every number is a `MergeConfig` field, so the

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -192,6 +193,9 @@ def test_reader_round_trip(files, tmp_path):
     assert image.shape == (80, 120, 3) and image.dtype == np.uint8
     assert ds.load_masks(1)[0].shape == (80, 120)
     np.testing.assert_array_equal(ds.object_boxes(1), [[0, 0, 50, 50]])
+    clone = pickle.loads(pickle.dumps(ds))  # as DataLoader workers receive it
+    assert len(pickle.dumps(ds)) < 1000  # by location, not by content
+    assert all(np.array_equal(a, b) for a, b in zip(clone.load_masks(0), masks))
 
 
 def test_keep_coco_only_images_and_two_coco_files(files, tmp_path):

@@ -19,9 +19,9 @@ IoU is pycocotools' (``mask.iou``) on the RLEs and on the masks' ``(x, y, w, h)`
 **Where the numbers come from.** The original repository does *not* publish its merge code:
 it ships the result (``cocolvis_annotation.tar.gz``: ``hannotation.pickle`` + packed masks per
 image), read by ``isegm/data/datasets/coco_lvis.py``, which only loads it. So no thresholds
-can be read from code. The paper's text says a COCO mask and an LVIS mask are the same
-object when their IoU exceeds 80%; this project follows the rule of its specification (issue
-#3): box IoU and mask IoU > 0.7 for replacement, box IoU > 0.7 and mask IoU > 0.85 for LVIS
+can be read from code. The paper's text, as this project's specification (issue #3) quotes
+it, uses a single "IoU > 80%"; the specification itself sets the rule followed here: box IoU
+and mask IoU > 0.7 for replacement, box IoU > 0.7 and mask IoU > 0.85 for LVIS
 near-duplicates, masks under 80 px dropped. All are :class:`MergeConfig` fields.
 Crowd regions are dropped as the original's COCO reader (``isegm/data/datasets/coco.py``)
 drops ``iscrowd`` segments. The image set of a split is LVIS's (the released set has 99k

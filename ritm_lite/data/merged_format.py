@@ -279,6 +279,14 @@ class MergedCocoLvis:
         """``(N, 4)`` float32 boxes ``(x, y, w, h)`` of image ``i``'s objects."""
         return np.array(self._rows(i)["bbox"], dtype=np.float32).reshape(-1, 4)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle (DataLoader workers) by location, not by content: workers re-open the files."""
+        return {"root": self.folder.parent, "split": self.folder.name,
+                "images_dir": self.images_dir}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["root"], state["split"], state["images_dir"])
+
     def __repr__(self) -> str:
         return f"MergedCocoLvis({str(self.folder)!r}: {len(self)} images, " \
                f"{len(self._objects)} objects)"
