@@ -215,24 +215,24 @@ def test_keep_coco_only_images_and_two_coco_files(files, tmp_path):
     assert ds.object_sources(2) == ["coco"] and ds.image_path(2).name == "c.jpg"
 
 
-def test_cli_end_to_end(files, tmp_path):
+def test_cli_end_to_end(files, tmp_path, capsys):
     _, _, coco_path, lvis_path, images = files
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    cmd = [sys.executable, "-m", "ritm_lite.data.coco_lvis", "--coco", str(coco_path),
-           "--lvis", str(lvis_path), "--out", str(tmp_path / "out"), "--images", str(images),
-           "--split", "val"]
-    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    args = ["--coco", str(coco_path), "--lvis", str(lvis_path), "--out", str(tmp_path / "out"),
+            "--images", str(images), "--split", "val"]
+    run = subprocess.run([sys.executable, "-m", "ritm_lite.data.coco_lvis", *args],
+                         capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "2 images, 9 objects" in run.stdout and "replaced_by_lvis=2" in run.stdout
     summary = json.loads((tmp_path / "out" / "val" / "summary.json").read_text())
     assert summary["lvis_masks"] == EXPECTED["lvis_masks"]
     assert len(MergedCocoLvis(tmp_path / "out", "val")) == 2
-    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-    assert again.returncode == 2 and "--overwrite" in again.stderr
-    swapped = cmd[:4] + [str(lvis_path), "--lvis", str(coco_path)] + cmd[7:] + ["--overwrite"]
-    bad = subprocess.run(swapped, capture_output=True, text=True, env=env, timeout=120)
-    assert bad.returncode == 2 and bad.stderr.startswith("error:")
-    assert "looks like an LVIS v1 file" in bad.stderr
+    # errors: exit status 2 and one "error:" line, in-process (a subprocess each is slow)
+    assert coco_lvis.main(args) == 2 and "--overwrite" in capsys.readouterr().err
+    swapped = ["--coco", str(lvis_path), "--lvis", str(coco_path)] + args[4:] + ["--overwrite"]
+    assert coco_lvis.main(swapped) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "looks like an LVIS v1 file" in err
 
 
 # ---------------------------------------------------------------- malformed and mismatched input
