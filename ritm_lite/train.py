@@ -71,14 +71,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             kind = {"int": int, "float": float, "bool": lambda s: s.lower() in {"1", "true", "yes"}}[field.type]
             parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, help=f"override the preset's {field.name}")
     parser.add_argument("--crop-size", type=int, nargs=2, metavar=("H", "W"), help="override the preset's crop size")
+    parser.add_argument("--milestones", type=int, nargs="+", metavar="EPOCH", help="override the preset's milestones")
     return parser.parse_args(argv)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                if getattr(args, f.name, None) is not None and f.name != "model"}
-    if "crop_size" in changes:
-        changes["crop_size"] = tuple(changes["crop_size"])
+    for name in ("crop_size", "milestones"):
+        if name in changes:
+            changes[name] = tuple(changes[name])
     return get_preset(args.preset).replace(**changes)
 
 
