@@ -50,8 +50,10 @@ def build_datasets(data: Path, config: TrainConfig, val_fraction: float = 0.2):
         train_names, val_names = split_by_image_id(names, val_fraction, seed=config.seed)
         return (FolderDataset(data, train_names, train_cfg, seed=config.seed),
                 FolderDataset(data, val_names, val_cfg, seed=config.seed + 1) if val_names else None)
-    return (CocoLvisDataset.from_disk(data, "train", train_cfg, seed=config.seed),
-            CocoLvisDataset.from_disk(data, "val", val_cfg, seed=config.seed + 1))
+    val_set = None
+    if (data / "val").is_dir():
+        val_set = CocoLvisDataset.from_disk(data, "val", val_cfg, seed=config.seed + 1)
+    return CocoLvisDataset.from_disk(data, "train", train_cfg, seed=config.seed), val_set
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
