@@ -86,6 +86,7 @@ def test_sbd_gives_one_sample_per_instance(tmp_path):
 
 def test_pascal_voc_objects_with_ignored_boundary(tmp_path):
     image_id = "2007_000032"
+    archive_root, tmp_path = tmp_path, tmp_path / "VOCdevkit" / "VOC2012"
     write_rgb(tmp_path / "JPEGImages" / f"{image_id}.jpg", rgb_image(5))
     indices = np.zeros((12, 16), np.uint8)
     indices[2:5, 2:5] = 1
@@ -101,6 +102,7 @@ def test_pascal_voc_objects_with_ignored_boundary(tmp_path):
     assert len(bench) == 2 and bench[1].name == f"{image_id}_2"
     assert (bench[0].gt_mask == 1).sum() == 9 and (bench[0].gt_mask == -1).sum() == 5
     assert (bench[1].gt_mask == 1).sum() == 18 and (bench[1].gt_mask == -1).sum() == 5
+    assert len(load_benchmark("PascalVOC", archive_root)) == 2  # the archive's top folder works too
 
 
 def test_missing_files_and_unknown_names_are_clear_errors(tmp_path):

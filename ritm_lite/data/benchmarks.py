@@ -189,10 +189,18 @@ def _load_sbd(entry: tuple[Path, Path, int, str]) -> Sample:
     return Sample(read_rgb(image_path), gt, name)
 
 
+def _descend(root: str | Path, *inner: str) -> Path:
+    """``root/inner`` when the archive's own folders are still there, else ``root``."""
+    root = Path(root)
+    nested = root.joinpath(*inner)
+    return nested if nested.is_dir() else root
+
+
 def sbd(root: str | Path, split: str = "val") -> Benchmark:
     """SBD (the paper evaluates on the ``val`` split): every instance of ``inst/<id>.mat`` is
-    one sample; no ignore region."""
-    root = Path(root)
+    one sample; no ignore region. ``root`` may also be the unpacked archive's top folder
+    (holding ``benchmark_RELEASE/dataset``)."""
+    root = _descend(root, "benchmark_RELEASE", "dataset")
     entries = []
     for image_id in _read_split(root / f"{split}.txt"):
         mat_path = root / "inst" / f"{image_id}.mat"
@@ -228,8 +236,9 @@ def _load_voc(entry: tuple[Path, Path, int, str]) -> Sample:
 
 def pascal_voc(root: str | Path, split: str = "val") -> Benchmark:
     """Pascal VOC 2012 segmentation (val: 1,449 images): every object of
-    ``SegmentationObject/<id>.png`` is one sample; the 255 boundary band is ignored."""
-    root = Path(root)
+    ``SegmentationObject/<id>.png`` is one sample; the 255 boundary band is ignored. ``root``
+    may also be the folder holding ``VOCdevkit/VOC2012``."""
+    root = _descend(root, "VOCdevkit", "VOC2012")
     entries = []
     for image_id in _read_split(root / "ImageSets" / "Segmentation" / f"{split}.txt"):
         png_path = root / "SegmentationObject" / f"{image_id}.png"
