@@ -29,10 +29,12 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1])
+)  # run from a checkout without installing
 
-from ritm_lite import build_model  # noqa: E402
-from ritm_lite.inference import Predictor, ZoomInConfig  # noqa: E402
+from ritm_lite import build_model
+from ritm_lite.inference import Predictor, ZoomInConfig
 
 CROP = 400  # the paper's ZoomIn size
 
@@ -40,7 +42,12 @@ CROP = 400  # the paper's ZoomIn size
 def measure(preset: str, flip: bool, device: torch.device, warmup: int, repeats: int) -> dict:
     torch.manual_seed(0)
     model = build_model(preset)
-    predictor = Predictor(model, zoom_in=ZoomInConfig(target_size=(CROP, CROP), skip_clicks=-1), flip=flip, device=device)
+    predictor = Predictor(
+        model,
+        zoom_in=ZoomInConfig(target_size=(CROP, CROP), skip_clicks=-1),
+        flip=flip,
+        device=device,
+    )
     image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     predictor.set_image(image)
     coords, labels = np.array([[320.0, 240.0], [100.0, 400.0]]), np.array([1, 0])
@@ -71,32 +78,62 @@ def measure(preset: str, flip: bool, device: torch.device, warmup: int, repeats:
     }
 
 
+COLUMNS = [  # (key, title, format)
+    ("preset", "model", "<9"),
+    ("flip", "flip", "<4"),
+    ("device", "device", "<22"),
+    ("batch", "batch", ">5"),
+    ("gflops", "GFLOPs/click", ">12.2f"),
+    ("wall_ms", "ms/click", ">9.1f"),
+    ("model_ms", "model ms", ">9.1f"),
+    ("gflop_per_s", "GFLOP/s", ">8.1f"),
+]
+
+
+def _row(values: dict, header: bool = False) -> str:
+    cells = []
+    for key, _, spec in COLUMNS:
+        value = values[key]
+        if header:
+            spec = spec[0] + spec[1:].split(".")[0]  # titles are text: keep alignment and width
+        elif key == "flip":
+            value = "yes" if value else "no"
+        elif key == "device":
+            value = value[:22]
+        cells.append(format(value, spec))
+    return "| " + " | ".join(cells) + " |"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presets", default="hrnet18s,hrnet18")
-    parser.add_argument("--devices", default="auto", help="comma list of cpu/cuda; auto = cpu (+cuda if present)")
+    parser.add_argument(
+        "--devices", default="auto", help="comma list of cpu/cuda; auto = cpu (+cuda if present)"
+    )
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) if args.devices == "auto" else args.devices.split(",")
+    devices = (
+        ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        if args.devices == "auto"
+        else args.devices.split(",")
+    )
 
-    print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, ZoomIn crop {CROP}x{CROP}, "
-          f"warm-up {args.warmup}, median of {args.repeats} clicks")
-    header = f"| {'model':<9} | {'flip':<4} | {'device':<22} | {'batch':>5} | {'GFLOPs/click':>12} | {'ms/click':>9} | {'model ms':>9} | {'GFLOP/s':>8} |"
-    print(header)
-    print("-" * len(header))
+    print(
+        f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, "
+        f"ZoomIn crop {CROP}x{CROP}, warm-up {args.warmup}, median of {args.repeats} clicks"
+    )
+    print(_row({key: title for key, title, _ in COLUMNS}, header=True))
+    print("-" * len(_row({key: title for key, title, _ in COLUMNS}, header=True)))
     with torch.no_grad():
         for device in devices:
             for preset in args.presets.split(","):
                 for flip in (False, True):
-                    r = measure(preset, flip, torch.device(device), args.warmup, args.repeats)
-                    print(f"| {r['preset']:<9} | {'yes' if r['flip'] else 'no':<4} | {r['device'][:22]:<22} | {r['batch']:>5} | "
-                          f"{r['gflops']:>12.2f} | {r['wall_ms']:>9.1f} | {r['model_ms']:>9.1f} | {r['gflop_per_s']:>8.1f} |",
-                          flush=True)
-
+                    result = measure(preset, flip, torch.device(device), args.warmup, args.repeats)
+                    print(_row(result), flush=True)
 
 if __name__ == "__main__":
     main()

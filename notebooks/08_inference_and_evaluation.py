@@ -61,13 +61,21 @@ from ritm_lite.evaluation import (
 )
 from ritm_lite.evaluation.clicker import error_regions
 from ritm_lite.inference import HorizontalFlip, Predictor, ZoomIn, ZoomInConfig
-from ritm_lite.inference.zoom_in import bbox_from_mask, clicks_to_crop, crop_size, expand_bbox, object_roi
+from ritm_lite.inference.zoom_in import (
+    bbox_from_mask,
+    clicks_to_crop,
+    crop_size,
+    expand_bbox,
+    object_roi,
+)
 from ritm_lite.utils import shared_dir, show_source, smoke_mode
 
-CHECKPOINT: str | None = None  # e.g. "../weights/hrnet18s_cocolvis_itermask_3p.pth": switches to real weights
+# A checkpoint path switches the notebook to real weights,
+# e.g. "../weights/hrnet18s_cocolvis_itermask_3p.pth"
+CHECKPOINT: str | None = None
 SMOKE = smoke_mode()
 if SMOKE:
-    torch.set_num_threads(1)  # smoke runs share small CPUs: one thread avoids oversubscription stalls
+    torch.set_num_threads(1)  # smoke runs share small CPUs: one thread avoids stalls
 torch.manual_seed(0)
 print("smoke mode:", SMOKE)
 
@@ -85,7 +93,8 @@ def shrink(sample: Sample, factor: float) -> Sample:
     height, width = sample.gt_mask.shape
     size = (max(8, round(width * factor)), max(8, round(height * factor)))
     image = cv2.resize(sample.image, size, interpolation=cv2.INTER_AREA)
-    gt = cv2.resize((sample.gt_mask + 1).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(np.int32) - 1
+    shifted = (sample.gt_mask + 1).astype(np.uint8)  # -1/0/1 -> 0/1/2
+    gt = cv2.resize(shifted, size, interpolation=cv2.INTER_NEAREST).astype(np.int32) - 1
     return Sample(image, gt, sample.name)
 
 
@@ -93,10 +102,12 @@ def generated_sample(seed: int) -> Sample:
     """A stand-in when ../shared is absent: a coloured ellipse on a textured background."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[:240, :320]
-    cy, cx, ay, ax = 120 + rng.integers(-30, 30), 160 + rng.integers(-50, 50), rng.integers(40, 80), rng.integers(50, 100)
+    cy, cx = 120 + rng.integers(-30, 30), 160 + rng.integers(-50, 50)  # centre
+    ay, ax = rng.integers(40, 80), rng.integers(50, 100)  # semi-axes
     inside = ((rows - cy) / ay) ** 2 + ((cols - cx) / ax) ** 2
     colour = rng.integers(60, 255, 3)
-    image = np.where((inside <= 1)[..., None], colour, 120 + 60 * np.sin(cols / 9 + rows / 13)[..., None])
+    texture = 120 + 60 * np.sin(cols / 9 + rows / 13)[..., None]
+    image = np.where((inside <= 1)[..., None], colour, texture)
     image = np.clip(image + rng.normal(0, 15, image.shape), 0, 255).astype(np.uint8)
     gt = np.where(inside <= 0.93, 1, np.where(inside <= 1.07, -1, 0)).astype(np.int32)
     return Sample(image, gt, f"generated{seed}")
@@ -115,7 +126,7 @@ else:
 if SMOKE:
     samples = [shrink(s, 1 / 3) for s in samples]
 
-MIN_CROP = 200 // 3 if SMOKE else 200  # ZoomIn's minimum box side (scaled with the images in smoke mode)
+MIN_CROP = 200 // 3 if SMOKE else 200  # ZoomIn's minimum box side (scaled in smoke mode)
 
 
 def zoom_box_fraction(s: Sample) -> float:
@@ -124,7 +135,7 @@ def zoom_box_fraction(s: Sample) -> float:
     return box.height * box.width / s.gt_mask.size
 
 
-sample = min(samples, key=zoom_box_fraction)  # the object where zooming in helps most, for the demos
+sample = min(samples, key=zoom_box_fraction)  # for the demos: where zooming in helps most
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
 axes[0].imshow(sample.image)
 axes[0].set_title(f"{sample.name}  {sample.image.shape[1]}x{sample.image.shape[0]}")
@@ -148,7 +159,8 @@ else:
     model_name = "hrnet18s (RANDOM weights)"
 model.eval()
 ZOOM_SIZE = 128 if SMOKE else 400  # the paper: 400 (600 on DAVIS); smaller in smoke mode for speed
-print(model_name, f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, ZoomIn size {ZOOM_SIZE}")
+n_params = sum(p.numel() for p in model.parameters())
+print(f"{model_name}: {n_params / 1e6:.2f} M parameters, ZoomIn size {ZOOM_SIZE}")
 
 # %% [markdown]
 # ## One predictor step, by hand
@@ -161,7 +173,8 @@ print(model_name, f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M par
 # %%
 height, width = sample.gt_mask.shape
 first = next_click(sample.gt_mask, np.zeros((height, width), bool))  # the object's "centre"
-background = next_click(sample.gt_mask, np.ones((height, width), bool), index=1)  # the background's "centre"
+# the background's "centre": the clicker's answer to a prediction that covers everything
+background = next_click(sample.gt_mask, np.ones((height, width), bool), index=1)
 clicks = [first, background]  # one positive, one negative click
 
 rgb = torch.from_numpy(sample.image.transpose(2, 0, 1).copy()).float().div(255)[None]
@@ -204,11 +217,13 @@ tight = bbox_from_mask(prev_mask)
 expanded = expand_bbox(tight, cfg.expansion_ratio, cfg.min_crop_size)
 roi = object_roi(prev_mask, clicks, cfg.expansion_ratio, cfg.min_crop_size)
 size = crop_size(roi, cfg.target_size)
-print("tight box", tight, "\nexpanded ", expanded, "\nclamped  ", roi, f"-> crop resized to {size[1]}x{size[0]}")
+print("tight box", tight, "\nexpanded ", expanded, "\nclamped  ", roi)
+print(f"-> crop resized to {size[1]}x{size[0]}")
 
 zoom = ZoomIn(cfg)
 zoom.set_prev_probs(torch.from_numpy(prev_mask.astype(np.float32))[None, None])
-crop, [crop_clicks] = zoom.transform(torch.cat([rgb, zoom.get_state()["prev_probs"]], dim=1), [clicks])
+net_input = torch.cat([rgb, zoom.get_state()["prev_probs"]], dim=1)  # RGB + previous mask
+crop, [crop_clicks] = zoom.transform(net_input, [clicks])
 assert zoom.roi == roi and crop_clicks == clicks_to_crop(clicks, roi, size)
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4))
@@ -224,7 +239,8 @@ axes[2].imshow(crop[0, 3].numpy(), cmap="gray")
 axes[2].set_title("previous-mask channel, cropped with it")
 for ax, cl in ((axes[0], clicks), (axes[1], crop_clicks), (axes[2], crop_clicks)):
     for c in cl:
-        ax.plot(c.x, c.y, "o", color="lime" if c.is_positive else "red", markersize=8, markeredgecolor="k")
+        colour = "lime" if c.is_positive else "red"
+        ax.plot(c.x, c.y, "o", color=colour, markersize=8, markeredgecolor="k")
 for ax in axes:
     ax.axis("off")
 plt.show()
@@ -244,13 +260,17 @@ show_source(ZoomIn.transform)
 # mirrored with $x \mapsto W - x - 1$; the two **logit** maps are averaged (the second one
 # mirrored back) *before* the sigmoid:
 #
-# $$p = \sigma\!\Big(\tfrac12\big[f(I, c) + \text{flip}\,f(\text{flip}\,I, \text{flip}\,c)\big]\Big).$$
+# $$p = \sigma\!\Big(\tfrac12\big[f(I, c)
+#       + \text{flip}\,f(\text{flip}\,I, \text{flip}\,c)\big]\Big).$$
 
 # %%
 mirrored = [c.moved(x=width - c.x - 1, y=c.y) for c in clicks[:1]]
 net_input = torch.cat([rgb, torch.zeros(1, 1, height, width)], 1)
-with torch.no_grad():  # one batch of two, as the predictor does (batched and single runs differ by float rounding)
-    both = model(torch.cat([net_input, torch.flip(net_input, dims=[3])]), points_tensor([clicks[:1], mirrored]))
+# One batch of two, as the predictor does (a batch of two and two single runs differ by
+# float rounding, which random weights' huge logits magnify).
+batch = torch.cat([net_input, torch.flip(net_input, dims=[3])])
+with torch.no_grad():
+    both = model(batch, points_tensor([clicks[:1], mirrored]))
 direct, through_mirror = both["instances"][:1], both["instances"][1:]
 flip_by_hand = torch.sigmoid(0.5 * (direct + torch.flip(through_mirror, dims=[3])))[0, 0].numpy()
 
@@ -261,9 +281,12 @@ print("max |by hand - Predictor(flip=True)| =", np.abs(flip_by_hand - flip_libra
 assert np.allclose(flip_by_hand, flip_library, atol=1e-5)
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
-for ax, image, title in ((axes[0], torch.sigmoid(direct)[0, 0], "image"),
-                         (axes[1], torch.flip(torch.sigmoid(through_mirror), dims=[3])[0, 0], "mirror, mirrored back"),
-                         (axes[2], flip_library, "average of logits, then sigmoid")):
+panels = [
+    (torch.sigmoid(direct)[0, 0], "image"),
+    (torch.flip(torch.sigmoid(through_mirror), dims=[3])[0, 0], "mirror, mirrored back"),
+    (flip_library, "average of logits, then sigmoid"),
+]
+for ax, (image, title) in zip(axes, panels):
     ax.imshow(image, vmin=0, vmax=1, cmap="magma")
     ax.plot(clicks[0].x, clicks[0].y, "o", color="lime", markeredgecolor="k")
     ax.set_title(title)
@@ -301,8 +324,10 @@ rng = np.random.default_rng(0)
 for trial in range(5):
     pred = cv2.GaussianBlur(rng.random(sample.gt_mask.shape), (0, 0), 6) > 0.5
     not_clicked = rng.random(pred.shape) > 0.01
-    ours, naive = next_click(sample.gt_mask, pred, not_clicked), naive_next_click(sample.gt_mask, pred, not_clicked)
-    print(f"trial {trial}: library {ours.x, ours.y, ours.is_positive}   naive {naive.x, naive.y, naive.is_positive}")
+    ours = next_click(sample.gt_mask, pred, not_clicked)
+    naive = naive_next_click(sample.gt_mask, pred, not_clicked)
+    print(f"trial {trial}: library {ours.x, ours.y, ours.is_positive}", end="  ")
+    print(f"naive {naive.x, naive.y, naive.is_positive}")
     assert (ours.x, ours.y, ours.is_positive) == (naive.x, naive.y, naive.is_positive)
 
 # %% [markdown]
@@ -330,7 +355,8 @@ for k, ax in enumerate(axes):
         ax.plot(c.x, c.y, ".", color="lime" if c.is_positive else "red", markersize=8)
     ax.plot(click.x, click.y, "o", markersize=14, markerfacecolor="none", markeredgewidth=3,
             markeredgecolor="lime" if click.is_positive else "red")
-    ax.set_title(f"click {k + 1}: {'positive' if click.is_positive else 'negative'}  (IoU before {iou(sample.gt_mask, pred):.2f})")
+    sign = "positive" if click.is_positive else "negative"
+    ax.set_title(f"click {k + 1}: {sign}  (IoU before {iou(sample.gt_mask, pred):.2f})")
     ax.axis("off")
     pred = peer.predict(clicker.point_coords, clicker.point_labels) > 0.49
 plt.show()
@@ -351,12 +377,14 @@ def naive_noc(curves, t, max_clicks=20):
     return float(np.mean(nocs)), sum(n == max_clicks for n in nocs)
 
 
-reference = root / "fixtures" / "ritm_reference" / "ritm_eval_trajectory_reference.pt" if root else None
+fixtures = root / "fixtures" / "ritm_reference" if root else None
+reference = fixtures / "ritm_eval_trajectory_reference.pt" if fixtures else None
 if reference is not None and reference.is_file():
     example = torch.load(reference, weights_only=True)["noc_example"]
 else:
     print("../shared/fixtures is not here: using the same toy curves without the stored answer")
-    example = {"all_ious": [[0.5, 0.86, 0.91], [0.2, 0.3], [0.95]], "thrs": [0.85, 0.9], "max_clicks": 20}
+    curves = [[0.5, 0.86, 0.91], [0.2, 0.3], [0.95]]
+    example = {"all_ious": curves, "thrs": [0.85, 0.9], "max_clicks": 20}
 table = noc(example["all_ious"], example["thrs"], example["max_clicks"])
 for t, n, over in zip(example["thrs"], table.noc, table.over_max):
     print(f"NoC@{t:.0%}: library {n:.3f} (>=20: {over})  naive {naive_noc(example['all_ious'], t)}")
@@ -384,11 +412,13 @@ else:
     n_objects, max_clicks = (len(samples) if torch.cuda.is_available() else 10), 20
 eval_samples = samples[:n_objects]
 device = "cuda" if torch.cuda.is_available() else "cpu"
-network = Predictor(model, zoom_in=ZoomInConfig(target_size=ZOOM_SIZE, min_crop_size=cfg.min_crop_size),
-                    flip=True, device=device)
+zoom_in = ZoomInConfig(target_size=ZOOM_SIZE, min_crop_size=MIN_CROP)
+network = Predictor(model, zoom_in=zoom_in, flip=True, device=device)
 results = {
     model_name: evaluate_dataset(eval_samples, network, max_clicks=max_clicks, desc="network"),
-    "OpenCV GrabCut": evaluate_dataset(eval_samples, GrabCutPeer(), max_clicks=max_clicks, desc="GrabCut"),
+    "OpenCV GrabCut": evaluate_dataset(
+        eval_samples, GrabCutPeer(), max_clicks=max_clicks, desc="GrabCut"
+    ),
 }
 print(format_table(results, "GrabCut"))
 if CHECKPOINT is None:
@@ -405,8 +435,8 @@ plt.show()
 # JSON the command line writes:
 #
 # ```bash
-# python -m ritm_lite.evaluate --checkpoint model.pth --dataset GrabCut --data-root ../shared/data/GrabCut \
-#     --json grabcut.json --plot grabcut.png
+# python -m ritm_lite.evaluate --checkpoint model.pth --dataset GrabCut \
+#     --data-root ../shared/data/GrabCut --json grabcut.json --plot grabcut.png
 # python -m ritm_lite.evaluate --peer opencv-grabcut --dataset GrabCut
 # ```
 #

@@ -1,8 +1,9 @@
 """Command line: evaluate a model (or the OpenCV GrabCut peer) on a benchmark, NoC protocol.
 
-    python -m ritm_lite.evaluate --checkpoint model.pth --dataset GrabCut --data-root ../shared/data/GrabCut \\
-        --json grabcut.json --plot grabcut.png
-    python -m ritm_lite.evaluate --preset hrnet18s --dataset GrabCut --limit 5 --max-clicks 5   # random weights: a smoke run
+    python -m ritm_lite.evaluate --checkpoint model.pth --dataset GrabCut \\
+        --data-root ../shared/data/GrabCut --json grabcut.json --plot grabcut.png
+    # random weights, a smoke run:
+    python -m ritm_lite.evaluate --preset hrnet18s --dataset GrabCut --limit 5 --max-clicks 5
     python -m ritm_lite.evaluate --peer opencv-grabcut --dataset GrabCut
 
 It prints the paper's table (NoC@85, NoC@90, >=20@85, >=20@90, seconds per click), and
@@ -16,13 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
 from ritm_lite.data.benchmarks import BENCHMARKS, PAPER_ZOOM_IN_TARGET_SIZE, load_benchmark
-from ritm_lite.evaluation import DatasetResult, GrabCutPeer, evaluate_dataset, format_table, plot_miou_curves
+from ritm_lite.evaluation import (
+    DatasetResult,
+    GrabCutPeer,
+    evaluate_dataset,
+    format_table,
+    plot_miou_curves,
+)
 from ritm_lite.inference import Predictor
 from ritm_lite.utils import default_device, shared_dir
 
@@ -31,25 +38,44 @@ PEERS = ("opencv-grabcut",)
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m ritm_lite.evaluate", description="NoC evaluation of an interactive segmentation model."
+        prog="python -m ritm_lite.evaluate",
+        description="NoC evaluation of an interactive segmentation model.",
     )
     method = parser.add_mutually_exclusive_group(required=True)
-    method.add_argument("--checkpoint", type=Path, help="model checkpoint (ritm_lite or official RITM .pth)")
-    method.add_argument("--preset", help="build this model preset with RANDOM weights (smoke runs only)")
-    method.add_argument("--peer", choices=PEERS, help="evaluate a classic method instead of a network")
-    parser.add_argument("--dataset", default="GrabCut", choices=sorted(BENCHMARKS), help="benchmark name")
-    parser.add_argument("--data-root", type=Path, help="benchmark folder (default: ../shared/data/<dataset>)")
+    method.add_argument(
+        "--checkpoint", type=Path, help="model checkpoint (ritm_lite or official RITM .pth)"
+    )
+    method.add_argument(
+        "--preset", help="build this model preset with RANDOM weights (smoke runs only)"
+    )
+    method.add_argument(
+        "--peer", choices=PEERS, help="evaluate a classic method instead of a network"
+    )
+    parser.add_argument(
+        "--dataset", default="GrabCut", choices=sorted(BENCHMARKS), help="benchmark name"
+    )
+    parser.add_argument(
+        "--data-root", type=Path, help="benchmark folder (default: ../shared/data/<dataset>)"
+    )
     parser.add_argument("--json", type=Path, help="write per-object IoU curves and the table here")
     parser.add_argument("--plot", type=Path, help="write the mIoU-vs-clicks plot here (.png)")
     parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
-    parser.add_argument("--target-iou", type=float, default=0.9, help="stop clicking at this IoU (>1: never)")
-    parser.add_argument("--pred-thr", type=float, default=0.49, help="probability threshold of the mask")
+    parser.add_argument(
+        "--target-iou", type=float, default=0.9, help="stop clicking at this IoU (>1: never)"
+    )
+    parser.add_argument(
+        "--pred-thr", type=float, default=0.49, help="probability threshold of the mask"
+    )
     parser.add_argument("--limit", type=int, help="evaluate only the first N objects")
     parser.add_argument("--no-zoom-in", action="store_true", help="run without ZoomIn")
     parser.add_argument("--no-flip", action="store_true", help="run without flip averaging")
-    parser.add_argument("--zoom-in-size", type=int, help="ZoomIn crop size (default: 400, 600 on DAVIS)")
+    parser.add_argument(
+        "--zoom-in-size", type=int, help="ZoomIn crop size (default: 400, 600 on DAVIS)"
+    )
     parser.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
-    parser.add_argument("--seed", type=int, default=0, help="torch seed for --preset's random weights")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="torch seed for --preset's random weights"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.data_root is None:
@@ -85,7 +111,10 @@ def build_predictor(args: argparse.Namespace):
         model = ritm_lite.build_model(args.preset)
     size = args.zoom_in_size or PAPER_ZOOM_IN_TARGET_SIZE.get(args.dataset, 400)
     return Predictor(
-        model.to(device), zoom_in=not args.no_zoom_in, flip=not args.no_flip, zoom_in_target_size=size
+        model.to(device),
+        zoom_in=not args.no_zoom_in,
+        flip=not args.no_flip,
+        zoom_in_target_size=size,
     )
 
 
@@ -105,7 +134,10 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
     name = method_name(args)
     print(format_table({name: result}, args.dataset))
     if args.preset:
-        print(f"note: {args.preset} has random weights: these numbers say nothing about RITM's accuracy")
+        print(
+            f"note: {args.preset} has random weights: "
+            "these numbers say nothing about RITM's accuracy"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         record = {

@@ -75,12 +75,22 @@ def test_sbd_gives_one_sample_per_instance(tmp_path):
     second = np.zeros((12, 16), np.uint8)
     second[2:4, 2:4] = 3  # ids need not start at 1
     for image_id, segmentation in (("2008_000001", first), ("2008_000002", second)):
-        gt_inst = {"Segmentation": segmentation, "Boundaries": np.zeros((2, 1), object), "Categories": np.array([[15]])}
+        gt_inst = {
+            "Segmentation": segmentation,
+            "Boundaries": np.zeros((2, 1), object),
+            "Categories": np.array([[15]]),
+        }
         savemat(tmp_path / "inst" / f"{image_id}.mat", {"GTinst": gt_inst})
     (tmp_path / "val.txt").write_text("2008_000001\n2008_000002\n")
     bench = load_benchmark("SBD", tmp_path)
-    assert [bench[i].name for i in range(len(bench))] == ["2008_000001_1", "2008_000001_2", "2008_000002_3"]
-    assert bench[0].gt_mask.sum() == 9 and bench[1].gt_mask.sum() == 35 and bench[2].gt_mask.sum() == 4
+    assert [bench[i].name for i in range(len(bench))] == [
+        "2008_000001_1",
+        "2008_000001_2",
+        "2008_000002_3",
+    ]
+    assert (
+        bench[0].gt_mask.sum() == 9 and bench[1].gt_mask.sum() == 35 and bench[2].gt_mask.sum() == 4
+    )
     assert set(np.unique(bench[1].gt_mask)) == {0, 1}
 
 

@@ -69,7 +69,8 @@ def test_not_clicked_pixels_are_skipped():
     not_clicked[14, 24] = False
     click = next_click(gt, pred, not_clicked)
     assert (click.y, click.x) != (14, 24)
-    assert (click.y, click.x) == (13, 23)  # first pixel of distance 4 (the centre has 5) in row-major order
+    # the first pixel of distance 4 (the centre has 5) in row-major order
+    assert (click.y, click.x) == (13, 23)
 
 
 def test_matches_a_naive_exact_euclidean_distance_transform():
@@ -84,7 +85,10 @@ def test_matches_a_naive_exact_euclidean_distance_transform():
         fp_d = distance_transform_edt(np.pad(fp, 1))[1:-1, 1:-1]
         click = next_click(gt, pred)
         chosen = fn_d if click.is_positive else fp_d
-        assert click.is_positive == (fn_d.max() > fp_d.max() + 1e-6) or abs(fn_d.max() - fp_d.max()) < 1e-5
+        assert (
+            click.is_positive == (fn_d.max() > fp_d.max() + 1e-6)
+            or abs(fn_d.max() - fp_d.max()) < 1e-5
+        )
         assert chosen[click.y, click.x] == pytest.approx(max(fn_d.max(), fp_d.max()), abs=1e-5)
 
 

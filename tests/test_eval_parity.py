@@ -38,7 +38,9 @@ def reference(reference_dir):
 def model(reference, reference_dir):
     stored = torch.load(reference_dir / reference["model"], weights_only=True)["state_dict"]
     state = {k: v.float() if v.is_floating_point() else v for k, v in stored.items()}
-    state["feature_extractor.cls_head.bias"] = state["feature_extractor.cls_head.bias"] + reference["cls_head_bias_shift"]
+    state["feature_extractor.cls_head.bias"] = (
+        state["feature_extractor.cls_head.bias"] + reference["cls_head_bias_shift"]
+    )
     net = build_model("hrnet18s", init=False)
     net.load_state_dict(state)
     return net.eval()
@@ -54,8 +56,8 @@ def one_thread():
 
 
 SETTINGS = {
-    "plain": dict(zoom_in=False, flip=False),
-    "zoomin_flip": dict(zoom_in=True, flip=True, zoom_in_target_size=400),
+    "plain": {"zoom_in": False, "flip": False},
+    "zoomin_flip": {"zoom_in": True, "flip": True, "zoom_in_target_size": 400},
 }
 
 
@@ -75,9 +77,13 @@ def test_free_run_follows_the_original_trajectory(record, reference, model, one_
     )
     assert len(steps) == len(expected["steps"])
     for k, ((clicks, probs), step) in enumerate(zip(steps, expected["steps"])):
-        ours = [(c.y, c.x, c.is_positive) for c in clicks]  # the fixture stores (row, col, positive)
+        ours = [
+            (c.y, c.x, c.is_positive) for c in clicks
+        ]  # the fixture stores (row, col, positive)
         assert ours == [tuple(c) for c in step["clicks"]], f"click {k + 1} differs"
-        np.testing.assert_allclose(probs, step["probs"].numpy(), atol=1e-3, rtol=0, err_msg=f"probs after click {k + 1}")
+        np.testing.assert_allclose(
+            probs, step["probs"].numpy(), atol=1e-3, rtol=0, err_msg=f"probs after click {k + 1}"
+        )
     np.testing.assert_allclose(result.ious, expected["ious"].numpy(), atol=1e-3, rtol=0)
 
 
@@ -92,4 +98,6 @@ def test_every_step_matches_the_original_to_1e4(record, reference, model, one_th
         labels = np.array([int(positive) for _, _, positive in step["clicks"]])
         previous = expected[k - 1]["probs"].numpy() if k else None
         probs = predictor.predict(coords, labels, mask_input=previous)
-        np.testing.assert_allclose(probs, step["probs"].numpy(), atol=1e-4, rtol=0, err_msg=f"click {k + 1}")
+        np.testing.assert_allclose(
+            probs, step["probs"].numpy(), atol=1e-4, rtol=0, err_msg=f"click {k + 1}"
+        )

@@ -22,7 +22,10 @@ def easy_image(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_label_mask_marks_click_disks_over_the_previous_result():
-    clicks = [Click(x=10, y=20, is_positive=True, index=0), Click(x=70, y=5, is_positive=False, index=1)]
+    clicks = [
+        Click(x=10, y=20, is_positive=True, index=0),
+        Click(x=70, y=5, is_positive=False, index=1),
+    ]
     config = GrabCutConfig(click_radius=2, prior_radius=0.1)
     labels = grabcut_labels(clicks, np.zeros((60, 80), bool), config)
     assert labels[20, 10] == cv2.GC_FGD and labels[20, 12] == cv2.GC_FGD
@@ -30,7 +33,7 @@ def test_label_mask_marks_click_disks_over_the_previous_result():
     assert np.count_nonzero(labels == cv2.GC_FGD) == 13  # a disk of radius 2
     # no previous object yet: a probable-FG disk of 0.1 * 60 = 6 px around the positive click
     assert labels[20, 16] == cv2.GC_PR_FGD and labels[20, 17] == cv2.GC_PR_BGD
-    assert np.count_nonzero(labels == cv2.GC_PR_FGD) == 113 - 13  # disk of radius 6 minus the click's
+    assert np.count_nonzero(labels == cv2.GC_PR_FGD) == 113 - 13  # radius-6 disk minus the click
 
     previous = np.zeros((60, 80), bool)
     previous[40:50, 40:60] = True

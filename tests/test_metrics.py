@@ -41,7 +41,12 @@ def test_noc_on_analytic_curves():
     assert table.noc == pytest.approx(((2 + 20 + 1) / 3, (3 + 20 + 1) / 3))
     assert table.over_max == (1, 1)
     np.testing.assert_array_equal(table.per_object, [[2, 3], [20, 20], [1, 1]])
-    assert table.as_dict() == {"NoC@85": table.noc[0], "NoC@90": table.noc[1], ">=20@85": 1, ">=20@90": 1}
+    assert table.as_dict() == {
+        "NoC@85": table.noc[0],
+        "NoC@90": table.noc[1],
+        ">=20@85": 1,
+        ">=20@90": 1,
+    }
 
 
 def test_reaching_the_target_at_the_last_click_counts_in_the_over_max_column():
@@ -51,7 +56,9 @@ def test_reaching_the_target_at_the_last_click_counts_in_the_over_max_column():
 
 
 def test_noc_matches_the_original(reference_dir):
-    example = torch.load(reference_dir / "ritm_eval_trajectory_reference.pt", weights_only=True)["noc_example"]
+    example = torch.load(reference_dir / "ritm_eval_trajectory_reference.pt", weights_only=True)[
+        "noc_example"
+    ]
     table = noc(example["all_ious"], example["thrs"], example["max_clicks"])
     assert table.noc == pytest.approx(tuple(example["noc"]))
     assert table.over_max == tuple(example["over_max"])
@@ -59,7 +66,10 @@ def test_noc_matches_the_original(reference_dir):
 
 def test_mean_iou_per_click_keeps_the_last_value_of_finished_objects():
     curve = mean_iou_per_click([[0.5, 0.95], [0.2, 0.4, 0.6, 0.8]], max_clicks=5)
-    np.testing.assert_allclose(curve, [(0.5 + 0.2) / 2, (0.95 + 0.4) / 2, (0.95 + 0.6) / 2, (0.95 + 0.8) / 2, (0.95 + 0.8) / 2])
+    np.testing.assert_allclose(
+        curve,
+        [(0.5 + 0.2) / 2, (0.95 + 0.4) / 2, (0.95 + 0.6) / 2, (0.95 + 0.8) / 2, (0.95 + 0.8) / 2],
+    )
 
 
 class DiskPredictor:
@@ -103,18 +113,29 @@ def test_evaluate_sample_stops_at_the_target_iou():
 
 def test_evaluate_dataset_collects_curves_table_and_timing(tmp_path):
     image = np.zeros((30, 30, 3), np.uint8)
-    samples = [Sample(image, disk_gt(6), "hit"), Sample(image, disk_gt(12), "big"), Sample(image, disk_gt(3), "small")]
+    samples = [
+        Sample(image, disk_gt(6), "hit"),
+        Sample(image, disk_gt(12), "big"),
+        Sample(image, disk_gt(3), "small"),
+    ]
     result = evaluate_dataset(samples, DiskPredictor(radius=6), max_clicks=5, progress=False)
     assert result.names == ["hit", "big", "small"]
     assert result.noc_table.per_object[0].tolist() == [1, 1]
     assert result.noc_table.per_object[2].tolist() == [5, 5]  # the disk overshoots the small object
     assert result.seconds_per_click == pytest.approx(0.25)
-    limited = evaluate_dataset(iter(samples), DiskPredictor(radius=6), max_clicks=5, limit=2, progress=False)
+    limited = evaluate_dataset(
+        iter(samples), DiskPredictor(radius=6), max_clicks=5, limit=2, progress=False
+    )
     assert limited.names == ["hit", "big"]
 
     data = json.loads(json.dumps(result.to_dict()))
     assert data["table"]["NoC@90"] == pytest.approx(result.noc_table.noc[1])
-    assert data["objects"][0] == {"name": "hit", "ious": [1.0], "clicks": [[15.0, 15.0, True]], "noc": [1, 1]}
+    assert data["objects"][0] == {
+        "name": "hit",
+        "ious": [1.0],
+        "clicks": [[15.0, 15.0, True]],
+        "noc": [1, 1],
+    }
     assert len(data["mean_iou_per_click"]) == 5
 
     table = format_table({"disk": result}, "toy")

@@ -12,14 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
+from torch import nn
 
 from ritm_lite.clicks import Click, points_tensor
 from ritm_lite.inference import Predictor, ZoomIn, ZoomInConfig
 
 
 class TinyClickNet(nn.Module):
-    """Stand-in with the RITM model's call signature: ``model(image (B,4,H,W), points (B,2N,3))``."""
+    """Stand-in with the RITM model's signature: ``model(image (B,4,H,W), points (B,2N,3))``."""
 
     def __init__(self, seed: int = 0):
         super().__init__()
@@ -54,7 +54,10 @@ def _as_input(image: np.ndarray, prev: torch.Tensor) -> torch.Tensor:
     return torch.cat([rgb, prev], dim=1)
 
 
-CLICKS = [Click(x=20, y=30, is_positive=True, index=0), Click(x=50, y=5, is_positive=False, index=1)]
+CLICKS = [
+    Click(x=20, y=30, is_positive=True, index=0),
+    Click(x=50, y=5, is_positive=False, index=1),
+]
 COORDS = np.array([[20, 30], [50, 5]])
 LABELS = np.array([1, 0])
 
@@ -69,8 +72,12 @@ def test_plain_predictor_feeds_its_prediction_back(image):
     reference = TinyClickNet()
     with torch.no_grad():
         prev = torch.zeros(1, 1, 48, 64)
-        expected1 = torch.sigmoid(reference(_as_input(image, prev), points_tensor([CLICKS[:1]]))["instances"])
-        expected2 = torch.sigmoid(reference(_as_input(image, expected1), points_tensor([CLICKS]))["instances"])
+        expected1 = torch.sigmoid(
+            reference(_as_input(image, prev), points_tensor([CLICKS[:1]]))["instances"]
+        )
+        expected2 = torch.sigmoid(
+            reference(_as_input(image, expected1), points_tensor([CLICKS]))["instances"]
+        )
     assert first.shape == (48, 64) and first.dtype == np.float32
     np.testing.assert_allclose(first, expected1[0, 0].numpy(), atol=1e-6)
     np.testing.assert_allclose(second, expected2[0, 0].numpy(), atol=1e-6)
@@ -90,11 +97,16 @@ def test_flip_averages_logits_in_one_batch(image):
     net_input = _as_input(image, torch.zeros(1, 1, 48, 64))
     with torch.no_grad():
         direct = reference(net_input, points_tensor([CLICKS]))["instances"]
-        through_mirror = reference(torch.flip(net_input, dims=[3]), points_tensor([mirrored]))["instances"]
+        through_mirror = reference(torch.flip(net_input, dims=[3]), points_tensor([mirrored]))[
+            "instances"
+        ]
     expected = torch.sigmoid(0.5 * (direct + torch.flip(through_mirror, dims=[3])))
     np.testing.assert_allclose(probs, expected[0, 0].numpy(), atol=1e-6)
-    averaged_probs = 0.5 * (torch.sigmoid(direct) + torch.flip(torch.sigmoid(through_mirror), dims=[3]))
-    assert not np.allclose(probs, averaged_probs[0, 0].numpy(), atol=1e-4)  # logits, not probabilities
+    averaged_probs = 0.5 * (
+        torch.sigmoid(direct) + torch.flip(torch.sigmoid(through_mirror), dims=[3])
+    )
+    # logits are averaged, not probabilities
+    assert not np.allclose(probs, averaged_probs[0, 0].numpy(), atol=1e-4)
 
 
 def test_mask_input_replaces_the_previous_prediction(image):
@@ -105,7 +117,9 @@ def test_mask_input_replaces_the_previous_prediction(image):
     probs = predictor.predict(COORDS[:1], LABELS[:1], mask_input=mask)
     with torch.no_grad():
         prev = torch.from_numpy(mask.astype(np.float32))[None, None]
-        expected = torch.sigmoid(TinyClickNet()(_as_input(image, prev), points_tensor([CLICKS[:1]]))["instances"])
+        expected = torch.sigmoid(
+            TinyClickNet()(_as_input(image, prev), points_tensor([CLICKS[:1]]))["instances"]
+        )
     np.testing.assert_allclose(probs, expected[0, 0].numpy(), atol=1e-6)
 
 
@@ -123,12 +137,14 @@ def test_zoom_in_crops_the_input_from_the_second_click(image):
 
 
 def test_state_round_trip_is_an_exact_undo(image):
-    predictor = Predictor(TinyClickNet(), zoom_in=ZoomInConfig(target_size=80, min_crop_size=20), flip=True)
+    predictor = Predictor(
+        TinyClickNet(), zoom_in=ZoomInConfig(target_size=80, min_crop_size=20), flip=True
+    )
     predictor.set_image(image)
     predictor.predict(COORDS[:1], LABELS[:1])
     state = predictor.get_state()
     after_undo_target = predictor.predict(COORDS, LABELS)
-    predictor.predict(np.array([[20, 30], [50, 5], [3, 40]]), np.array([1, 0, 1]))  # a click to undo
+    predictor.predict(np.array([[20, 30], [50, 5], [3, 40]]), np.array([1, 0, 1]))  # to undo
     predictor.set_state(state)
     np.testing.assert_array_equal(predictor.predict(COORDS, LABELS), after_undo_target)
 

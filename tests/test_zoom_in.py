@@ -1,4 +1,4 @@
-"""ZoomIn and flip: box maths on analytic cases, exact crop/paste round trips, the recompute rules."""
+"""ZoomIn and flip: box maths on analytic cases, exact crop/paste round trips, recompute rules."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def test_bbox_from_mask_is_tight_and_inclusive():
 
 def test_expand_bbox_scales_about_the_centre_with_half_to_even_rounding():
     # 10 rows (10..19) x 20 cols (0..19); centre (14.5, 9.5); x2 -> 20 x 40
-    assert expand_bbox(Box(10, 19, 0, 19), 2.0) == Box(round(4.5), round(24.5), round(-10.5), round(29.5))
+    assert expand_bbox(Box(10, 19, 0, 19), 2.0) == Box(
+        round(4.5), round(24.5), round(-10.5), round(29.5)
+    )
     assert expand_bbox(Box(10, 19, 0, 19), 2.0) == Box(4, 24, -10, 30)
     # min size wins over the ratio
     assert expand_bbox(Box(50, 51, 50, 51), 1.4, min_size=200) == Box(-50, 150, -50, 150)
@@ -95,7 +97,9 @@ def test_crop_then_paste_reproduces_a_linear_map_inside_the_box():
     assert roi == Box(18, 32, 26, 54) and max(crop.shape[2:]) == 90
     pasted = zoom.inv_transform(crop[:, :1])
     inside = pasted[:, :, roi.top : roi.bottom + 1, roi.left : roi.right + 1]
-    torch.testing.assert_close(inside, ramp[:, :, roi.top : roi.bottom + 1, roi.left : roi.right + 1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        inside, ramp[:, :, roi.top : roi.bottom + 1, roi.left : roi.right + 1], atol=1e-5, rtol=0
+    )
     assert pasted.sum() == pytest.approx(inside.sum().item())  # zero outside the box
     # the clicks moved with the crop: the positive click keeps its place on the ramp
     assert crop_clicks[0].x == pytest.approx(crop.shape[3] * (35 - roi.left) / roi.width)
@@ -105,7 +109,7 @@ def test_crop_then_paste_reproduces_a_linear_map_inside_the_box():
 def test_first_click_is_not_zoomed_and_the_box_follows_the_rules():
     zoom = ZoomIn(ZoomInConfig(target_size=50, min_crop_size=10, expansion_ratio=1.0))
     image = torch.rand(1, 4, 100, 100)
-    same, clicks = zoom.transform(image, [[pos(10, 10)]])
+    same, _ = zoom.transform(image, [[pos(10, 10)]])
     assert same is image and zoom.roi is None
 
     prev = torch.zeros(1, 1, 100, 100)
@@ -135,7 +139,8 @@ def test_empty_prediction_keeps_the_old_box_for_pasting():
     unchanged, _ = zoom.transform(image, [[pos(35, 25, 0), pos(40, 22, 1), pos(36, 25, 2)]])
     assert unchanged is image  # the net sees the whole image...
     pasted = zoom.inv_transform(torch.ones(1, 1, 60, 80))
-    assert pasted.shape == (1, 1, 60, 80) and pasted.sum() == roi.height * roi.width  # ...squeezed into the box
+    # ...squeezed into the box
+    assert pasted.shape == (1, 1, 60, 80) and pasted.sum() == roi.height * roi.width
 
 
 def test_zoom_state_round_trip_and_reset():
@@ -176,7 +181,11 @@ def test_flip_round_trip_and_click_mirroring():
     flip = HorizontalFlip()
     x = torch.rand(1, 4, 5, 10)
     doubled, lists = flip.transform(x, [clicks])
-    assert doubled.shape == (2, 4, 5, 10) and lists[0] == clicks and lists[1] == flip_clicks(clicks, 10)
+    assert (
+        doubled.shape == (2, 4, 5, 10)
+        and lists[0] == clicks
+        and lists[1] == flip_clicks(clicks, 10)
+    )
     torch.testing.assert_close(doubled[1], torch.flip(x[0], dims=[2]))
     # a flip-equivariant "network" (identity) gives back its input
     torch.testing.assert_close(flip.inv_transform(doubled[:, :1]), x[:, :1])

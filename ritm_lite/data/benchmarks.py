@@ -12,7 +12,7 @@ Every reader returns a :class:`Benchmark`: a lazy sequence of :class:`Sample` ob
 benchmark      layout under ``root``                            ground truth
 =============  ==============================================  ===================================
 GrabCut        ``data_GT/*`` images, ``boundary_GT/<stem>.bmp``  255 object, 128 ignore band, 0 bg
-Berkeley       ``images/*``, ``masks/<stem>.*``                 as GrabCut (the original reads it so)
+Berkeley       ``images/*``, ``masks/<stem>.*``                 as GrabCut (as the original)
 DAVIS          ``img/*``, ``gt/<stem>.*``                       any non-zero pixel is the object
 COCO_MVal      ``img/*``, ``gt/<stem>.*``                       as DAVIS
 SBD            ``img/<id>.jpg``, ``inst/<id>.mat``, ``val.txt``  ``GTinst.Segmentation``: 1..K
@@ -29,9 +29,10 @@ original's ``test`` split is a pickle shipped with its own data).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -126,7 +127,7 @@ def _read_split(path: Path) -> list[str]:
 
 
 def grabcut_mask(mask: np.ndarray) -> np.ndarray:
-    """GrabCut-style grey mask -> int32 ground truth: >128 object, 128 ignore, the rest background."""
+    """GrabCut-style grey mask -> int32 ground truth: >128 object, 128 ignore, else background."""
     gt = np.zeros(mask.shape, dtype=np.int32)
     gt[mask > 128] = 1
     gt[mask == 128] = IGNORE
@@ -139,14 +140,18 @@ def _load_grabcut(entry: tuple[Path, Path, str]) -> Sample:
     return Sample(read_rgb(image_path), grabcut_mask(mask), name)
 
 
-def grabcut(root: str | Path, images_dir: str = "data_GT", masks_dir: str = "boundary_GT") -> Benchmark:
+def grabcut(
+    root: str | Path, images_dir: str = "data_GT", masks_dir: str = "boundary_GT"
+) -> Benchmark:
     """The GrabCut benchmark (50 images, one object each)."""
     return Benchmark("GrabCut", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_grabcut)
 
 
 def berkeley(root: str | Path, images_dir: str = "images", masks_dir: str = "masks") -> Benchmark:
     """The Berkeley benchmark (100 objects), read like GrabCut (as the original does)."""
-    return Benchmark("Berkeley", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_grabcut)
+    return Benchmark(
+        "Berkeley", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_grabcut
+    )
 
 
 # --------------------------------------------------------------------------- DAVIS / COCO_MVal
@@ -165,7 +170,9 @@ def davis(root: str | Path, images_dir: str = "img", masks_dir: str = "gt") -> B
 
 def coco_mval(root: str | Path, images_dir: str = "img", masks_dir: str = "gt") -> Benchmark:
     """COCO_MVal (800 COCO val2017 instances), in the DAVIS layout."""
-    return Benchmark("COCO_MVal", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_binary)
+    return Benchmark(
+        "COCO_MVal", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_binary
+    )
 
 
 # --------------------------------------------------------------------------- SBD
@@ -205,7 +212,9 @@ def sbd(root: str | Path, split: str = "val") -> Benchmark:
     for image_id in _read_split(root / f"{split}.txt"):
         mat_path = root / "inst" / f"{image_id}.mat"
         for object_id in _object_ids(read_sbd_instances(mat_path)):
-            entries.append((root / "img" / f"{image_id}.jpg", mat_path, object_id, f"{image_id}_{object_id}"))
+            entries.append(
+                (root / "img" / f"{image_id}.jpg", mat_path, object_id, f"{image_id}_{object_id}")
+            )
     return Benchmark("SBD", entries, _load_sbd)
 
 
@@ -244,7 +253,12 @@ def pascal_voc(root: str | Path, split: str = "val") -> Benchmark:
         png_path = root / "SegmentationObject" / f"{image_id}.png"
         for object_id in _object_ids(read_palette_png(png_path), skip=(0, VOC_BOUNDARY)):
             entries.append(
-                (root / "JPEGImages" / f"{image_id}.jpg", png_path, object_id, f"{image_id}_{object_id}")
+                (
+                    root / "JPEGImages" / f"{image_id}.jpg",
+                    png_path,
+                    object_id,
+                    f"{image_id}_{object_id}",
+                )
             )
     return Benchmark("PascalVOC", entries, _load_voc)
 

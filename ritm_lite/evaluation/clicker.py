@@ -45,7 +45,9 @@ def error_regions(
     gt_mask = np.asarray(gt_mask)
     pred_mask = np.asarray(pred_mask, dtype=bool)
     if gt_mask.shape != pred_mask.shape or gt_mask.ndim != 2:
-        raise ValueError(f"gt_mask {gt_mask.shape} and pred_mask {pred_mask.shape} must be the same (H, W)")
+        raise ValueError(
+            f"gt_mask {gt_mask.shape} and pred_mask {pred_mask.shape} must be the same (H, W)"
+        )
     valid = gt_mask != ignore_label
     gt = gt_mask == 1
     return gt & ~pred_mask & valid, ~gt & pred_mask & valid
@@ -110,7 +112,11 @@ class Clicker:
     def make_next_click(self, pred_mask: np.ndarray) -> Click:
         """Choose the next click for ``pred_mask`` (``(H, W)`` bool), record it and return it."""
         click = next_click(
-            self.gt_mask, pred_mask, self.not_clicked, ignore_label=self.ignore_label, index=len(self.clicks)
+            self.gt_mask,
+            pred_mask,
+            self.not_clicked,
+            ignore_label=self.ignore_label,
+            index=len(self.clicks),
         )
         self.add_click(click)
         return click

@@ -25,8 +25,8 @@ colour models and the peer returns that label mask as it is (all background, or 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -38,13 +38,21 @@ from ritm_lite.clicks import Click, clicks_from_prompts
 class GrabCutConfig:
     """Settings of the GrabCut peer."""
 
-    click_radius: int = 5  # disk radius (px) of definite FG/BG around a click (RITM's click disks use 5 too)
-    prior_radius: float = 0.15  # without a previous object: probable-FG disk radius, fraction of the short side
+    click_radius: int = (
+        5  # disk radius (px) of definite FG/BG around a click (RITM's click disks use 5 too)
+    )
+    prior_radius: float = (
+        0.15  # without a previous object: probable-FG disk radius, fraction of the short side
+    )
     iterations: int = 5  # grabCut EM rounds per click (OpenCV's own examples use 5)
-    seed: int = 0  # cv2.setRNGSeed before each call: GMM initialisation is k-means++ with OpenCV's RNG
+    seed: int = (
+        0  # cv2.setRNGSeed before each call: GMM initialisation is k-means++ with OpenCV's RNG
+    )
 
 
-def grabcut_labels(clicks: Sequence[Click], prev_mask: np.ndarray, config: GrabCutConfig) -> np.ndarray:
+def grabcut_labels(
+    clicks: Sequence[Click], prev_mask: np.ndarray, config: GrabCutConfig
+) -> np.ndarray:
     """GrabCut's initial ``(H, W)`` uint8 labels (``cv2.GC_*``) for the clicks so far.
 
     Args:
@@ -57,11 +65,11 @@ def grabcut_labels(clicks: Sequence[Click], prev_mask: np.ndarray, config: GrabC
         radius = int(config.prior_radius * min(labels.shape))
         for click in clicks:
             if click.is_positive:
-                centre = (int(round(click.x)), int(round(click.y)))
+                centre = (round(click.x), round(click.y))
                 cv2.circle(labels, centre, radius, int(cv2.GC_PR_FGD), thickness=-1)
     for click in clicks:
         value = cv2.GC_FGD if click.is_positive else cv2.GC_BGD
-        centre = (int(round(click.x)), int(round(click.y)))
+        centre = (round(click.x), round(click.y))
         cv2.circle(labels, centre, config.click_radius, int(value), thickness=-1)
     return labels
 
@@ -79,7 +87,9 @@ class GrabCutPeer:
         """``image``: ``(H, W, 3)`` uint8 RGB."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got {image.shape} {image.dtype}")
+            raise ValueError(
+                f"image must be an (H, W, 3) uint8 RGB array, got {image.shape} {image.dtype}"
+            )
         self._image = np.ascontiguousarray(image[:, :, ::-1])
         self.reset()
 
@@ -90,7 +100,10 @@ class GrabCutPeer:
         self._prev_mask = np.zeros(self._image.shape[:2], dtype=bool)
 
     def predict(
-        self, point_coords: np.ndarray, point_labels: np.ndarray, mask_input: np.ndarray | None = None
+        self,
+        point_coords: np.ndarray,
+        point_labels: np.ndarray,
+        mask_input: np.ndarray | None = None,
     ) -> np.ndarray:
         """Segment with all clicks so far; returns ``(H, W)`` float32 in ``{0, 1}``.
 
@@ -101,7 +114,9 @@ class GrabCutPeer:
         if mask_input is not None:
             mask_input = np.asarray(mask_input)
             if mask_input.shape != self._prev_mask.shape:
-                raise ValueError(f"mask_input must have shape {self._prev_mask.shape}, got {mask_input.shape}")
+                raise ValueError(
+                    f"mask_input must have shape {self._prev_mask.shape}, got {mask_input.shape}"
+                )
             self._prev_mask = mask_input > 0.5
         clicks = clicks_from_prompts(point_coords, point_labels, self._prev_mask.shape)
         labels = grabcut_labels(clicks, self._prev_mask, self.config)
@@ -115,7 +130,13 @@ class GrabCutPeer:
             cv2.setRNGSeed(self.config.seed)
             start = time.perf_counter()
             cv2.grabCut(
-                self._image, labels, None, bgd_model, fgd_model, self.config.iterations, cv2.GC_INIT_WITH_MASK
+                self._image,
+                labels,
+                None,
+                bgd_model,
+                fgd_model,
+                self.config.iterations,
+                cv2.GC_INIT_WITH_MASK,
             )
             self.last_model_seconds = time.perf_counter() - start
             result = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -140,7 +141,7 @@ class DatasetResult:
         return {**self.noc_table.as_dict(), "SPC": self.seconds_per_click}
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: protocol, table row, mIoU curve and every object's curve and clicks."""
+        """A JSON-ready dict: protocol, table row, mIoU curve, every object's curve and clicks."""
         return {
             "protocol": {
                 "max_clicks": self.max_clicks,

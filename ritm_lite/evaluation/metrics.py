@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -38,8 +38,10 @@ def iou(gt_mask: np.ndarray, pred_mask: np.ndarray, ignore_label: int = -1) -> f
     return 1.0 if union == 0 else intersection / union
 
 
-def clicks_to_reach(ious: Sequence[float] | np.ndarray, threshold: float, max_clicks: int = 20) -> int:
-    """NoC@threshold of one object: first 1-based click with IoU >= threshold, else ``max_clicks``."""
+def clicks_to_reach(
+    ious: Sequence[float] | np.ndarray, threshold: float, max_clicks: int = 20
+) -> int:
+    """NoC@threshold of one object: first 1-based click with IoU >= threshold, else max_clicks."""
     reached = np.flatnonzero(np.asarray(ious) >= threshold)
     return int(reached[0]) + 1 if reached.size else max_clicks
 
@@ -87,7 +89,8 @@ def noc(
     if len(all_ious) == 0:
         raise ValueError("noc needs at least one object's IoU curve")
     per_object = np.array(
-        [[clicks_to_reach(curve, t, max_clicks) for t in thresholds] for curve in all_ious], dtype=np.int64
+        [[clicks_to_reach(curve, t, max_clicks) for t in thresholds] for curve in all_ious],
+        dtype=np.int64,
     ).reshape(len(all_ious), len(thresholds))
     return NocTable(
         thresholds=tuple(float(t) for t in thresholds),
@@ -98,7 +101,9 @@ def noc(
     )
 
 
-def mean_iou_per_click(all_ious: Sequence[Sequence[float] | np.ndarray], max_clicks: int) -> np.ndarray:
+def mean_iou_per_click(
+    all_ious: Sequence[Sequence[float] | np.ndarray], max_clicks: int
+) -> np.ndarray:
     """``(max_clicks,)`` mean IoU after each click.
 
     An object whose evaluation stopped early (it reached the target IoU) keeps its last IoU

@@ -12,7 +12,7 @@ The sigmoid comes after the average (the original's order: flip averages logits,
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from ritm_lite.clicks import Click, clicks_from_prompts, points_tensor
 from ritm_lite.inference.flip import HorizontalFlip
@@ -197,7 +197,9 @@ class Predictor:
         self.last_model_seconds += time.perf_counter() - start
 
         if logits.shape[2:] != net_input.shape[2:]:
-            logits = F.interpolate(logits, size=net_input.shape[2:], mode="bilinear", align_corners=True)
+            logits = F.interpolate(
+                logits, size=net_input.shape[2:], mode="bilinear", align_corners=True
+            )
         if self.flip is not None:
             logits = self.flip.inv_transform(logits)
         probs = torch.sigmoid(logits)
@@ -217,7 +219,9 @@ class Predictor:
     def _mask_tensor(self, mask: np.ndarray) -> torch.Tensor:
         mask = np.asarray(mask)
         if mask.shape != self.image_size:
-            raise ValueError(f"mask_input must have the image's shape {self.image_size}, got {mask.shape}")
+            raise ValueError(
+                f"mask_input must have the image's shape {self.image_size}, got {mask.shape}"
+            )
         if mask.dtype != bool and not np.issubdtype(mask.dtype, np.floating):
             raise ValueError(f"mask_input must be float probabilities or bool, got {mask.dtype}")
         mask = mask.astype(np.float32)

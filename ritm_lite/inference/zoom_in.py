@@ -20,8 +20,9 @@ trajectory (``../shared/fixtures/ritm_reference``) depends on them:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -51,11 +52,17 @@ class Box(NamedTuple):
 class ZoomInConfig:
     """Settings of :class:`ZoomIn`; the defaults are the paper's evaluation protocol."""
 
-    target_size: int | tuple[int, int] = 400  # long side of the crop fed to the net (600 on DAVIS); a (h, w) pair forces that size
-    skip_clicks: int = 1  # the first `skip_clicks` clicks see the whole image; -1 zooms from the first click
+    target_size: int | tuple[int, int] = (
+        400  # long side of the crop fed to the net (600 on DAVIS); a (h, w) pair forces that size
+    )
+    skip_clicks: int = (
+        1  # the first `skip_clicks` clicks see the whole image; -1 zooms from the first click
+    )
     expansion_ratio: float = 1.4  # the object box grows by this factor around its centre
     min_crop_size: int = 200  # ... but is at least this many pixels high and wide
-    recompute_thresh_iou: float = 0.5  # a new box replaces the kept one when their IoU drops below this
+    recompute_thresh_iou: float = (
+        0.5  # a new box replaces the kept one when their IoU drops below this
+    )
     prob_thresh: float = 0.5  # the previous prediction's object = probabilities above this
 
 
@@ -84,16 +91,18 @@ def expand_bbox(box: Box, ratio: float, min_size: float | None = None) -> Box:
         height = max(height, min_size)
         width = max(width, min_size)
     return Box(
-        int(round(centre_y - 0.5 * height)),
-        int(round(centre_y + 0.5 * height)),
-        int(round(centre_x - 0.5 * width)),
-        int(round(centre_x + 0.5 * width)),
+        round(centre_y - 0.5 * height),
+        round(centre_y + 0.5 * height),
+        round(centre_x - 0.5 * width),
+        round(centre_x + 0.5 * width),
     )
 
 
 def clamp_bbox(box: Box, height: int, width: int) -> Box:
     """Clip ``box`` to an image of ``height`` x ``width`` pixels."""
-    return Box(max(0, box.top), min(height - 1, box.bottom), max(0, box.left), min(width - 1, box.right))
+    return Box(
+        max(0, box.top), min(height - 1, box.bottom), max(0, box.left), min(width - 1, box.right)
+    )
 
 
 def _segment_iou(a0: int, a1: int, b0: int, b1: int) -> float:
@@ -108,7 +117,9 @@ def bbox_iou(a: Box, b: Box) -> float:
     This equals the area IoU when one box contains the other and is a close stand-in
     otherwise; it is what the original uses to decide whether to move the box.
     """
-    return _segment_iou(a.top, a.bottom, b.top, b.bottom) * _segment_iou(a.left, a.right, b.left, b.right)
+    return _segment_iou(a.top, a.bottom, b.top, b.bottom) * _segment_iou(
+        a.left, a.right, b.left, b.right
+    )
 
 
 def object_roi(
@@ -137,11 +148,11 @@ def clicks_inside(box: Box, clicks: Sequence[Click]) -> bool:
 
 
 def crop_size(box: Box, target_size: int | tuple[int, int]) -> tuple[int, int]:
-    """``(height, width)`` of the resized crop: long side ``target_size`` (rounded), or the given pair."""
+    """``(height, width)`` of the resized crop: long side ``target_size``, or the given pair."""
     if isinstance(target_size, tuple):
         return target_size
     scale = target_size / max(box.height, box.width)
-    return int(round(box.height * scale)), int(round(box.width * scale))
+    return round(box.height * scale), round(box.width * scale)
 
 
 def crop_and_resize(image_nd: torch.Tensor, box: Box, size: tuple[int, int]) -> torch.Tensor:
@@ -151,7 +162,7 @@ def crop_and_resize(image_nd: torch.Tensor, box: Box, size: tuple[int, int]) -> 
 
 
 def clicks_to_crop(clicks: Sequence[Click], box: Box, size: tuple[int, int]) -> list[Click]:
-    """Map clicks into the resized crop: ``new = size * (coord - start) / box_extent`` (sub-pixel)."""
+    """Map clicks into the resized crop: ``new = size * (coord - start) / box_extent`` (float)."""
     crop_h, crop_w = size
     return [
         c.moved(x=crop_w * (c.x - box.left) / box.width, y=crop_h * (c.y - box.top) / box.height)
@@ -239,7 +250,8 @@ class ZoomIn:
                 current = object_roi(pred_mask, clicks, cfg.expansion_ratio, cfg.min_crop_size)
         if current is None:
             if cfg.skip_clicks >= 0:
-                return image_nd, clicks_lists  # the kept box (if any) still applies in inv_transform
+                # the kept box (if any) still applies in inv_transform
+                return image_nd, clicks_lists
             current = Box(0, height - 1, 0, width - 1)
 
         if (
@@ -259,9 +271,13 @@ class ZoomIn:
             self._prev_probs = prob_map
             return prob_map
         if prob_map.shape[0] != 1:
-            raise ValueError(f"ZoomIn expects one probability map, got a batch of {prob_map.shape[0]}")
+            raise ValueError(
+                f"ZoomIn expects one probability map, got a batch of {prob_map.shape[0]}"
+            )
         box = self._roi
-        resized = F.interpolate(prob_map, size=(box.height, box.width), mode="bilinear", align_corners=True)
+        resized = F.interpolate(
+            prob_map, size=(box.height, box.width), mode="bilinear", align_corners=True
+        )
         if self._prev_probs is not None:
             full = torch.zeros(self._prev_probs.shape, device=prob_map.device, dtype=prob_map.dtype)
             full[:, :, box.top : box.bottom + 1, box.left : box.right + 1] = resized
