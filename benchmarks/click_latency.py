@@ -14,7 +14,11 @@ a whole ``predict`` call: convolutions and matrix products, multiply-add = 2) an
 rate, FLOPs / median model time.
 
     python benchmarks/click_latency.py                     # CPU, and CUDA when available
-    python benchmarks/click_latency.py --devices cpu --repeats 5 --threads 2
+    python benchmarks/click_latency.py --devices cpu --repeats 5 --threads 1
+
+On a CPU shared with other work, pass ``--threads 1``: PyTorch's busy-waiting worker threads
+stall each other when the cores are oversubscribed (2 threads measured 3-20x slower than 1
+thread on a shared 2-core machine).
 """
 
 from __future__ import annotations
