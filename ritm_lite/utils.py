@@ -20,13 +20,15 @@ import torch
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def shared_dir() -> Path | None:
-    """Return the ``shared/`` folder beside the project root, or ``None`` if it is absent.
-
-    ``RITM_SHARED`` overrides the location (e.g. on Colab, where a user may upload it).
-    """
+def shared_path() -> Path:
+    """Where ``shared/`` is expected: beside the project root, or ``$RITM_SHARED`` if set."""
     env = os.environ.get("RITM_SHARED")
-    path = Path(env) if env else PROJECT_ROOT.parent / "shared"
+    return Path(env) if env else PROJECT_ROOT.parent / "shared"
+
+
+def shared_dir() -> Path | None:
+    """Return the ``shared/`` folder (see :func:`shared_path`), or ``None`` if it is absent."""
+    path = shared_path()
     return path if path.is_dir() else None
 
 

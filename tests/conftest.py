@@ -13,19 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from ritm_lite.utils import PROJECT_ROOT, shared_dir
+from ritm_lite.utils import shared_path
 
-IN_CI = bool(os.environ.get("CI"))
 
 
 def require_shared(*parts: str) -> Path:
     """Return ``../shared/<parts>``; skip (user's clone) or fail (CI) when it is missing."""
-    root = shared_dir()
-    path = (root if root is not None else PROJECT_ROOT.parent / "shared").joinpath(*parts)
+    path = shared_path().joinpath(*parts)
     if path.exists():
         return path
     message = f"{path} is missing: ../shared (golden RITM outputs and benchmark data) is not here"
-    if IN_CI:
+    if os.environ.get("CI"):
         pytest.fail(message + " — CI must provide it", pytrace=False)
     pytest.skip(message + " (expected in a user's clone; CI always has it)")
 

@@ -1,0 +1,187 @@
+"""The RITM model: image + clicks + previous mask -> object logits.
+
+    image (B, 3, H, W) in [0, 1] --ImageNet normalisation--------------------+
+                                                                            v
+    previous mask (B, 1, H, W) --+                          HRNet stem: conv1-bn1-relu (+) conv2 ...
+    clicks (B, 2N, 3) --disks--> [prev, pos, neg] --Conv1S (B, 64, H/2, W/2)-^
+                                                                            |
+    HRNet features (B, 15C, H/4, W/4) -> OCR head -> logits (B, 1, H/4, W/4)
+                                      -> aux head -> logits (B, 1, H/4, W/4)
+    both upsampled bilinearly (align_corners=True) to (B, 1, H, W)
+
+The parts are built separately and passed in (:class:`RITMModel` does not switch between
+concepts with flags). :func:`build_model` assembles the paper's ITER-M configurations.
+Attribute names follow the original (``maps_transform`` is Conv1S, ``feature_extractor`` is
+HRNet + OCR), so an official checkpoint's ``state_dict`` loads with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .click_encoding import ClickMaps
+from .conv1s import Conv1S
+from .hrnet import HRNET_W18, HRNET_W18_SMALL, HRNET_W32, HRNet, HRNetSpec
+from .init import xavier_gluon_init
+from .ocr import ocr_modules
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+BACKBONES: dict[str, HRNetSpec] = {
+    "hrnet18s": HRNET_W18_SMALL,
+    "hrnet18": HRNET_W18,
+    "hrnet32": HRNET_W32,
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model (stored in checkpoints)."""
+
+    backbone: str = "hrnet18s"  # key of BACKBONES: "hrnet18s", "hrnet18" or "hrnet32"
+    ocr_width: int = 48  # OCR key width; mid features are 2x this (ITER-M: 48 / 64 / 128)
+    disk_radius: float = 5.0  # click disk radius in pixels (the paper's r = 5)
+    leaky_relu: bool = True  # Conv1S activation: LeakyReLU(0.2) in every ITER-M config
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {self.backbone!r}; choose from {sorted(BACKBONES)}")
+        if self.ocr_width <= 0:
+            raise ValueError(f"ocr_width must be positive, got {self.ocr_width}")
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # The ITER-M configurations of the paper (models/iter_mask/*_cocolvis_itermask_3p.py).
+    "hrnet18s": ModelConfig(backbone="hrnet18s", ocr_width=48),
+    "hrnet18": ModelConfig(backbone="hrnet18", ocr_width=64),
+    "hrnet32": ModelConfig(backbone="hrnet32", ocr_width=128),
+}
+
+
+class HRNetOCR(HRNet):
+    """HRNet backbone with the OCR head on top (the original's ``feature_extractor``).
+
+    The original keeps backbone and head in one module; we do the same so that key names
+    match. ``(B, 3, H, W) -> [main logits, aux logits]``, both ``(B, 1, H/4, W/4)``.
+    """
+
+    def __init__(self, spec: HRNetSpec, ocr_width: int):
+        super().__init__(spec)
+        for name, module in ocr_modules(spec.out_channels, ocr_width).items():
+            self.add_module(name, module)
+
+    def forward(self, x: torch.Tensor, click_features: torch.Tensor | None = None) -> list[torch.Tensor]:
+        feats = super().forward(x, click_features)
+        aux = self.aux_head(feats)  # soft object region
+        feats = self.conv3x3_ocr(feats)
+        objects = self.ocr_gather_head(feats, aux)
+        feats = self.ocr_distri_head(feats, objects)
+        return [self.cls_head(feats), aux]
+
+
+class RITMModel(nn.Module):
+    """Interactive segmentation network (the original's ``HRNetModel`` with ITER-M options).
+
+    Args:
+        feature_extractor: backbone + head, ``(B, 3, H, W), (B, 64, H/2, W/2) -> [logits, aux]``.
+        maps_transform: the click branch (:class:`~ritm_lite.model.conv1s.Conv1S`).
+        click_maps: the click encoding (disks of radius 5).
+        config: the configuration it was built from (stored in checkpoints), if any.
+    """
+
+    def __init__(self, feature_extractor: nn.Module, maps_transform: nn.Module,
+                 click_maps: ClickMaps, config: ModelConfig | None = None):
+        super().__init__()
+        self.config = config
+        self.click_maps = click_maps
+        self.maps_transform = maps_transform
+        self.feature_extractor = feature_extractor
+        # Not part of the state dict: official checkpoints do not store them.
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    @property
+    def conv1s(self) -> nn.Module:
+        """Conv1S by its paper name (stored as ``maps_transform``)."""
+        return self.maps_transform
+
+    def coord_features(self, image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """The 3 auxiliary channels ``[previous mask, positive disks, negative disks]``.
+
+        Args:
+            image: ``(B, 4, H, W)``: RGB in [0, 1] and the previous mask.
+            points: ``(B, 2N, 3)`` points tensor.
+
+        Returns:
+            ``(B, 3, H, W)`` float32 — what Conv1S consumes.
+        """
+        _check_inputs(image, points)
+        return torch.cat([image[:, 3:], self.click_maps(image, points)], dim=1)
+
+    def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Predict object logits.
+
+        Args:
+            image: ``(B, 4, H, W)`` float: RGB in [0, 1] followed by the previous mask
+                (probabilities; zeros before the first click).
+            points: ``(B, 2N, 3)`` float points tensor of ``(row, col, index)``, -1 padded
+                (:func:`ritm_lite.clicks.points_tensor`).
+
+        Returns:
+            ``{"instances": (B, 1, H, W), "instances_aux": (B, 1, H, W)}`` logits.
+        """
+        coord = self.coord_features(image, points)
+        rgb = (image[:, :3] - self.mean) / self.std
+        logits, aux = self.feature_extractor(rgb, self.maps_transform(coord))
+        size = image.shape[-2:]
+        return {
+            "instances": F.interpolate(logits, size=size, mode="bilinear", align_corners=True),
+            "instances_aux": F.interpolate(aux, size=size, mode="bilinear", align_corners=True),
+        }
+
+
+def _check_inputs(image: torch.Tensor, points: torch.Tensor) -> None:
+    if image.ndim != 4 or image.shape[1] != 4:
+        raise ValueError(
+            f"image must be (B, 4, H, W): RGB in [0, 1] plus the previous mask; got {tuple(image.shape)}"
+        )
+    if not image.is_floating_point():
+        raise ValueError(f"image must be a float tensor with RGB in [0, 1], got dtype {image.dtype}")
+    if points.ndim != 3 or points.shape[-1] != 3 or points.shape[1] % 2:
+        raise ValueError(f"points must be (B, 2N, 3) of (row, col, index); got {tuple(points.shape)}")
+    if points.shape[0] != image.shape[0]:
+        raise ValueError(f"batch sizes differ: image {image.shape[0]}, points {points.shape[0]}")
+
+
+def build_model(preset: str | ModelConfig = "hrnet18s", init: bool = True) -> RITMModel:
+    """Build a RITM model.
+
+    Args:
+        preset: ``"hrnet18s"``, ``"hrnet18"``, ``"hrnet32"`` (the ITER-M configurations, OCR
+            width 48 / 64 / 128) or a :class:`ModelConfig`.
+        init: apply the original's initialisation (Xavier, Gaussian, magnitude 2; BatchNorm
+            gamma 1, beta 0). Seed with ``torch.manual_seed`` for reproducibility.
+
+    Returns:
+        The model in training mode, on the CPU.
+    """
+    if isinstance(preset, ModelConfig):
+        config = preset
+    elif preset in PRESETS:
+        config = PRESETS[preset]
+    else:
+        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    model = RITMModel(
+        feature_extractor=HRNetOCR(BACKBONES[config.backbone], config.ocr_width),
+        maps_transform=Conv1S(in_channels=3, leaky_relu=config.leaky_relu),
+        click_maps=ClickMaps(radius=config.disk_radius, use_disks=True),
+        config=config,
+    )
+    if init:
+        xavier_gluon_init(model)
+    return model

@@ -1,0 +1,125 @@
+"""The RITM model: structure, parity with the original implementation, clear errors."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import ritm_lite
+from ritm_lite.clicks import Click, points_tensor
+from ritm_lite.model import PRESETS, Conv1S, build_model
+from ritm_lite.model.flops import count_flops, count_parameters
+
+PARAMETERS = {"hrnet18s": 4_220_047, "hrnet18": 10_032_019, "hrnet32": 30_951_363}
+
+
+def relative_error(got: torch.Tensor, expected: torch.Tensor) -> float:
+    return ((got - expected).abs().max() / expected.abs().max()).item()
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_parameter_count_is_exactly_the_originals(preset):
+    assert count_parameters(build_model(preset, init=False)) == PARAMETERS[preset]
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_state_dict_keys_and_shapes_are_the_originals(preset, reference_dir):
+    expected = json.loads((reference_dir / f"ritm_{preset}_state_dict_shapes.json").read_text())
+    state = build_model(preset, init=False).state_dict()
+    assert list(state) == list(expected)
+    assert {k: list(v.shape) for k, v in state.items()} == expected
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_forward_shapes_and_finite_outputs(preset):
+    torch.manual_seed(0)
+    model = build_model(preset).eval()
+    image = torch.rand(2, 4, 64, 96)
+    points = points_tensor([[Click(10, 20, True, 0)], [Click(50, 30, True, 0), Click(5, 5, False, 1)]])
+    with torch.no_grad():
+        out = model(image, points)
+    assert set(out) == {"instances", "instances_aux"}
+    for logits in out.values():
+        assert logits.shape == (2, 1, 64, 96)
+        assert torch.isfinite(logits).all()
+
+
+def test_conv1s_is_the_original_branch():
+    conv1s = build_model("hrnet18s").conv1s
+    assert isinstance(conv1s, Conv1S)
+    first, act, second, scale = conv1s
+    assert (first.in_channels, first.out_channels, first.kernel_size) == (3, 16, (1, 1))
+    assert isinstance(act, nn.LeakyReLU) and act.negative_slope == 0.2
+    assert (second.in_channels, second.out_channels, second.kernel_size, second.stride) == (16, 64, (3, 3), (2, 2))
+    assert scale.scale.item() == pytest.approx(0.05)
+    assert conv1s(torch.zeros(1, 3, 32, 48)).shape == (1, 64, 16, 24)
+
+
+def test_click_features_enter_after_the_first_stem_conv():
+    """Conv1S output is added after conv1 -> bn1 -> relu, before conv2."""
+    torch.manual_seed(0)
+    backbone = build_model("hrnet18s").feature_extractor.eval()
+    x = torch.randn(1, 3, 32, 32)
+    extra = torch.randn(1, 64, 16, 16)
+    with torch.no_grad():
+        first = torch.relu(backbone.bn1(backbone.conv1(x)))
+        expected = torch.relu(backbone.bn2(backbone.conv2(first + extra)))
+        assert torch.allclose(backbone.stem(x, extra), expected)
+
+
+def test_clicks_change_the_prediction():
+    torch.manual_seed(0)
+    model = build_model("hrnet18s").eval()
+    image = torch.rand(1, 4, 64, 64)
+    with torch.no_grad():
+        a = model(image, points_tensor([[Click(10, 10, True)]]))["instances"]
+        b = model(image, points_tensor([[Click(50, 50, True)]]))["instances"]
+    assert not torch.allclose(a, b)
+
+
+@pytest.mark.parametrize("preset", ["hrnet18s", "hrnet18"])
+def test_logits_match_the_original_implementation(preset, reference_dir):
+    ref = torch.load(reference_dir / f"ritm_{preset}_reference.pt", weights_only=True)
+    model = build_model(preset, init=False)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ref["state_dict"].items()})
+    model.eval()
+    with torch.no_grad():
+        out = model(ref["input"], ref["points"])
+    assert relative_error(out["instances"], ref["instances"]) <= 1e-4
+    assert relative_error(out["instances_aux"], ref["instances_aux"]) <= 1e-4
+
+
+def test_flops_at_400px_match_the_reference_counter():
+    # The fixture README: 30.57 GFLOPs for HRNet-W18 at 400x400 (the paper: 30.80).
+    assert count_flops(build_model("hrnet18", init=False)) / 1e9 == pytest.approx(30.57, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "image, points, message",
+    [
+        (torch.rand(1, 3, 32, 32), points_tensor([[]]), r"\(B, 4, H, W\)"),
+        (torch.rand(4, 32, 32), points_tensor([[]]), r"\(B, 4, H, W\)"),
+        (torch.zeros(1, 4, 32, 32, dtype=torch.uint8), points_tensor([[]]), "float"),
+        (torch.rand(1, 4, 32, 32), torch.zeros(1, 3, 2), r"\(B, 2N, 3\)"),
+        (torch.rand(2, 4, 32, 32), points_tensor([[]]), "batch sizes differ"),
+    ],
+)
+def test_bad_inputs_raise_value_errors(image, points, message):
+    with pytest.raises(ValueError, match=message):
+        build_model("hrnet18s", init=False)(image, points)
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="unknown preset 'hrnet48'"):
+        ritm_lite.build_model("hrnet48")
+
+
+def test_xavier_init_statistics():
+    torch.manual_seed(0)
+    model = build_model("hrnet18")
+    conv = model.feature_extractor.conv2  # 64 -> 64, 3x3: fan_in = fan_out = 576
+    assert conv.weight.std().item() == pytest.approx((2.0 / 576) ** 0.5, rel=0.05)
+    bn = model.feature_extractor.bn1
+    assert torch.all(bn.weight == 1) and torch.all(bn.bias == 0)
+    assert model.conv1s[3].scale.item() == pytest.approx(0.05)  # untouched by the initialiser
