@@ -275,11 +275,22 @@ def test_save_writes_png_and_coco_json(recorder, seg, tmp_path):
     assert "saved" in seg.status.value
 
 
-def test_zoom_in_toggle_reaches_the_predictor(recorder, seg):
+def test_zoom_in_toggle_reaches_the_predictor_and_replays_the_clicks(recorder, seg):
     assert seg.zoom_toggle.value is True and not seg.zoom_toggle.disabled
-    seg.zoom_toggle.value = False
     mouse_down(seg.canvas, 20, 20)
-    assert seg.state.predictor.calls[-1]["zoom_in"] is False
+    key_down(seg.canvas, "n")
+    mouse_down(seg.canvas, 24, 20)
+    before = seg.state.probability.copy()
+    seg.zoom_toggle.value = False  # what the browser's toggle sets
+    assert seg.last_error is None, seg.status.value
+    calls = seg.state.predictor.calls
+    assert [(c["n"], c["zoom_in"]) for c in calls[-2:]] == [(1, None), (2, None)]
+    np.testing.assert_array_equal(seg.state.probability, before)
+    assert "re-run" in seg.status.value
+    key_down(seg.canvas, "z")  # undo snapshots were rebuilt under the new setting
+    np.testing.assert_array_equal(seg.state.probability, expected_probability(SIZE, [(20, 20, True)], R))
+    seg.zoom_toggle.value = True
+    assert seg.state.predictor.zoom_in is True and calls[-1]["zoom_in"] is True
 
 
 def test_on_update_is_called_after_each_change(recorder, seg):

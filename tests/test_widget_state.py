@@ -206,6 +206,20 @@ def test_a_failing_prediction_leaves_the_state_as_it_was(image):
     )
 
 
+def test_reconfigure_replays_the_current_object(state):
+    state.add_click(10, 10, True)
+    state.finish_object()
+    state.add_click(40, 20, True)
+    state.add_click(44, 20, False)
+    state.reconfigure(lambda predictor: setattr(predictor, "radius", 3.0))
+    clicks = [(40, 20, True), (44, 20, False)]
+    np.testing.assert_array_equal(state.probability, expected_probability(SIZE, clicks, 3.0))
+    assert [c["n"] for c in state.predictor.calls[-2:]] == [1, 2]
+    assert state.object_id == 2 and state.label_map.max() == 1  # finished objects kept
+    assert state.undo()
+    np.testing.assert_array_equal(state.probability, expected_probability(SIZE, clicks[:1], 3.0))
+
+
 def test_summary_is_json(state):
     state.add_click(10, 10, True)
     state.finish_object()

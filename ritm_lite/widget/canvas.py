@@ -163,8 +163,9 @@ class ClickSegmenter(widgets.VBox):
                                             button_style="success", layout=button,
                                             tooltip="keep this object, start the next (Enter)")
         has_zoom = hasattr(predictor, "zoom_in")
+        self._zoom_in_object = getattr(predictor, "zoom_in", None) or None
         self.zoom_toggle = widgets.ToggleButton(
-            value=bool(getattr(predictor, "zoom_in", False)), description="ZoomIn",
+            value=self._zoom_in_object is not None, description="ZoomIn",
             icon="search-plus", disabled=not has_zoom, layout=button,
             tooltip="crop around the object after the first clicks (paper, Sec. 3.4)",
         )
@@ -309,9 +310,19 @@ class ClickSegmenter(widgets.VBox):
         self.mode.value = "negative" if self.mode.value == "positive" else "positive"
 
     def _set_zoom(self, enabled: bool) -> None:
-        self.state.predictor.zoom_in = bool(enabled)
-        self._note = f"ZoomIn {'on' if enabled else 'off'} from the next click"
-        self._show_status()
+        # ritm_lite's Predictor keeps a ZoomIn object in ``zoom_in``, or None for "off".
+        if enabled and self._zoom_in_object is None:
+            from ritm_lite.inference import ZoomIn
+
+            self._zoom_in_object = ZoomIn()
+        target = self._zoom_in_object if enabled else None
+        self.state.reconfigure(lambda predictor: setattr(predictor, "zoom_in", target))
+        replayed = len(self.state.clicks)
+        self._note = f"ZoomIn {'on' if enabled else 'off'}" + (
+            f": the object's {replayed} click(s) were re-run with it" if replayed else ""
+        )
+        self._redraw()
+        self._changed()
 
     def _set_threshold(self, value: float) -> None:
         self.state.threshold = float(value)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -35,7 +35,9 @@ from ritm_lite.widget.io import to_rgb
 class PredictorLike(Protocol):
     """What the widget needs from a predictor (``ritm_lite.inference.Predictor`` fits).
 
-    ``zoom_in`` is optional: when the predictor has it, the widget's ZoomIn toggle sets it.
+    ``zoom_in`` is optional: when the predictor has the attribute, the widget's ZoomIn
+    toggle sets it to ``None`` (off) or back to its ZoomIn object (on), as
+    ``ritm_lite.inference.Predictor`` keeps it.
     """
 
     def set_image(self, image: np.ndarray) -> None:
@@ -159,31 +161,53 @@ class SegmentationState:
         """
         new = clicks_from_prompts([[x, y]], [int(bool(is_positive))], self.size)[0]
         with self._exclusive():
-            click = Click(new.x, new.y, new.is_positive, index=len(self.clicks))
-            clicks = [*self.clicks, click]
-            step = _UndoStep(self.predictor.get_state(), self.probability)
-            coords = np.array([[c.x, c.y] for c in clicks], dtype=np.float32)
-            labels = np.array([int(c.is_positive) for c in clicks], dtype=np.int64)
-            # The loaded mask guides the object's first prediction; after that the
-            # predictor feeds its own previous prediction back.
-            mask_input = self.prior_mask if len(clicks) == 1 else None
-            start = time.perf_counter()
-            try:
-                probability = self.predictor.predict(coords, labels, mask_input=mask_input)
-            except BaseException:
-                self.predictor.set_state(step.predictor_state)
-                raise
-            self.timing.forward_s = time.perf_counter() - start
-            probability = np.asarray(probability, dtype=np.float32)
-            if probability.shape != self.size:
-                self.predictor.set_state(step.predictor_state)
-                raise RuntimeError(
-                    f"the predictor returned shape {probability.shape}, expected {self.size}"
-                )
-            self._undo.append(step)
-            self.clicks = clicks
-            self.probability = probability
-            return click
+            return self._add(new.x, new.y, new.is_positive)
+
+    def _add(self, x: float, y: float, is_positive: bool) -> Click:
+        click = Click(x, y, is_positive, index=len(self.clicks))
+        clicks = [*self.clicks, click]
+        step = _UndoStep(self.predictor.get_state(), self.probability)
+        coords = np.array([[c.x, c.y] for c in clicks], dtype=np.float32)
+        labels = np.array([int(c.is_positive) for c in clicks], dtype=np.int64)
+        # The loaded mask guides the object's first prediction; after that the predictor
+        # feeds its own previous prediction back.
+        mask_input = self.prior_mask if len(clicks) == 1 else None
+        start = time.perf_counter()
+        try:
+            probability = self.predictor.predict(coords, labels, mask_input=mask_input)
+        except BaseException:
+            self.predictor.set_state(step.predictor_state)
+            raise
+        self.timing.forward_s = time.perf_counter() - start
+        probability = np.asarray(probability, dtype=np.float32)
+        if probability.shape != self.size:
+            self.predictor.set_state(step.predictor_state)
+            raise RuntimeError(
+                f"the predictor returned shape {probability.shape}, expected {self.size}"
+            )
+        self._undo.append(step)
+        self.clicks = clicks
+        self.probability = probability
+        return click
+
+    def reconfigure(self, change: Callable[[PredictorLike], None]) -> None:
+        """Change a predictor setting (e.g. ZoomIn) and redo the current object's clicks.
+
+        Undo snapshots taken under the old setting would not fit the new one, so the
+        predictor restarts on the image (``set_image``) and the current object's clicks are
+        replayed, one forward pass each; finished objects are kept.
+
+        Args:
+            change: called with the predictor, e.g. ``lambda p: setattr(p, "zoom_in", None)``.
+        """
+        with self._exclusive():
+            change(self.predictor)
+            clicks = self.clicks
+            self.predictor.set_image(self.image)
+            self._fresh_state = self.predictor.get_state()
+            self._start_object(self.prior_mask)
+            for click in clicks:
+                self._add(click.x, click.y, click.is_positive)
 
     def undo(self) -> bool:
         """Take back the last click: the predictor and the mask return to before it.
