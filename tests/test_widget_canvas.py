@@ -304,3 +304,81 @@ def test_on_update_is_called_after_each_change(recorder, seg):
 
 def test_the_state_class_is_what_the_widget_uses(seg):
     assert isinstance(seg.state, SegmentationState)
+
+
+# ------------------------------------------------------- with the real Predictor and model
+@pytest.fixture(scope="module")
+def hrnet18s():
+    import torch
+
+    import ritm_lite
+
+    torch.manual_seed(0)
+    return ritm_lite.build_model("hrnet18s").eval()  # random weights: masks mean nothing
+
+
+def real_predictor(model, zoom_in: bool = True):
+    from ritm_lite.inference import Predictor, ZoomInConfig
+
+    # A small ZoomIn crop keeps each forward pass quick on a CPU.
+    config = ZoomInConfig(target_size=64, min_crop_size=16) if zoom_in else False
+    return Predictor(model, zoom_in=config, flip=False)
+
+
+def reference(model, image, clicks, zoom_in: bool = True) -> np.ndarray:
+    """The probability map a fresh Predictor gives for ``clicks`` (x, y, positive), one by one."""
+    predictor = real_predictor(model, zoom_in)
+    predictor.set_image(image)
+    for n in range(1, len(clicks) + 1):
+        probability = predictor.predict(
+            np.array([c[:2] for c in clicks[:n]], np.float32), np.array([int(c[2]) for c in clicks[:n]])
+        )
+    return probability
+
+
+@pytest.mark.slow
+def test_real_predictor_undo_gives_the_same_mask_as_never_clicking(recorder, hrnet18s, image):
+    seg = ClickSegmenter(real_predictor(hrnet18s), image)
+    mouse_down(seg.canvas, 30, 20)
+    key_down(seg.canvas, "n")
+    mouse_down(seg.canvas, 10, 10)
+    key_down(seg.canvas, "z")  # undo the negative click: predictor and ZoomIn restored
+    key_down(seg.canvas, "p")
+    mouse_down(seg.canvas, 45, 35)
+    assert seg.last_error is None, seg.status.value
+    expected = reference(hrnet18s, image, [(30, 20, True), (45, 35, True)])
+    np.testing.assert_array_equal(seg.state.probability, expected)
+    labels = (expected > 0.5).astype(np.int32)
+    np.testing.assert_array_equal(sent_overlay(recorder, seg), overlay_rgba(labels, 0.5))
+    assert seg.state.probability.dtype == np.float32 and 0 <= seg.state.probability.min()
+
+
+@pytest.mark.slow
+def test_real_predictor_zoom_in_toggle(recorder, hrnet18s, image):
+    predictor = real_predictor(hrnet18s)
+    zoom = predictor.zoom_in
+    seg = ClickSegmenter(predictor, image)
+    clicks = [(30, 20, True), (45, 35, True)]
+    for x, y, _ in clicks:
+        mouse_down(seg.canvas, x, y)
+    seg.zoom_toggle.value = False
+    assert seg.last_error is None, seg.status.value
+    assert predictor.zoom_in is None
+    np.testing.assert_array_equal(seg.state.probability, reference(hrnet18s, image, clicks, zoom_in=False))
+    seg.zoom_toggle.value = True
+    assert predictor.zoom_in is zoom
+    np.testing.assert_array_equal(seg.state.probability, reference(hrnet18s, image, clicks))
+
+
+@pytest.mark.slow
+def test_real_predictor_corrects_a_loaded_mask(recorder, hrnet18s, image):
+    seg = ClickSegmenter(real_predictor(hrnet18s), image)
+    mask = np.zeros(SIZE, np.uint8)
+    mask[10:30, 10:40] = 255
+    upload(seg.mask_upload, cv2.imencode(".png", mask)[1].tobytes(), "mask.png")
+    mouse_down(seg.canvas, 20, 20)
+    assert seg.last_error is None, seg.status.value
+    fresh = real_predictor(hrnet18s)
+    fresh.set_image(image)
+    expected = fresh.predict(np.array([[20, 20]], np.float32), np.array([1]), mask_input=(mask > 0).astype(np.float32))
+    np.testing.assert_array_equal(seg.state.probability, expected)
