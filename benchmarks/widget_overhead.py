@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ritm_lite.widget.canvas import ClickSegmenter  # noqa: E402
+from ritm_lite.widget.canvas import ClickSegmenter
 
 
 class FreePredictor:
@@ -39,7 +39,9 @@ class FreePredictor:
         centre = (size[0] / 2, size[1] / 2)
         radius = min(size) / 3
         self._maps = [
-            (((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) <= (radius + d) ** 2).astype(np.float32)
+            (((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) <= (radius + d) ** 2).astype(
+                np.float32
+            )
             for d in (-40, 0, 40)
         ]
         self._calls = 0
@@ -101,8 +103,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clicks", type=int, default=30)
     args = parser.parse_args()
-    print(f"widget overhead per click beyond predict(), {args.clicks} clicks (budget: 30 ms at 1 MP)")
-    print(f"{'image (H x W)':>16} | {'MP':>5} | {'median ms':>9} | {'p90 ms':>7} | {'max ms':>7} | {'of which render':>15}")
+    print(
+        f"widget overhead per click beyond predict(), {args.clicks} clicks (budget: 30 ms at 1 MP)"
+    )
+    print(
+        f"{'image (H x W)':>16} | {'MP':>5} | {'median ms':>9} | {'p90 ms':>7} | {'max ms':>7} | {'of which render':>15}"
+    )
     print("-" * 75)
     for height, width in [(480, 640), (1000, 1000), (800, 1280)]:
         r = measure(height, width, args.clicks)

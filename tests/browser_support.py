@@ -86,7 +86,10 @@ class JupyterLabServer:
         return f"{self.url}/lab/tree/{notebook}?reset&token={self.token}"
 
     def start(self, timeout_s: float = 90.0) -> None:
-        dirs = {name: self.base_dir / name for name in ("config", "data", "runtime", "workspaces", "settings")}
+        dirs = {
+            name: self.base_dir / name
+            for name in ("config", "data", "runtime", "workspaces", "settings")
+        }
         for path in [self.root, *dirs.values()]:
             path.mkdir(parents=True, exist_ok=True)
         for name, settings in LAB_SETTINGS.items():
@@ -94,8 +97,16 @@ class JupyterLabServer:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(settings))
         # No announcements feed and no update check (None cannot be given on the command line).
-        (dirs["config"] / "jupyter_lab_config.json").write_text(json.dumps({"LabApp": {
-            "news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}}))
+        (dirs["config"] / "jupyter_lab_config.json").write_text(
+            json.dumps(
+                {
+                    "LabApp": {
+                        "news_url": None,
+                        "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
+                    }
+                }
+            )
+        )
         env = {
             **os.environ,
             "JUPYTER_CONFIG_DIR": str(dirs["config"]),
@@ -106,7 +117,9 @@ class JupyterLabServer:
             **self._extra_env,
         }
         command = [
-            sys.executable, "-m", "jupyterlab",
+            sys.executable,
+            "-m",
+            "jupyterlab",
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={self.port}",
@@ -125,9 +138,13 @@ class JupyterLabServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {self.process.returncode}: see {self.log_path}")
+                raise RuntimeError(
+                    f"JupyterLab exited with {self.process.returncode}: see {self.log_path}"
+                )
             try:
-                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2) as r:
+                with urllib.request.urlopen(
+                    f"{self.url}/api/status?token={self.token}", timeout=2
+                ) as r:
                     if r.status == 200:
                         return
             except OSError:
@@ -146,7 +163,7 @@ class JupyterLabServer:
         if getattr(self, "_log", None) is not None:
             self._log.close()
 
-    def __enter__(self) -> "JupyterLabServer":
+    def __enter__(self) -> JupyterLabServer:
         try:
             self.start()
         except BaseException:

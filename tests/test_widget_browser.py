@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,7 +42,9 @@ def _require(condition: bool, reason: str) -> None:
     if condition:
         return
     if IN_CI:
-        pytest.fail(f"{reason} — CI must provide it (.ci/run installs chromium with apt-get)", pytrace=False)
+        pytest.fail(
+            f"{reason} — CI must provide it (.ci/run installs chromium with apt-get)", pytrace=False
+        )
     pytest.skip(reason)
 
 
@@ -79,7 +80,9 @@ def test_clicks_in_chromium_reach_the_kernel_and_redraw_the_canvas(tmp_path):
         env={
             "RITM_SMOKE": "1",  # a small image: each click's forward pass is quick on a CPU
             "RITM_WIDGET_STATE": str(state_file),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
+            ),
             "MPLBACKEND": "Agg",
         },
         log_path=ARTIFACTS / "jupyterlab.log",
@@ -114,26 +117,40 @@ def test_clicks_in_chromium_reach_the_kernel_and_redraw_the_canvas(tmp_path):
             # The photo arrives right after the view is created (client_ready -> redraw).
             before = _wait_for(
                 lambda: (shot := canvas.screenshot()) and _png_array(shot).std() > 5 and shot,
-                30, "the photo to be drawn on the canvas",
+                30,
+                "the photo to be drawn on the canvas",
             )
             (ARTIFACTS / "before.png").write_bytes(before)
             box = canvas.bounding_box()
-            width, height = (int(v) for v in page.evaluate(
-                "(el) => [el.width, el.height]", canvas.element_handle()))
+            width, height = (
+                int(v)
+                for v in page.evaluate("(el) => [el.width, el.height]", canvas.element_handle())
+            )
             # Canvas pixels -> CSS pixels relative to the element (it may be scaled down).
             scale_x, scale_y = box["width"] / width, box["height"] / height
             positive = (round(width * 0.5), round(height * 0.5))
             negative = (round(width * 0.25), round(height * 0.3))
 
-            canvas.click(position={"x": (positive[0] + 0.5) * scale_x, "y": (positive[1] + 0.5) * scale_y})
-            first = _wait_for(lambda: (s := state()) and len(s["clicks"]) == 1 and s, 60, "the first click")
+            canvas.click(
+                position={"x": (positive[0] + 0.5) * scale_x, "y": (positive[1] + 0.5) * scale_y}
+            )
+            first = _wait_for(
+                lambda: (s := state()) and len(s["clicks"]) == 1 and s, 60, "the first click"
+            )
             assert first["clicks"][0] == [positive[0], positive[1], True]
             assert first["forward_ms"] > 0 and first["object_id"] == 1
 
             page.keyboard.press("n")  # the canvas has focus after the click: next click negative
-            canvas.click(position={"x": (negative[0] + 0.5) * scale_x, "y": (negative[1] + 0.5) * scale_y})
-            second = _wait_for(lambda: (s := state()) and len(s["clicks"]) == 2 and s, 60, "the second click")
-            assert second["clicks"] == [[positive[0], positive[1], True], [negative[0], negative[1], False]]
+            canvas.click(
+                position={"x": (negative[0] + 0.5) * scale_x, "y": (negative[1] + 0.5) * scale_y}
+            )
+            second = _wait_for(
+                lambda: (s := state()) and len(s["clicks"]) == 2 and s, 60, "the second click"
+            )
+            assert second["clicks"] == [
+                [positive[0], positive[1], True],
+                [negative[0], negative[1], False],
+            ]
             assert second["undo_depth"] == 2
 
             def changed_at_markers() -> bytes | None:
@@ -162,7 +179,9 @@ def test_clicks_in_chromium_reach_the_kernel_and_redraw_the_canvas(tmp_path):
             def redrawn() -> bytes | None:
                 shot = canvas.screenshot()
                 pixels = _png_array(shot)
-                same = pixels.shape == after_pixels.shape and np.abs(pixels - after_pixels).mean() < 8
+                same = (
+                    pixels.shape == after_pixels.shape and np.abs(pixels - after_pixels).mean() < 8
+                )
                 return shot if same else None
 
             reloaded = _wait_for(redrawn, 60, "the canvas to redraw itself after the reload")

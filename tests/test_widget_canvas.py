@@ -30,8 +30,8 @@ from widget_support import (
 )
 
 pytest.importorskip("ipycanvas")
-from ritm_lite.widget import ClickSegmenter, SegmentationState  # noqa: E402
-from ritm_lite.widget.canvas import CLICKS, OVERLAY, PHOTO, overlay_png, overlay_rgba  # noqa: E402
+from ritm_lite.widget import ClickSegmenter, SegmentationState
+from ritm_lite.widget.canvas import CLICKS, OVERLAY, PHOTO, overlay_png, overlay_rgba
 
 SIZE = (48, 64)  # (height, width)
 R = 5.0
@@ -73,7 +73,8 @@ def test_a_canvas_click_runs_one_prediction_and_redraws_the_overlay(recorder, se
     assert len(recorder.messages) == messages + 1
     assert len(recorder.images[seg.canvas[PHOTO].model_id]) == photo_sends
     assert recorder.circles[seg.canvas[CLICKS].model_id] == [
-        (20.5, 30.5, "fillCircles"), (20.5, 30.5, "strokeCircles")
+        (20.5, 30.5, "fillCircles"),
+        (20.5, 30.5, "strokeCircles"),
     ]
     assert "1 click" in seg.status.value and "object 1" in seg.status.value
     assert "last click" in seg.status.value
@@ -120,7 +121,9 @@ def test_undo_button_and_key_restore_the_previous_overlay(recorder, seg):
     assert "nothing to undo" in seg.status.value
     assert (sent_overlay(recorder, seg)[..., 3] == 0).all()
     mouse_down(seg.canvas, 10, 10)  # still usable
-    np.testing.assert_array_equal(seg.state.probability, expected_probability(SIZE, [(10, 10, True)], R))
+    np.testing.assert_array_equal(
+        seg.state.probability, expected_probability(SIZE, [(10, 10, True)], R)
+    )
 
 
 def test_finish_object_and_reset(recorder, seg):
@@ -249,7 +252,9 @@ def test_uploading_a_mask_to_correct(recorder, seg):
     mask = np.zeros(SIZE, np.uint8)
     mask[10:30, 10:40] = 255
     upload(seg.mask_upload, cv2.imencode(".png", mask)[1].tobytes(), "mask.png")
-    np.testing.assert_array_equal(sent_overlay(recorder, seg), overlay_rgba((mask > 0).astype(int), 0.5))
+    np.testing.assert_array_equal(
+        sent_overlay(recorder, seg), overlay_rgba((mask > 0).astype(int), 0.5)
+    )
     mouse_down(seg.canvas, 20, 20)
     key_down(seg.canvas, "n")
     mouse_down(seg.canvas, 38, 28)
@@ -288,7 +293,9 @@ def test_zoom_in_toggle_reaches_the_predictor_and_replays_the_clicks(recorder, s
     np.testing.assert_array_equal(seg.state.probability, before)
     assert "re-run" in seg.status.value
     key_down(seg.canvas, "z")  # undo snapshots were rebuilt under the new setting
-    np.testing.assert_array_equal(seg.state.probability, expected_probability(SIZE, [(20, 20, True)], R))
+    np.testing.assert_array_equal(
+        seg.state.probability, expected_probability(SIZE, [(20, 20, True)], R)
+    )
     seg.zoom_toggle.value = True
     assert seg.state.predictor.zoom_in is True and calls[-1]["zoom_in"] is True
 
@@ -331,7 +338,8 @@ def reference(model, image, clicks, zoom_in: bool = True) -> np.ndarray:
     predictor.set_image(image)
     for n in range(1, len(clicks) + 1):
         probability = predictor.predict(
-            np.array([c[:2] for c in clicks[:n]], np.float32), np.array([int(c[2]) for c in clicks[:n]])
+            np.array([c[:2] for c in clicks[:n]], np.float32),
+            np.array([int(c[2]) for c in clicks[:n]]),
         )
     return probability
 
@@ -364,7 +372,9 @@ def test_real_predictor_zoom_in_toggle(recorder, hrnet18s, image):
     seg.zoom_toggle.value = False
     assert seg.last_error is None, seg.status.value
     assert predictor.zoom_in is None
-    np.testing.assert_array_equal(seg.state.probability, reference(hrnet18s, image, clicks, zoom_in=False))
+    np.testing.assert_array_equal(
+        seg.state.probability, reference(hrnet18s, image, clicks, zoom_in=False)
+    )
     seg.zoom_toggle.value = True
     assert predictor.zoom_in is zoom
     np.testing.assert_array_equal(seg.state.probability, reference(hrnet18s, image, clicks))
@@ -380,5 +390,7 @@ def test_real_predictor_corrects_a_loaded_mask(recorder, hrnet18s, image):
     assert seg.last_error is None, seg.status.value
     fresh = real_predictor(hrnet18s)
     fresh.set_image(image)
-    expected = fresh.predict(np.array([[20, 20]], np.float32), np.array([1]), mask_input=(mask > 0).astype(np.float32))
+    expected = fresh.predict(
+        np.array([[20, 20]], np.float32), np.array([1]), mask_input=(mask > 0).astype(np.float32)
+    )
     np.testing.assert_array_equal(seg.state.probability, expected)

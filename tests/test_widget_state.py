@@ -51,7 +51,9 @@ def test_each_click_predicts_with_all_clicks_so_far(state):
     np.testing.assert_array_equal(state.probability, expected_probability(SIZE, clicks, R))
     assert [c["n"] for c in state.predictor.calls] == [1, 2, 3]
     assert [(c.x, c.y, c.is_positive, c.index) for c in state.clicks] == [
-        (10, 10, True, 0), (30, 20, True, 1), (12, 10, False, 2)
+        (10, 10, True, 0),
+        (30, 20, True, 1),
+        (12, 10, False, 2),
     ]
 
 
@@ -79,7 +81,9 @@ def test_undo_past_the_first_click_is_a_no_op(state):
     assert state.probability is None and state.clicks == []
     assert not state.undo() and not state.current_mask().any()
     state.add_click(50, 30, True)  # still usable, and starts from an empty mask
-    np.testing.assert_array_equal(state.probability, expected_probability(SIZE, [(50, 30, True)], R))
+    np.testing.assert_array_equal(
+        state.probability, expected_probability(SIZE, [(50, 30, True)], R)
+    )
 
 
 def test_reset_starts_the_object_afresh(state):
@@ -88,7 +92,9 @@ def test_reset_starts_the_object_afresh(state):
     state.reset_clicks()
     assert state.clicks == [] and not state.current_mask().any()
     state.add_click(50, 30, True)
-    np.testing.assert_array_equal(state.probability, expected_probability(SIZE, [(50, 30, True)], R))
+    np.testing.assert_array_equal(
+        state.probability, expected_probability(SIZE, [(50, 30, True)], R)
+    )
 
 
 def test_clicks_outside_the_image_change_nothing(state):
@@ -115,7 +121,8 @@ def test_finish_object_builds_a_multi_object_label_map(state):
     state.finish_object()
     np.testing.assert_array_equal(state.label_map, expected)
     assert [(o.object_id, len(o.clicks), o.area) for o in state.objects] == [
-        (1, 1, int(first.sum())), (2, 1, int(second.sum()))
+        (1, 1, int(first.sum())),
+        (2, 1, int(second.sum())),
     ]
 
 
@@ -260,7 +267,9 @@ def test_load_image_keeps_rgb_order_and_drops_alpha():
     rgba = np.zeros((4, 5, 4), np.uint8)
     rgba[..., 0], rgba[..., 3] = 200, 50  # red, mostly transparent
     loaded = load_image(_png(rgba))
-    assert loaded.shape == (4, 5, 3) and (loaded[..., 0] == 200).all() and (loaded[..., 1:] == 0).all()
+    assert (
+        loaded.shape == (4, 5, 3) and (loaded[..., 0] == 200).all() and (loaded[..., 1:] == 0).all()
+    )
 
 
 def test_load_image_grayscale_and_16_bit(tmp_path):
@@ -269,7 +278,9 @@ def test_load_image_grayscale_and_16_bit(tmp_path):
     path.write_bytes(_png(gray16))
     loaded = load_image(path)
     assert loaded.shape == (2, 2, 3) and loaded.dtype == np.uint8
-    expected = np.round((gray16.astype(float) - 1000) * 255 / 3095).astype(np.uint8)  # min-max stretch
+    expected = np.round((gray16.astype(float) - 1000) * 255 / 3095).astype(
+        np.uint8
+    )  # min-max stretch
     np.testing.assert_array_equal(loaded[..., 0], expected)
     assert (loaded[..., 0] == loaded[..., 2]).all()
     rgb16 = np.stack([gray16, gray16 // 2, np.zeros_like(gray16)], axis=2)

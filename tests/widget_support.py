@@ -159,7 +159,10 @@ def send_event(widget, content: dict[str, Any]) -> None:
     widget.comm.handle_msg(
         {
             "header": {"msg_type": "comm_msg"},
-            "content": {"comm_id": widget.comm.comm_id, "data": {"method": "custom", "content": content}},
+            "content": {
+                "comm_id": widget.comm.comm_id,
+                "data": {"method": "custom", "content": content},
+            },
             "buffers": [],
         }
     )
@@ -171,7 +174,8 @@ def mouse_down(widget, x: float, y: float) -> None:
 
 def key_down(widget, key: str) -> None:
     send_event(
-        widget, {"event": "key_down", "key": key, "shift_key": False, "ctrl_key": False, "meta_key": False}
+        widget,
+        {"event": "key_down", "key": key, "shift_key": False, "ctrl_key": False, "meta_key": False},
     )
 
 

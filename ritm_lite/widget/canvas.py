@@ -40,8 +40,9 @@ import html
 import io as _io
 import math
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -55,8 +56,16 @@ from ritm_lite.widget.state import BusyError, PredictorLike, SegmentationState
 # matplotlib's tab10, as RGB bytes: the colour of object k is PALETTE[(k - 1) % 10].
 PALETTE = np.array(
     [
-        (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-        (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
     ],
     dtype=np.uint8,
 )
@@ -84,7 +93,7 @@ def overlay_png(label_map: np.ndarray, opacity: float) -> bytes:
         raise ValueError(f"opacity must lie in [0, 1], got {opacity}")
     colors = np.zeros((256, 3), dtype=np.uint8)
     colors[1:] = PALETTE[np.arange(255) % len(PALETTE)]
-    alpha = bytes([0] + [int(round(255 * opacity))] * 255)
+    alpha = bytes([0] + [round(255 * opacity)] * 255)
     image = Image.fromarray(display_indices(label_map), mode="P")
     image.putpalette(colors.tobytes())
     buffer = _io.BytesIO()
@@ -155,32 +164,61 @@ class ClickSegmenter(widgets.VBox):
             tooltips=["foreground click (key P)", "background click (key N)"],
             style={"button_width": "92px"},
         )
-        self.undo_button = widgets.Button(description="Undo", icon="undo", layout=button,
-                                          tooltip="take back the last click (Z)")
-        self.reset_button = widgets.Button(description="Reset", icon="refresh", layout=button,
-                                           tooltip="drop this object's clicks (R)")
-        self.finish_button = widgets.Button(description="Finish object", icon="check",
-                                            button_style="success", layout=button,
-                                            tooltip="keep this object, start the next (Enter)")
+        self.undo_button = widgets.Button(
+            description="Undo", icon="undo", layout=button, tooltip="take back the last click (Z)"
+        )
+        self.reset_button = widgets.Button(
+            description="Reset",
+            icon="refresh",
+            layout=button,
+            tooltip="drop this object's clicks (R)",
+        )
+        self.finish_button = widgets.Button(
+            description="Finish object",
+            icon="check",
+            button_style="success",
+            layout=button,
+            tooltip="keep this object, start the next (Enter)",
+        )
         has_zoom = hasattr(predictor, "zoom_in")
         self._zoom_in_object = getattr(predictor, "zoom_in", None) or None
         self.zoom_toggle = widgets.ToggleButton(
-            value=self._zoom_in_object is not None, description="ZoomIn",
-            icon="search-plus", disabled=not has_zoom, layout=button,
+            value=self._zoom_in_object is not None,
+            description="ZoomIn",
+            icon="search-plus",
+            disabled=not has_zoom,
+            layout=button,
             tooltip="crop around the object after the first clicks (paper, Sec. 3.4)",
         )
-        self.threshold = widgets.FloatSlider(value=threshold, min=0.01, max=0.99, step=0.01,
-                                             description="threshold", readout_format=".2f")
-        self.opacity = widgets.FloatSlider(value=opacity, min=0.0, max=1.0, step=0.05,
-                                           description="opacity", readout_format=".2f")
-        self.image_upload = widgets.FileUpload(accept="image/*,.tif,.tiff", multiple=False,
-                                               description="Image", layout=button)
-        self.mask_upload = widgets.FileUpload(accept="image/*,.tif,.tiff", multiple=False,
-                                              description="Mask to correct", layout=button)
-        self.save_path = widgets.Text(value=str(save_path), description="save as",
-                                      layout=widgets.Layout(width="260px"))
-        self.save_button = widgets.Button(description="Save", icon="save", layout=button,
-                                          tooltip="write <name>.png (label map) and <name>.json (COCO RLE)")
+        self.threshold = widgets.FloatSlider(
+            value=threshold,
+            min=0.01,
+            max=0.99,
+            step=0.01,
+            description="threshold",
+            readout_format=".2f",
+        )
+        self.opacity = widgets.FloatSlider(
+            value=opacity, min=0.0, max=1.0, step=0.05, description="opacity", readout_format=".2f"
+        )
+        self.image_upload = widgets.FileUpload(
+            accept="image/*,.tif,.tiff", multiple=False, description="Image", layout=button
+        )
+        self.mask_upload = widgets.FileUpload(
+            accept="image/*,.tif,.tiff",
+            multiple=False,
+            description="Mask to correct",
+            layout=button,
+        )
+        self.save_path = widgets.Text(
+            value=str(save_path), description="save as", layout=widgets.Layout(width="260px")
+        )
+        self.save_button = widgets.Button(
+            description="Save",
+            icon="save",
+            layout=button,
+            tooltip="write <name>.png (label map) and <name>.json (COCO RLE)",
+        )
         self.status = widgets.HTML()
         help_text = widgets.HTML(
             "<small style='color:#666'>Click the image to add a click. Keys (canvas focused): "
@@ -193,22 +231,30 @@ class ClickSegmenter(widgets.VBox):
         self.reset_button.on_click(lambda _: self._guarded("reset", self.reset))
         self.finish_button.on_click(lambda _: self._guarded("finish", self.finish_object))
         self.zoom_toggle.observe(lambda c: self._guarded("ZoomIn", self._set_zoom, c.new), "value")
-        self.threshold.observe(lambda c: self._guarded("threshold", self._set_threshold, c.new),
-                               "value")
+        self.threshold.observe(
+            lambda c: self._guarded("threshold", self._set_threshold, c.new), "value"
+        )
         self.opacity.observe(lambda _: self._guarded("opacity", self._redraw), "value")
-        self.image_upload.observe(lambda c: self._guarded("image upload", self._on_upload,
-                                                          c.new, self.load_image), "value")
-        self.mask_upload.observe(lambda c: self._guarded("mask upload", self._on_upload,
-                                                         c.new, self.load_mask), "value")
+        self.image_upload.observe(
+            lambda c: self._guarded("image upload", self._on_upload, c.new, self.load_image),
+            "value",
+        )
+        self.mask_upload.observe(
+            lambda c: self._guarded("mask upload", self._on_upload, c.new, self.load_mask), "value"
+        )
         self.save_button.on_click(lambda _: self._guarded("save", self._save_clicked))
 
-        toolbar = widgets.HBox([self.mode, self.undo_button, self.reset_button,
-                                self.finish_button, self.zoom_toggle],
-                               layout=widgets.Layout(flex_flow="row wrap"))
-        sliders = widgets.HBox([self.threshold, self.opacity],
-                               layout=widgets.Layout(flex_flow="row wrap"))
-        files = widgets.HBox([self.image_upload, self.mask_upload, self.save_path,
-                              self.save_button], layout=widgets.Layout(flex_flow="row wrap"))
+        toolbar = widgets.HBox(
+            [self.mode, self.undo_button, self.reset_button, self.finish_button, self.zoom_toggle],
+            layout=widgets.Layout(flex_flow="row wrap"),
+        )
+        sliders = widgets.HBox(
+            [self.threshold, self.opacity], layout=widgets.Layout(flex_flow="row wrap")
+        )
+        files = widgets.HBox(
+            [self.image_upload, self.mask_upload, self.save_path, self.save_button],
+            layout=widgets.Layout(flex_flow="row wrap"),
+        )
         super().__init__([toolbar, sliders, self.canvas, self.status, files, help_text])
         self.add_class("ritm-click-segmenter")
         self._redraw(photo=True)
@@ -380,12 +426,14 @@ class ClickSegmenter(widgets.VBox):
         parts = [
             f"<b>object {state.object_id}</b>",
             f"{len(state.clicks)} click{'s' if len(state.clicks) != 1 else ''}"
-            f" ({positives}+, {negatives}−)",
+            + f" ({positives}+, {negatives}−)",
             f"{len(state.objects)} finished",
         ]
         if state.timing.total_s:
-            parts.append(f"last click {1000 * state.timing.total_s:.0f} ms"
-                         f" (model {1000 * state.timing.forward_s:.0f} ms)")
+            parts.append(
+                f"last click {1000 * state.timing.total_s:.0f} ms"
+                f" (model {1000 * state.timing.forward_s:.0f} ms)"
+            )
         parts.append(f"next click: <b>{self.mode.value}</b>")
         text = " · ".join(parts)
         if self._note:

@@ -147,7 +147,9 @@ def save_label_map_png(label_map: np.ndarray, path: str | Path) -> Path:
     """
     labels = np.asarray(label_map)
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"a label map is an H x W integer array, got {labels.dtype} {labels.shape}")
+        raise ValueError(
+            f"a label map is an H x W integer array, got {labels.dtype} {labels.shape}"
+        )
     if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.uint16).max):
         raise ValueError("label ids must lie in 0..65535 to be stored in a PNG")
     dtype = np.uint8 if labels.size == 0 or labels.max() <= 255 else np.uint16

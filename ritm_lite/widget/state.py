@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class PredictorLike(Protocol):
         point_labels: np.ndarray,
         mask_input: np.ndarray | None = None,
     ) -> np.ndarray:
-        """All clicks so far, ``(N, 2)`` ``(x, y)`` + ``(N,)`` 1/0 -> ``H x W`` float32 probabilities."""
+        """All clicks so far: ``(N, 2)`` ``(x, y)`` and ``(N,)`` 1/0 -> ``H x W`` float32."""
 
     def get_state(self) -> Any:
         """A snapshot to restore with :meth:`set_state` (undo)."""
@@ -295,7 +296,7 @@ class SegmentationState:
         }
 
     # ----------------------------------------------------------------------- locking
-    def _exclusive(self) -> "_Exclusive":
+    def _exclusive(self) -> _Exclusive:
         return _Exclusive(self._lock)
 
 
