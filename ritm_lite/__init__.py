@@ -8,15 +8,38 @@ model (click encoding, Conv1S, HRNet+OCR) -> loss -> iterative training -> predi
 >>> import ritm_lite
 >>> model = ritm_lite.build_model("hrnet18s")          # random weights, ITER-M config
 >>> model = ritm_lite.load_checkpoint("hrnet18s_cocolvis_itermask_3p.pth")  # doctest: +SKIP
+
+The names below are imported on first use, so command lines that need no model (the
+COCO+LVIS converter, the downloader) start without loading torch.
 """
 
-from .clicks import Click
-from .model import PRESETS, ModelConfig, RITMModel, build_model
-from .model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Click", "PRESETS", "ModelConfig", "RITMModel", "build_model",
-    "CheckpointError", "load_checkpoint", "save_checkpoint",
-]
+_EXPORTS = {
+    "Click": "ritm_lite.clicks",
+    "PRESETS": "ritm_lite.model",
+    "ModelConfig": "ritm_lite.model",
+    "RITMModel": "ritm_lite.model",
+    "build_model": "ritm_lite.model",
+    "CheckpointError": "ritm_lite.model.checkpoint",
+    "load_checkpoint": "ritm_lite.model.checkpoint",
+    "save_checkpoint": "ritm_lite.model.checkpoint",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ritm_lite' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

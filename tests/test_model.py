@@ -100,7 +100,8 @@ def test_flops_at_400px_match_the_reference_counter():
     [
         (torch.rand(1, 3, 32, 32), points_tensor([[]]), r"\(B, 4, H, W\)"),
         (torch.rand(4, 32, 32), points_tensor([[]]), r"\(B, 4, H, W\)"),
-        (torch.zeros(1, 4, 32, 32, dtype=torch.uint8), points_tensor([[]]), "float"),
+        (torch.zeros(1, 4, 32, 32, dtype=torch.uint8), points_tensor([[]]), "float32"),
+        (torch.zeros(1, 4, 32, 32, dtype=torch.float64), points_tensor([[]]), "float32"),
         (torch.rand(1, 4, 32, 32), torch.zeros(1, 3, 2), r"\(B, 2N, 3\)"),
         (torch.rand(2, 4, 32, 32), points_tensor([[]]), "batch sizes differ"),
     ],

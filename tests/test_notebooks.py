@@ -49,6 +49,8 @@ def test_pair_in_sync(script: Path):
 def test_notebook_runs_at_smoke_size(script: Path, monkeypatch):
     monkeypatch.setenv("RITM_SMOKE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # The kernel must import *this* checkout's ritm_lite (also from a git worktree).
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
     notebook = jupytext.read(script)
     client = nbclient.NotebookClient(
         notebook,

@@ -48,3 +48,17 @@ def test_ci_runs_the_readme_test_command():
     ci = (PROJECT_ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make course" in readme
     assert ci.strip().splitlines()[-1] == "make test"
+
+
+def test_public_names_resolve_and_the_converter_starts_without_torch():
+    import subprocess
+    import sys
+
+    import ritm_lite
+
+    for name in ritm_lite.__all__:
+        assert getattr(ritm_lite, name) is not None
+    code = "import sys, ritm_lite.data.coco_lvis; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                         env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"}, check=True)
+    assert out.stdout.strip() == "False"

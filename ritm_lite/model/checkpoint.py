@@ -45,7 +45,9 @@ class CheckpointError(ValueError):
     """A checkpoint file is truncated, foreign, unsafe, or does not match its architecture."""
 
 
-def _read(path: Path, map_location: Any) -> Any:
+def load_safely(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
+    """``torch.load(weights_only=True)`` with a :class:`CheckpointError` saying what is wrong."""
+    path = Path(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -104,7 +106,7 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> tuple
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    contents = _read(path, map_location)
+    contents = load_safely(path, map_location)
     if not isinstance(contents, dict) or "state_dict" not in contents:
         keys = list(contents)[:5] if isinstance(contents, dict) else type(contents).__name__
         hint = ""

@@ -7,8 +7,9 @@ The paper (Sec. 3.2) compares three ways to feed the auxiliary channels
   to 3 channels with 1x1 convolutions, and feed *that* to the backbone. The pretrained first
   layer no longer sees the image it was trained on.
 * **Conv1E** (extended first conv): give the first convolution extra input channels for the
-  maps. Equivalent to a separate 3x3 stride-2 convolution on the maps whose output is *added*
-  to the first convolution's output.
+  maps. The original code implements it (``conv_extend=True``) as one 3x3 stride-2
+  convolution on the maps whose output is added where Conv1S's is, trained with the
+  backbone's small learning rate.
 * **Conv1S** (separate conv branch, RITM's choice): a small convolutional branch on the maps
   whose output is added to the output of the backbone's first stem convolution. The RGB path
   is untouched, so the backbone keeps its pretrained weights, and the new branch can be trained
@@ -53,8 +54,6 @@ class Conv1S(nn.Sequential):
     The output matches the stem's first convolution (64 channels, stride 2) and is added to it.
     """
 
-    adds_to_stem = True
-
     def __init__(self, in_channels: int = 3, out_channels: int = 64, hidden_channels: int = 16,
                  leaky_relu: bool = True, init_scale: float = 0.05) -> None:
         super().__init__(
@@ -66,13 +65,12 @@ class Conv1S(nn.Sequential):
 
 
 class Conv1E(nn.Conv2d):
-    """The paper's Conv1E ablation: one 3x3 stride-2 conv on the maps, added to the stem.
+    """The paper's Conv1E ablation as the original code builds it.
 
-    Adding ``W_maps * maps`` to ``W_rgb * rgb`` is the same as extending the first conv with
-    extra input channels. (The original trains it with lr multiplier 0.1, like the backbone.)
+    One 3x3 stride-2 conv on the maps, ``(B, C_in, H, W) -> (B, 64, H/2, W/2)``, added after
+    the stem's ``conv1 -> bn1 -> relu`` like Conv1S (a true extension of ``conv1`` would add
+    before BatchNorm). The original trains it with lr multiplier 0.1, like the backbone.
     """
-
-    adds_to_stem = True
 
     def __init__(self, in_channels: int = 3, out_channels: int = 64) -> None:
         super().__init__(in_channels, out_channels, kernel_size=3, stride=2, padding=1)
@@ -84,8 +82,6 @@ class DistanceMapsFusion(nn.Sequential):
     Its output *replaces* the normalised RGB image as the backbone input
     (``(B, 3 + C, H, W) -> (B, 3, H, W)``). Stored as ``rgb_conv`` in the original.
     """
-
-    adds_to_stem = False
 
     def __init__(self, in_channels: int = 3, leaky_relu: bool = True) -> None:
         hidden = 6 + in_channels

@@ -150,8 +150,8 @@ def _check_inputs(image: torch.Tensor, points: torch.Tensor) -> None:
         raise ValueError(
             f"image must be (B, 4, H, W): RGB in [0, 1] plus the previous mask; got {tuple(image.shape)}"
         )
-    if not image.is_floating_point():
-        raise ValueError(f"image must be a float tensor with RGB in [0, 1], got dtype {image.dtype}")
+    if image.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"image must be float32 (or float16/bfloat16) with RGB in [0, 1], got {image.dtype}")
     if points.ndim != 3 or points.shape[-1] != 3 or points.shape[1] % 2:
         raise ValueError(f"points must be (B, 2N, 3) of (row, col, index); got {tuple(points.shape)}")
     if points.shape[0] != image.shape[0]:

@@ -1,0 +1,92 @@
+"""Training throughput per preset: images/s, and where the time goes.
+
+Runs the real trainer (iterative click simulation included) for a few steps per model preset
+and reads its own per-step timings: time waiting for data, time simulating clicks (the eval
+forward passes of iterative training plus the CPU distance transforms), and the whole step.
+On CUDA it compares fp32 with mixed precision (bf16 where supported).
+
+    python benchmarks/train_throughput.py                      # CPU, W18-small and W18
+    python benchmarks/train_throughput.py --device cuda --presets hrnet18s hrnet18 hrnet32
+
+Data: ../shared/data/COCO_MVal if present, else the generated samples in data/samples/mval.
+The first ``--warmup`` steps of each run are not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ritm_lite.train import build_datasets  # noqa: E402
+from ritm_lite.training.config import get_preset  # noqa: E402
+from ritm_lite.training.distributed import DistEnv  # noqa: E402
+from ritm_lite.training.trainer import Trainer  # noqa: E402
+from ritm_lite.utils import PROJECT_ROOT, shared_dir  # noqa: E402
+
+TRAIN_PRESETS = {"hrnet18s": "hrnet18s_cocolvis_itermask", "hrnet18": "hrnet18_cocolvis_itermask",
+                 "hrnet32": "hrnet32_cocolvis_itermask"}
+
+
+def data_root() -> Path:
+    root = shared_dir()
+    if root is not None and (root / "data" / "COCO_MVal").is_dir():
+        return root / "data" / "COCO_MVal"
+    return PROJECT_ROOT / "data" / "samples" / "mval"
+
+
+def measure(preset: str, device: str, amp: bool, batch: int, crop: tuple[int, int], steps: int, warmup: int,
+            workers: int) -> dict[str, float]:
+    config = get_preset(TRAIN_PRESETS[preset]).replace(
+        batch_size=batch, crop_size=crop, epoch_len=batch * (steps + warmup), epochs=1, workers=workers,
+        amp=amp, checkpoint_every_steps=10**9, min_object_area=100)
+    train_set, _ = build_datasets(data_root(), config)
+    with tempfile.TemporaryDirectory() as out:
+        trainer = Trainer(config, train_set, out, env=DistEnv(device=torch.device(device)), progress=False)
+        trainer._train_epoch(0)  # one epoch, no checkpoint at the end
+        rows = trainer.log.rows["train"][warmup:]
+        trainer.log.close()
+    step = statistics.median(r["step_time"] + r["data_time"] for r in rows)
+    return {
+        "images/s": batch / step,
+        "step s": step,
+        "data %": 100 * statistics.median(r["data_time"] for r in rows) / step,
+        "clicks %": 100 * statistics.median(r["click_time"] for r in rows) / step,
+        "clicks/batch": statistics.mean(r["clicks_added"] for r in rows),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--presets", nargs="+", default=["hrnet18s", "hrnet18"], choices=sorted(TRAIN_PRESETS))
+    parser.add_argument("--batch", type=int, default=None, help="default: 4 on CPU, the preset's on CUDA")
+    parser.add_argument("--crop", type=int, nargs=2, default=(320, 480))
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    cuda = args.device.startswith("cuda")
+    precisions = [False, True] if cuda else [False]
+    print(f"device: {torch.cuda.get_device_name() if cuda else 'CPU'} ({torch.get_num_threads()} threads), "
+          f"crop {args.crop[0]}x{args.crop[1]}, data: {data_root()}")
+    print(f"{'preset':9s} {'precision':9s} {'batch':>5s} {'images/s':>9s} {'step s':>7s} "
+          f"{'data %':>7s} {'clicks %':>8s} {'clicks/batch':>12s}")
+    for preset in args.presets:
+        batch = args.batch or (get_preset(TRAIN_PRESETS[preset]).batch_size if cuda else 4)
+        for amp in precisions:
+            r = measure(preset, args.device, amp, batch, tuple(args.crop), args.steps, args.warmup, args.workers)
+            precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if amp else "fp32"
+            print(f"{preset:9s} {precision:9s} {batch:5d} {r['images/s']:9.2f} {r['step s']:7.2f} "
+                  f"{r['data %']:7.1f} {r['clicks %']:8.1f} {r['clicks/batch']:12.2f}")
+
+
+if __name__ == "__main__":
+    main()

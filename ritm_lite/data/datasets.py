@@ -1,0 +1,319 @@
+"""Training datasets: from an image and its instance masks to one training sample.
+
+Every dataset here yields the dict the trainer batches (the original ``ISDataset`` layout)::
+
+    {"images":    (3, H, W) float32 RGB in [0, 1],
+     "points":    (2N, 3) float32, RITM's points layout (ritm_lite.clicks.points_array),
+     "instances": (1, H, W) float32: 1 object, 0 background, -1 ignore}
+
+The recipe for one sample (the original's ``ISDataset.__getitem__``):
+
+1. with a fixed ``epoch_len``, pick an image at random (otherwise item ``i`` is image ``i``);
+2. augment image and all its instance masks together; if no object is visible in the crop,
+   augment again, unless the crop is kept as a *background sample* (``keep_background_prob``);
+3. objects smaller than ``min_object_area`` pixels (after augmentation) cannot be the target,
+   but still count as "other objects" for negative clicks;
+4. :class:`~ritm_lite.data.points_sampler.MultiPointSampler` picks the target and its clicks.
+
+**Randomness.** Item ``i`` of epoch ``e`` draws everything from
+``np.random.default_rng([seed, e, i])``. A sample therefore does not depend on which
+DataLoader worker computes it or in what order: workers are deterministic and different, and
+0 or 8 workers give the same batches. Call :meth:`InteractiveDataset.set_epoch` before each
+epoch (the DataLoader re-creates its workers each epoch unless ``persistent_workers=True``;
+with persistent workers, set the epoch from a ``worker_init_fn`` or accept repeated epochs).
+
+Two datasets: :class:`FolderDataset` for ``img/`` + ``gt/`` folders such as COCO_MVal, and
+:class:`CocoLvisDataset` over the merged COCO+LVIS set (any reader with the
+:class:`InstanceSource` interface, e.g. ``ritm_lite.data.coco_lvis.MergedCocoLvis``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ritm_lite.clicks import points_array
+from ritm_lite.data.augmentation import AugmentationConfig, augment
+from ritm_lite.data.points_sampler import MultiPointSampler
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """How samples are drawn; the defaults are the ITER-M COCO+LVIS training set's."""
+
+    augmentation: AugmentationConfig | None = field(default_factory=AugmentationConfig.train)  # None: raw images
+    points_sampler: MultiPointSampler = field(default_factory=MultiPointSampler)  # click simulation
+    min_object_area: int = 1000  # smaller objects (in pixels, after augmentation) are never targets
+    keep_background_prob: float = 0.05  # chance to keep a crop in which no object is visible
+    epoch_len: int = 30000  # samples per epoch, images drawn at random; <= 0: each image once, in order
+    max_augment_tries: int = 100  # give up re-augmenting and keep a background sample after this
+
+    @classmethod
+    def train(cls, crop_size: tuple[int, int] = (320, 480), epoch_len: int = 30000) -> DatasetConfig:
+        """The original training set: full augmentation chain, 5% background crops."""
+        return cls(augmentation=AugmentationConfig.train(crop_size), epoch_len=epoch_len)
+
+    @classmethod
+    def val(cls, crop_size: tuple[int, int] = (320, 480), epoch_len: int = 2000) -> DatasetConfig:
+        """The original validation set: pad + random crop, re-crop until an object is visible."""
+        return cls(augmentation=AugmentationConfig.val(crop_size), keep_background_prob=0.0, epoch_len=epoch_len)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.keep_background_prob <= 1.0:
+            raise ValueError(f"keep_background_prob must be in [0, 1], got {self.keep_background_prob}")
+        if self.min_object_area < 0 or self.max_augment_tries < 1:
+            raise ValueError("min_object_area must be >= 0 and max_augment_tries >= 1")
+
+
+@dataclass
+class InstanceSample:
+    """One image with its instances, before augmentation.
+
+    Attributes:
+        image: ``(H, W, 3)`` uint8 RGB.
+        masks: ``(H, W, K)`` bool, one channel per object (``K`` may be 0).
+        ignore: ``(H, W)`` bool region that no loss looks at, or ``None``.
+    """
+
+    image: np.ndarray
+    masks: np.ndarray
+    ignore: np.ndarray | None = None
+
+
+class InteractiveDataset(Dataset):
+    """Base class: subclasses say how many images there are and how to load one."""
+
+    def __init__(self, config: DatasetConfig | None = None, seed: int | None = None) -> None:
+        self.config = config if config is not None else DatasetConfig()
+        self.seed = int(np.random.SeedSequence().entropy) if seed is None else int(seed)
+        self.epoch = 0
+
+    def num_images(self) -> int:
+        raise NotImplementedError
+
+    def load(self, image_index: int) -> InstanceSample:
+        raise NotImplementedError
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next epoch's samples differ from this one's (see the module docstring)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.config.epoch_len if self.config.epoch_len > 0 else self.num_images()
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} outside 0..{len(self) - 1}")
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        image_index = int(rng.integers(self.num_images())) if self.config.epoch_len > 0 else index
+        sample = self.load(image_index)
+        image, masks, ignore = self._augment(sample, rng)
+
+        areas = masks.sum(axis=(0, 1))
+        candidates = [i for i, area in enumerate(areas) if area >= max(1, self.config.min_object_area)]
+        sampler = self.config.points_sampler
+        target = sampler.sample(masks, rng, candidates)
+
+        instances = target.gt_mask.astype(np.float32)
+        if ignore is not None:
+            instances[ignore] = -1.0
+        return {
+            # (3, H, W) float32 = uint8 / 255, as torchvision's ToTensor (in NumPy: no torch threads)
+            "images": torch.from_numpy(np.divide(image.transpose(2, 0, 1), np.float32(255), dtype=np.float32)),
+            "points": torch.from_numpy(points_array(target.clicks, sampler.max_num_points)),
+            "instances": torch.from_numpy(instances)[None],
+        }
+
+    def _augment(
+        self, sample: InstanceSample, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        num_objects = sample.masks.shape[2]
+        stack = sample.masks
+        if sample.ignore is not None:
+            stack = np.concatenate([sample.masks, sample.ignore[:, :, None]], axis=2)
+        if self.config.augmentation is None:
+            image, out = sample.image, stack
+        else:
+            for _ in range(self.config.max_augment_tries):
+                image, out = augment(sample.image, stack, self.config.augmentation, rng)
+                if num_objects == 0 or out[:, :, :num_objects].any():
+                    break
+                if rng.random() < self.config.keep_background_prob:
+                    break
+        ignore = out[:, :, num_objects] if sample.ignore is not None else None
+        return image, out[:, :, :num_objects], ignore
+
+
+# ---------------------------------------------------------------------------------------
+# img/ + gt/ folders (COCO_MVal and the like)
+
+_COCO_MVAL_NAME = re.compile(r"^(?P<category>.*?)(?P<k>\d+)_(?P<image_id>\d+)$")
+
+
+def image_id_from_name(name: str) -> str:
+    """The COCO image id in a COCO_MVal name ``{category}{k}_{image_id}``; else the name itself.
+
+    >>> image_id_from_name("baseball bat01_000000203931")
+    '000000203931'
+    """
+    match = _COCO_MVAL_NAME.match(Path(name).stem)
+    return match.group("image_id") if match else Path(name).stem
+
+
+def split_by_image_id(
+    names: Sequence[str], val_fraction: float, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """Split instance names into train and validation so that no photo is in both.
+
+    Args:
+        names: instance names (file stems or file names).
+        val_fraction: share of *image ids* (not files) that go to validation, in [0, 1].
+        seed: seed of the shuffle of image ids.
+
+    Returns:
+        ``(train_names, val_names)``, each sorted.
+    """
+    if not 0.0 <= val_fraction <= 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1], got {val_fraction}")
+    ids = sorted({image_id_from_name(n) for n in names})
+    order = np.random.default_rng(seed).permutation(len(ids))
+    val_ids = {ids[i] for i in order[: round(val_fraction * len(ids))]}
+    train = sorted(n for n in names if image_id_from_name(n) not in val_ids)
+    val = sorted(n for n in names if image_id_from_name(n) in val_ids)
+    return train, val
+
+
+def _files_by_stem(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder")
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+
+
+class FolderDataset(InteractiveDataset):
+    """Images in ``root/img`` and one mask per instance in ``root/gt`` with the same stem.
+
+    Instances of the same photo (same :func:`image_id_from_name`) are grouped: one item is
+    one photo with all its instance masks, so the other instances serve as "other objects"
+    for negative clicks and can be merged. A mask pixel is an object where its value is
+    above 127 (and not ``ignore_value``); pixels equal to ``ignore_value`` (128 for GrabCut)
+    become ignore (-1).
+
+    Args:
+        root: folder holding ``images_dir`` and ``masks_dir``.
+        names: instance stems to use (e.g. one side of :func:`split_by_image_id`); default all.
+        config: sampling configuration.
+        seed: base seed (see the module docstring); ``None`` draws one.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        names: Sequence[str] | None = None,
+        config: DatasetConfig | None = None,
+        seed: int | None = None,
+        images_dir: str = "img",
+        masks_dir: str = "gt",
+        ignore_value: int | None = None,
+    ) -> None:
+        super().__init__(config, seed)
+        self.root = Path(root)
+        self.ignore_value = ignore_value
+        images = _files_by_stem(self.root / images_dir)
+        masks = _files_by_stem(self.root / masks_dir)
+        stems = sorted(set(images) & set(masks)) if names is None else [Path(n).stem for n in names]
+        missing = [s for s in stems if s not in images or s not in masks]
+        if missing:
+            raise FileNotFoundError(f"no image and mask pair for {missing[:5]} in {self.root}")
+        if not stems:
+            raise ValueError(f"no image/mask pairs found in {self.root}")
+        groups: dict[str, list[str]] = {}
+        for stem in stems:
+            groups.setdefault(image_id_from_name(stem), []).append(stem)
+        self.image_ids = sorted(groups)
+        self._image_paths = [images[groups[i][0]] for i in self.image_ids]
+        self._mask_paths = [[masks[s] for s in groups[i]] for i in self.image_ids]
+
+    def num_images(self) -> int:
+        return len(self.image_ids)
+
+    def load(self, image_index: int) -> InstanceSample:
+        bgr = cv2.imread(str(self._image_paths[image_index]), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise RuntimeError(f"cannot read {self._image_paths[image_index]}")
+        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        layers = []
+        for path in self._mask_paths[image_index]:
+            layer = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if layer is None or layer.shape != image.shape[:2]:
+                raise RuntimeError(f"mask {path} is unreadable or does not match its image {image.shape[:2]}")
+            layers.append(layer)
+        stack = np.stack(layers, axis=2)
+        ignore = None
+        objects = stack > 127
+        if self.ignore_value is not None:
+            objects &= stack != self.ignore_value
+            ignore = (stack == self.ignore_value).any(axis=2)
+        return InstanceSample(image, objects, ignore)
+
+
+# ---------------------------------------------------------------------------------------
+# COCO+LVIS
+
+
+@runtime_checkable
+class InstanceSource(Protocol):
+    """What :class:`CocoLvisDataset` needs from a reader of the merged COCO+LVIS files."""
+
+    def __len__(self) -> int: ...  # number of images
+
+    def load_image(self, index: int) -> np.ndarray: ...  # (H, W, 3) uint8 RGB
+
+    def load_masks(self, index: int) -> list[np.ndarray]: ...  # one (H, W) bool per kept object
+
+    def object_areas(self, index: int) -> list[int]: ...  # pixel area of each object
+
+
+class CocoLvisDataset(InteractiveDataset):
+    """The merged COCO+LVIS training set, read through any :class:`InstanceSource`.
+
+    Differences from the original ``CocoLvisDataset``: the merged format keeps no object
+    hierarchy (the original only ever targets top-level objects) and no "stuff" masks (the
+    original adds them with ``stuff_prob = 0.3``); every kept object can be a target. Like the
+    original, object areas are measured again after augmentation (``min_object_area`` applies
+    to the crop), so the reader's ``object_areas`` is not needed for sampling.
+    """
+
+    def __init__(self, source: InstanceSource, config: DatasetConfig | None = None, seed: int | None = None) -> None:
+        if not isinstance(source, InstanceSource):
+            raise TypeError(f"{type(source).__name__} lacks the InstanceSource methods")
+        super().__init__(config, seed)
+        self.source = source
+
+    @classmethod
+    def from_disk(
+        cls, root: str | Path, split: str, config: DatasetConfig | None = None, seed: int | None = None
+    ) -> CocoLvisDataset:
+        """Open a merged set written by ``python -m ritm_lite.data.coco_lvis``."""
+        from ritm_lite.data.coco_lvis import MergedCocoLvis
+
+        return cls(MergedCocoLvis(root, split), config, seed)
+
+    def num_images(self) -> int:
+        return len(self.source)
+
+    def load(self, image_index: int) -> InstanceSample:
+        image = self.source.load_image(image_index)
+        masks = self.source.load_masks(image_index)
+        if not masks:
+            return InstanceSample(image, np.zeros((*image.shape[:2], 0), bool))
+        return InstanceSample(image, np.stack(masks, axis=2).astype(bool, copy=False))

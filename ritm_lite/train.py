@@ -1,0 +1,121 @@
+"""Command line: train a RITM model.
+
+    python -m ritm_lite.train --preset course --data ../shared/data/COCO_MVal --out runs/course
+    python -m ritm_lite.train --preset hrnet18_cocolvis_itermask --data data/cocolvis --out runs/w18 \\
+        --imagenet-weights hrnetv2_w18_imagenet_pretrained.pth
+    torchrun --nproc_per_node 4 -m ritm_lite.train --preset hrnet18_cocolvis_itermask ...
+    python -m ritm_lite.train ... --resume          # continue a stopped run exactly
+
+``--data`` is either a merged COCO+LVIS folder (``python -m ritm_lite.data.coco_lvis``), used
+with its ``train``/``val`` splits, or an ``img/`` + ``gt/`` folder such as COCO_MVal, split by
+COCO image id (``--val-fraction``). Checkpoints go to ``OUT/checkpoints`` (``last.pth``,
+``epoch_NNN.pth``), logs to ``OUT/train.csv``, ``OUT/val.csv`` and ``OUT/tensorboard``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from .data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset, split_by_image_id
+from .data.points_sampler import MultiPointSampler
+from .model.pretrained import load_imagenet_hrnet
+from .training.config import PRESETS, TrainConfig, get_preset
+from .training.distributed import cleanup_distributed, setup_distributed
+from .training.trainer import Trainer, TrainingDiverged
+
+
+def dataset_config(config: TrainConfig, train: bool) -> DatasetConfig:
+    """The original's training (full augmentation) or validation (pad + crop) sampling."""
+    make = DatasetConfig.train if train else DatasetConfig.val
+    base = make(config.crop_size, config.epoch_len if train else config.val_epoch_len)
+    return dataclasses.replace(
+        base,
+        points_sampler=MultiPointSampler(max_num_points=config.max_num_points),
+        min_object_area=config.min_object_area,
+        keep_background_prob=config.keep_background_prob if train else 0.0,
+    )
+
+
+def build_datasets(data: Path, config: TrainConfig, val_fraction: float = 0.2):
+    """Training and validation datasets for a merged COCO+LVIS folder or an img/+gt/ folder."""
+    train_cfg, val_cfg = dataset_config(config, True), dataset_config(config, False)
+    if (data / "img").is_dir() and (data / "gt").is_dir():
+        names = sorted(p.stem for p in (data / "gt").iterdir() if not p.name.startswith("."))
+        train_names, val_names = split_by_image_id(names, val_fraction, seed=config.seed)
+        return (FolderDataset(data, train_names, train_cfg, seed=config.seed),
+                FolderDataset(data, val_names, val_cfg, seed=config.seed + 1) if val_names else None)
+    val_set = None
+    if (data / "val").is_dir():
+        val_set = CocoLvisDataset.from_disk(data, "val", val_cfg, seed=config.seed + 1)
+    return CocoLvisDataset.from_disk(data, "train", train_cfg, seed=config.seed), val_set
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m ritm_lite.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", required=True, choices=sorted(PRESETS), help="training preset")
+    parser.add_argument("--data", required=True, type=Path, help="merged COCO+LVIS folder or img/+gt/ folder")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (checkpoints, logs)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pth")
+    parser.add_argument("--imagenet-weights", type=Path, help="HRNet ImageNet weights to start the backbone from")
+    parser.add_argument("--val-fraction", type=float, default=0.2, help="img/+gt/ data: share of images for validation")
+    parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
+    parser.add_argument("--max-steps", type=int, help="stop after this many steps (checkpointing first)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    for field in dataclasses.fields(TrainConfig):  # every preset field can be overridden
+        if field.type in ("int", "float", "bool") and field.name != "model":
+            kind = {"int": int, "float": float, "bool": lambda s: s.lower() in {"1", "true", "yes"}}[field.type]
+            parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, help=f"override the preset's {field.name}")
+    parser.add_argument("--crop-size", type=int, nargs=2, metavar=("H", "W"), help="override the preset's crop size")
+    parser.add_argument("--milestones", type=int, nargs="+", metavar="EPOCH", help="override the preset's milestones")
+    return parser.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+               if getattr(args, f.name, None) is not None and f.name != "model"}
+    for name in ("crop_size", "milestones"):
+        if name in changes:
+            changes[name] = tuple(changes[name])
+    return get_preset(args.preset).replace(**changes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = config_from_args(args)
+    env = setup_distributed(args.device)
+    try:
+        train_set, val_set = build_datasets(args.data, config, args.val_fraction)
+        trainer = Trainer(config, train_set, args.out, val_set=val_set, env=env,
+                          max_steps=args.max_steps, progress=not args.no_progress)
+        if args.resume:
+            state = trainer.resume()
+            if env.is_main:
+                print(f"resumed at epoch {state.epoch}, step {state.step}", file=sys.stderr)
+        elif args.imagenet_weights is not None:
+            report = load_imagenet_hrnet(trainer.model, args.imagenet_weights)
+            if env.is_main:
+                print(f"ImageNet weights: {len(report.loaded)} tensors loaded", file=sys.stderr)
+        if env.is_main:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "train_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+        state = trainer.fit()
+        if env.is_main:
+            print(f"done: epoch {state.epoch}, global step {state.global_step}; "
+                  f"checkpoint {trainer.last_checkpoint}", file=sys.stderr)
+        return 0
+    except TrainingDiverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        cleanup_distributed()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

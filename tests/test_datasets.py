@@ -1,0 +1,250 @@
+"""Datasets: sample layout, alignment, background/min-area rules, seeding, the id split, COCO+LVIS protocol."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from ritm_lite.clicks import clicks_from_points
+from ritm_lite.data.augmentation import AugmentationConfig
+from ritm_lite.data.datasets import (
+    CocoLvisDataset,
+    DatasetConfig,
+    FolderDataset,
+    InstanceSource,
+    image_id_from_name,
+    split_by_image_id,
+)
+
+SMALL = DatasetConfig.train(crop_size=(64, 96), epoch_len=40)
+
+
+def red_on_blue(height: int, width: int, boxes) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A blue image with red rectangles; one mask per rectangle."""
+    image = np.zeros((height, width, 3), np.uint8)
+    image[..., 2] = 200
+    masks = []
+    for top, left, bottom, right in boxes:
+        image[top:bottom, left:right] = (200, 0, 0)
+        mask = np.zeros((height, width), bool)
+        mask[top:bottom, left:right] = True
+        masks.append(mask)
+    return image, masks
+
+
+def write_folder(root: Path) -> Path:
+    """Two photos: id 000000000001 with two instances, id 000000000002 with one."""
+    (root / "img").mkdir(parents=True)
+    (root / "gt").mkdir()
+    photos = {
+        "000000000001": red_on_blue(90, 120, [(10, 10, 50, 60), (55, 70, 85, 115)]),
+        "000000000002": red_on_blue(80, 100, [(20, 30, 70, 90)]),
+    }
+    for image_id, (image, masks) in photos.items():
+        for k, mask in enumerate(masks):
+            stem = f"toy cat{k:02d}_{image_id}"
+            cv2.imwrite(str(root / "img" / f"{stem}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 100])
+            cv2.imwrite(str(root / "gt" / f"{stem}.png"), mask.astype(np.uint8) * 255)
+    return root
+
+
+class ToySource:
+    """A tiny in-memory implementation of the InstanceSource protocol."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def load_image(self, index):
+        return self.items[index][0]
+
+    def load_masks(self, index):
+        return self.items[index][1]
+
+    def object_areas(self, index):
+        return [int(m.sum()) for m in self.items[index][1]]
+
+
+def check_sample(sample, shape=(64, 96)):
+    assert sample["images"].shape == (3, *shape) and sample["images"].dtype == torch.float32
+    assert 0.0 <= sample["images"].min() and sample["images"].max() <= 1.0
+    assert sample["points"].shape == (48, 3) and sample["points"].dtype == torch.float32
+    assert sample["instances"].shape == (1, *shape) and sample["instances"].dtype == torch.float32
+    instances = sample["instances"][0].numpy()
+    clicks = clicks_from_points(sample["points"])
+    for click in clicks:
+        value = instances[int(click.y), int(click.x)]
+        assert value == 1.0 if click.is_positive else value != 1.0
+    return instances, clicks
+
+
+def test_image_id_from_name():
+    assert image_id_from_name("baseball bat01_000000203931") == "000000203931"
+    assert image_id_from_name("airplane00_000000281693.jpg") == "000000281693"
+    assert image_id_from_name("245051") == "245051"  # not a COCO_MVal name: the stem itself
+
+
+def test_split_by_image_id_on_real_coco_mval(coco_mval_dir):
+    names = sorted(p.stem for p in (coco_mval_dir / "img").iterdir())
+    assert len(names) == 800
+    train, val = split_by_image_id(names, val_fraction=0.2, seed=0)
+    train_ids = {image_id_from_name(n) for n in train}
+    val_ids = {image_id_from_name(n) for n in val}
+    assert not train_ids & val_ids
+    assert sorted(train + val) == names
+    assert len(train_ids | val_ids) == 722 and len(val_ids) == round(0.2 * 722)
+    # A split by file would have leaked: some photos hold several instances.
+    assert len(names) > len(train_ids | val_ids)
+    assert split_by_image_id(names, 0.2, seed=0) == (train, val)
+    assert split_by_image_id(names, 0.2, seed=1) != (train, val)
+    with pytest.raises(ValueError, match="val_fraction"):
+        split_by_image_id(names, 1.5)
+
+
+def test_folder_dataset_groups_instances_by_photo(tmp_path):
+    dataset = FolderDataset(write_folder(tmp_path), config=SMALL, seed=0)
+    assert dataset.image_ids == ["000000000001", "000000000002"]
+    sample = dataset.load(0)
+    assert sample.image.shape == (90, 120, 3) and sample.masks.shape == (90, 120, 2)
+    assert sample.masks[:, :, 0].sum() == 40 * 50 and sample.masks[:, :, 1].sum() == 30 * 45
+    only_two = FolderDataset(tmp_path, names=["toy cat00_000000000002"], config=SMALL)
+    assert only_two.num_images() == 1
+    with pytest.raises(FileNotFoundError, match="no image and mask pair"):
+        FolderDataset(tmp_path, names=["nope_000000000003"], config=SMALL)
+
+
+def test_samples_are_aligned_and_clicks_consistent(tmp_path):
+    # Resize, flip, pad, crop and brightness/contrast (the RGB shift would tint the black padding).
+    augmentation = dataclasses.replace(AugmentationConfig.train((64, 96)), rgb_shift_prob=0.0)
+    config = dataclasses.replace(SMALL, augmentation=augmentation, min_object_area=1)
+    # Only the photo with a single object, so every red pixel belongs to the target.
+    dataset = FolderDataset(write_folder(tmp_path), names=["toy cat00_000000000002"], config=config, seed=0)
+    kernel = np.ones((5, 5), np.uint8)  # skip 2 px at edges (bilinear resize, JPEG chroma blur)
+    seen_objects = 0
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        instances, _ = check_sample(sample)
+        image = sample["images"].numpy()
+        red, blue = image[0], image[2]
+        inner_object = cv2.erode((instances == 1).astype(np.uint8), kernel, borderValue=0).astype(bool)
+        inner_background = cv2.erode((instances == 0).astype(np.uint8), kernel, borderValue=0).astype(bool)
+        seen_objects += inner_object.any()
+        assert np.all(red[inner_object] > blue[inner_object] + 0.1)
+        assert np.all(red[inner_background] <= blue[inner_background] + 1e-6)
+    assert seen_objects > len(dataset) // 2
+
+
+def test_ignore_value_becomes_minus_one(tmp_path):
+    write_folder(tmp_path)
+    gt = tmp_path / "gt" / "toy cat00_000000000002.png"
+    mask = cv2.imread(str(gt), cv2.IMREAD_GRAYSCALE)
+    band = cv2.dilate(mask, np.ones((5, 5), np.uint8)) - mask
+    cv2.imwrite(str(gt), np.where(band > 0, 128, mask).astype(np.uint8))
+    config = DatasetConfig(augmentation=None, min_object_area=1, epoch_len=-1)
+    dataset = FolderDataset(tmp_path, names=["toy cat00_000000000002"], config=config, ignore_value=128, seed=0)
+    instances = dataset[0]["instances"][0].numpy()
+    np.testing.assert_array_equal(instances == -1, band > 0)
+    np.testing.assert_array_equal(instances == 1, mask > 0)
+
+
+def test_min_object_area_and_background_samples():
+    image, masks = red_on_blue(120, 160, [(0, 0, 30, 30)])  # 900 px, in a corner
+    source = ToySource([(image, masks)])
+    base = DatasetConfig(augmentation=AugmentationConfig.val((64, 96)), epoch_len=60)
+
+    too_small = CocoLvisDataset(source, dataclasses.replace(base, min_object_area=1000, keep_background_prob=1.0), seed=0)
+    for index in range(20):
+        instances, clicks = check_sample(too_small[index])
+        assert not (instances == 1).any() and not any(c.is_positive for c in clicks)
+
+    # keep_background_prob = 0: re-crop until the object is visible, so every sample has it.
+    always = CocoLvisDataset(source, dataclasses.replace(base, min_object_area=1, keep_background_prob=0.0), seed=0)
+    assert all((always[i]["instances"] == 1).any() for i in range(len(always)))
+    # keep_background_prob = 1: the first crop is kept; most crops miss the corner object.
+    never = CocoLvisDataset(source, dataclasses.replace(base, min_object_area=1, keep_background_prob=1.0), seed=0)
+    empty = sum(not (never[i]["instances"] == 1).any() for i in range(len(never)))
+    assert 0.5 * len(never) < empty < len(never)
+
+
+def test_coco_lvis_dataset_over_protocol():
+    items = [red_on_blue(90, 120, [(10, 10, 50, 60), (55, 70, 85, 115)]), red_on_blue(70, 110, [])]
+    source = ToySource(items)
+    assert isinstance(source, InstanceSource)
+    dataset = CocoLvisDataset(source, dataclasses.replace(SMALL, min_object_area=1), seed=3)
+    assert len(dataset) == 40 and dataset.num_images() == 2
+    assert dataset.load(1).masks.shape == (70, 110, 0)
+    for index in range(len(dataset)):
+        check_sample(dataset[index])
+    with pytest.raises(TypeError, match="InstanceSource"):
+        CocoLvisDataset(object())
+    with pytest.raises(IndexError):
+        dataset[40]
+
+
+def test_epoch_len_draws_images_at_random():
+    items = [red_on_blue(64, 96, [(5 + 5 * k, 5, 30 + 5 * k, 40)]) for k in range(4)]
+    config = DatasetConfig(augmentation=None, min_object_area=1, epoch_len=50)
+    dataset = CocoLvisDataset(ToySource(items), config, seed=0)
+    tops = [int(np.argwhere(dataset[i]["instances"][0].numpy() == 1)[:, 0].min()) for i in range(50)]
+    assert set(tops) == {5, 10, 15, 20}  # every image drawn
+    in_order = CocoLvisDataset(ToySource(items), dataclasses.replace(config, epoch_len=-1), seed=0)
+    assert len(in_order) == 4
+    assert [int(np.argwhere(in_order[i]["instances"][0].numpy() == 1)[:, 0].min()) for i in range(4)] == [5, 10, 15, 20]
+
+
+def test_seeding_is_per_sample_not_per_worker(tmp_path):
+    dataset = FolderDataset(write_folder(tmp_path), config=SMALL, seed=123)
+    first = [dataset[i] for i in range(3)]
+    again = FolderDataset(tmp_path, config=SMALL, seed=123)[1]
+    assert all(torch.equal(first[1][k], again[k]) for k in first[1])
+    assert not torch.equal(first[0]["images"], first[1]["images"])  # different items differ
+    dataset.set_epoch(1)
+    assert not torch.equal(dataset[0]["images"], first[0]["images"])  # and epochs differ
+    dataset.set_epoch(0)
+
+    batches_main = list(DataLoader(dataset, batch_size=4, num_workers=0))
+    batches_workers = list(DataLoader(dataset, batch_size=4, num_workers=2))
+    assert len(batches_main) == len(batches_workers) == 10
+    for a, b in zip(batches_main, batches_workers):
+        for key in ("images", "points", "instances"):
+            assert torch.equal(a[key], b[key])
+
+
+def test_real_coco_mval_samples(coco_mval_dir):
+    names = sorted(p.stem for p in (coco_mval_dir / "img").iterdir())
+    train, _ = split_by_image_id(names, 0.2, seed=0)
+    dataset = FolderDataset(coco_mval_dir, names=train[:40], config=DatasetConfig.train(epoch_len=6), seed=0)
+    for index in range(len(dataset)):
+        instances, _ = check_sample(dataset[index], shape=(320, 480))
+        assert set(np.unique(instances)) <= {0.0, 1.0}
+
+
+@pytest.mark.slow
+def test_a_batch_trains_the_model():
+    """The batch layout is what the model and the losses take: one optimisation step runs."""
+    from ritm_lite import build_model
+    from ritm_lite.losses import normalized_focal_loss, sigmoid_binary_cross_entropy
+
+    items = [red_on_blue(90, 120, [(10, 10, 50, 60), (55, 70, 85, 115)])]
+    dataset = CocoLvisDataset(ToySource(items), dataclasses.replace(SMALL, min_object_area=1), seed=0)
+    batch = next(iter(DataLoader(dataset, batch_size=2)))
+    torch.manual_seed(0)
+    model = build_model("hrnet18s").train()
+    images = torch.cat([batch["images"], torch.zeros_like(batch["images"][:, :1])], dim=1)
+    output = model(images, batch["points"])
+    loss = normalized_focal_loss(output["instances"], batch["instances"]).mean()
+    loss = loss + 0.4 * sigmoid_binary_cross_entropy(output["instances_aux"], batch["instances"]).mean()
+    loss.backward()
+    assert torch.isfinite(loss)
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    # the clicks reach the network: the click branch (Conv1S) gets a gradient
+    assert sum(p.grad.abs().sum() for p in model.maps_transform.parameters()) > 0

@@ -1,0 +1,196 @@
+"""The trainer: optimisation groups, exact resume, divergence guard, CLI, DDP on CPU (gloo)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from ritm_lite import build_model, load_checkpoint
+from ritm_lite.clicks import Click, points_array
+from ritm_lite.training.config import PRESETS, TrainConfig
+from ritm_lite.training.optim import make_optimizer
+from ritm_lite.training.trainer import Trainer, TrainingDiverged
+from ritm_lite.utils import PROJECT_ROOT
+
+
+class ToyShapes(Dataset):
+    """A deterministic toy dataset: item (epoch, i) is an ellipse on noise with one click."""
+
+    def __init__(self, length: int, size=(48, 64), seed=0):
+        self.length, self.size, self.seed, self.epoch = length, size, seed, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        h, w = self.size
+        rows, cols = np.mgrid[:h, :w]
+        cy, cx = rng.uniform(0.3, 0.7) * h, rng.uniform(0.3, 0.7) * w
+        mask = ((rows - cy) / (0.25 * h)) ** 2 + ((cols - cx) / (0.2 * w)) ** 2 <= 1
+        image = (rng.uniform(0, 0.3, (3, h, w)) + 0.6 * mask).astype(np.float32)
+        points = points_array([Click(x=round(cx), y=round(cy), is_positive=True)], num_points=4)
+        return {"images": torch.from_numpy(image), "points": torch.from_numpy(points),
+                "instances": torch.from_numpy(mask.astype(np.float32))[None]}
+
+
+TINY = PRESETS["course"].replace(crop_size=(48, 64), batch_size=2, epochs=2, epoch_len=6, val_epoch_len=2,
+                                 max_num_points=4, max_num_next_clicks=2, workers=0, checkpoint_every_steps=100,
+                                 checkpoint_interval=1, milestones=(1,))
+
+
+def make_trainer(out, **kwargs):
+    kwargs.setdefault("progress", False)
+    return Trainer(TINY, ToyShapes(6), out, val_set=ToyShapes(2, seed=9), **kwargs)
+
+
+def test_backbone_learns_ten_times_slower():
+    model = build_model("hrnet18s")
+    groups = {g["name"]: g for g in make_optimizer(model, TINY).param_groups}
+    ids = {name: {id(p) for p in g["params"]} for name, g in groups.items()}
+    named = dict(model.named_parameters())
+    assert groups["backbone"]["lr"] == pytest.approx(0.1 * groups["new"]["lr"])
+    for name in ["maps_transform.3.scale", "maps_transform.0.weight",
+                 "feature_extractor.conv3x3_ocr.0.weight", "feature_extractor.ocr_distri_head.conv_bn_dropout.0.weight"]:
+        assert id(named[name]) in ids["new"], name
+    for name in ["feature_extractor.conv1.weight", "feature_extractor.cls_head.weight",
+                 "feature_extractor.aux_head.0.weight", "feature_extractor.stage4.0.branches.0.0.bn1.weight"]:
+        assert id(named[name]) in ids["backbone"], name
+    assert len(ids["new"] | ids["backbone"]) == len(named)
+
+
+@pytest.mark.slow
+def test_resume_continues_exactly(tmp_path):
+    uninterrupted = make_trainer(tmp_path / "a")
+    uninterrupted.fit()
+    first = make_trainer(tmp_path / "b", max_steps=4)  # "killed" in the middle of epoch 2
+    state = first.fit()
+    assert (state.epoch, state.step, state.global_step) == (1, 1, 4)
+    resumed = make_trainer(tmp_path / "b")
+    resumed.resume()
+    resumed.fit()
+    a, b = uninterrupted.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ from uninterrupted ones"
+    assert resumed.state.global_step == uninterrupted.state.global_step == 6
+    assert (tmp_path / "b" / "checkpoints" / "epoch_002.pth").exists()
+    loaded = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pth")  # a plain model loader reads it too
+    assert torch.equal(loaded.state_dict()["maps_transform.3.scale"], b["maps_transform.3.scale"])
+
+
+def test_resume_refuses_another_experiment(tmp_path):
+    make_trainer(tmp_path, max_steps=1).fit()
+    other = Trainer(TINY.replace(lr=1e-3), ToyShapes(6), tmp_path, progress=False)
+    with pytest.raises(ValueError, match=r"differs in \['lr'\]"):
+        other.resume()
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    make_trainer(tmp_path, max_steps=2).fit()
+    good = torch.load(tmp_path / "checkpoints" / "last.pth", weights_only=True)["state_dict"]
+    trainer = make_trainer(tmp_path)
+    trainer.resume()
+    with torch.no_grad():
+        trainer.model.feature_extractor.cls_head.bias.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match=r"loss became nan .*last\.pth"):
+        trainer.fit()
+    kept = torch.load(tmp_path / "checkpoints" / "last.pth", weights_only=True)["state_dict"]
+    assert all(torch.equal(good[k], kept[k]) for k in good)
+
+
+def test_a_per_process_batch_of_one_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="batch of at least 2"):
+        Trainer(TINY.replace(batch_size=1), ToyShapes(6), tmp_path, progress=False)
+
+
+@pytest.mark.slow
+def test_losses_decrease_on_a_toy_problem(tmp_path):
+    config = TINY.replace(epochs=1, epoch_len=96, batch_size=4, max_num_next_clicks=0, lr=2e-3, milestones=(5,))
+    trainer = Trainer(config, ToyShapes(96), tmp_path, progress=False)
+    trainer.fit()
+    losses = [row["loss"] for row in trainer.log.rows["train"]]
+    assert len(losses) == 24
+    assert np.mean(losses[-5:]) < 0.85 * np.mean(losses[:5])  # seen: 0.86 -> 0.62
+
+
+def _write_folder_dataset(root, count=6, size=(64, 80)):
+    (root / "img").mkdir(parents=True)
+    (root / "gt").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        image = rng.integers(0, 120, (*size, 3), dtype=np.uint8)
+        mask = np.zeros(size, np.uint8)
+        y, x = rng.integers(10, 30), rng.integers(10, 40)
+        mask[y:y + 30, x:x + 35] = 255
+        image[mask > 0] += 100
+        name = f"thing{i % 2:02d}_{1000 + i // 2:012d}"
+        cv2.imwrite(str(root / "img" / f"{name}.jpg"), image)
+        cv2.imwrite(str(root / "gt" / f"{name}.png"), mask)
+
+
+CLI_ARGS = ["--preset", "course", "--crop-size", "48", "64", "--batch-size", "2", "--epoch-len", "4",
+            "--val-epoch-len", "2", "--epochs", "2", "--workers", "0", "--min-object-area", "50", "--no-progress"]
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+
+
+@pytest.mark.slow
+def test_command_line_trains_and_resumes(tmp_path):
+    _write_folder_dataset(tmp_path / "data")
+    base = [sys.executable, "-m", "ritm_lite.train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), *CLI_ARGS]
+    first = subprocess.run(base + ["--max-steps", "3"], capture_output=True, text=True, env=_env(), timeout=300)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run(base + ["--resume"], capture_output=True, text=True, env=_env(), timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "resumed at epoch 1, step 1" in second.stderr
+    rows = (tmp_path / "run" / "train.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 4  # header + 4 steps (3 before the stop, 1 after)
+    assert (tmp_path / "run" / "val.csv").exists() and (tmp_path / "run" / "tensorboard").is_dir()
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "epoch_002.pth").config.backbone == "hrnet18s"
+
+
+DDP_SCRIPT = textwrap.dedent("""
+    import sys, torch
+    from ritm_lite.train import main
+    from ritm_lite.training.distributed import DistEnv
+    import ritm_lite.training.trainer as trainer_module
+
+    original_fit = trainer_module.Trainer.fit
+    def fit_and_dump(self):
+        state = original_fit(self)
+        torch.save(self.model.state_dict(), sys.argv[1] + f"/rank{self.env.rank}.pt")
+        return state
+    trainer_module.Trainer.fit = fit_and_dump
+    sys.exit(main(sys.argv[2:]))
+""")
+
+
+@pytest.mark.slow
+def test_two_process_ddp_with_gloo_keeps_replicas_identical(tmp_path):
+    _write_folder_dataset(tmp_path / "data")
+    script = tmp_path / "ddp_train.py"
+    script.write_text(DDP_SCRIPT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           str(script), str(tmp_path), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+           "--device", "cpu", *CLI_ARGS, "--batch-size", "4", "--max-steps", "2"]
+    result = subprocess.run(cmd, capture_output=True, text=True, env={**_env(), "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0 if k.endswith(("weight", "bias", "scale")))
+    torch.manual_seed(PRESETS["course"].seed)  # the run's initialisation
+    start = build_model("hrnet18s").state_dict()
+    assert any(not torch.equal(rank0[k], start[k]) for k in rank0 if k.endswith("weight"))  # it trained
+    saved = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pth").state_dict()
+    assert all(torch.equal(saved[k], rank0[k]) for k in rank0)  # rank 0 wrote the checkpoint
