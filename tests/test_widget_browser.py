@@ -52,6 +52,12 @@ def _png_array(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16)
 
 
+def _near(click: list, aimed: tuple[int, int], is_positive: bool) -> bool:
+    """The kernel's click ``[x, y, positive]`` is the aimed pixel (within 1 px) and sign."""
+    x, y, positive = click
+    return abs(x - aimed[0]) <= 1 and abs(y - aimed[1]) <= 1 and positive is is_positive
+
+
 def _wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.25):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -137,7 +143,10 @@ def test_clicks_in_chromium_reach_the_kernel_and_redraw_the_canvas(tmp_path):
             first = _wait_for(
                 lambda: (s := state()) and len(s["clicks"]) == 1 and s, 60, "the first click"
             )
-            assert first["clicks"][0] == [positive[0], positive[1], True]
+            # The element may sit at a fractional page offset and the browser reports whole
+            # CSS pixels, so the kernel's pixel may be one off from the aimed one.
+            assert _near(first["clicks"][0], positive, True), first["clicks"]
+            positive = tuple(int(v) for v in first["clicks"][0][:2])  # where it really landed
             assert first["forward_ms"] > 0 and first["object_id"] == 1
 
             page.keyboard.press("n")  # the canvas has focus after the click: next click negative
@@ -147,10 +156,9 @@ def test_clicks_in_chromium_reach_the_kernel_and_redraw_the_canvas(tmp_path):
             second = _wait_for(
                 lambda: (s := state()) and len(s["clicks"]) == 2 and s, 60, "the second click"
             )
-            assert second["clicks"] == [
-                [positive[0], positive[1], True],
-                [negative[0], negative[1], False],
-            ]
+            assert second["clicks"][0] == [positive[0], positive[1], True]
+            assert _near(second["clicks"][1], negative, False), second["clicks"]
+            negative = tuple(int(v) for v in second["clicks"][1][:2])
             assert second["undo_depth"] == 2
 
             def changed_at_markers() -> bytes | None:
