@@ -346,6 +346,9 @@ def reference(model, image, clicks, zoom_in: bool = True) -> np.ndarray:
 
 @pytest.mark.slow
 def test_real_predictor_undo_gives_the_same_mask_as_never_clicking(recorder, hrnet18s, image):
+    from ritm_lite.widget import PredictorLike
+
+    assert isinstance(real_predictor(hrnet18s), PredictorLike)
     seg = ClickSegmenter(real_predictor(hrnet18s), image)
     mouse_down(seg.canvas, 30, 20)
     key_down(seg.canvas, "n")
