@@ -1,0 +1,281 @@
+"""Readers for the interactive-segmentation benchmarks, in the layouts their publishers use.
+
+Every reader returns a :class:`Benchmark`: a lazy sequence of :class:`Sample` objects, one per
+*object* (an image with three objects gives three samples), with
+
+* ``image``: ``(H, W, 3)`` uint8 RGB,
+* ``gt_mask``: ``(H, W)`` int32, 1 object, 0 background, -1 ignored (never clicked on, not
+  counted in IoU),
+* ``name``: a readable id (file stem, plus ``_<object id>`` for multi-object images).
+
+=============  ==============================================  ===================================
+benchmark      layout under ``root``                            ground truth
+=============  ==============================================  ===================================
+GrabCut        ``data_GT/*`` images, ``boundary_GT/<stem>.bmp``  255 object, 128 ignore band, 0 bg
+Berkeley       ``images/*``, ``masks/<stem>.*``                 as GrabCut (as the original)
+DAVIS          ``img/*``, ``gt/<stem>.*``                       any non-zero pixel is the object
+COCO_MVal      ``img/*``, ``gt/<stem>.*``                       as DAVIS
+SBD            ``img/<id>.jpg``, ``inst/<id>.mat``, ``val.txt``  ``GTinst.Segmentation``: 1..K
+PascalVOC      ``JPEGImages/<id>.jpg``,                          palette PNG: 1..K objects,
+               ``SegmentationObject/<id>.png``,                  255 boundary (ignored)
+               ``ImageSets/Segmentation/val.txt``
+=============  ==============================================  ===================================
+
+Differences from the original readers: Pascal VOC masks are read as palette indices (the
+original converts the decoded colours to grey and ignores grey level 220, which selects the
+same pixels), objects are ordered by index, and only the ``.txt`` splits are supported (the
+original's ``test`` split is a pickle shipped with its own data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+IGNORE = -1
+"""Ground-truth value of ignored pixels."""
+
+PAPER_ZOOM_IN_TARGET_SIZE = {"DAVIS": 600}
+"""ZoomIn crop size the paper's protocol uses per benchmark (400 for all others)."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One object to segment: ``image`` (H, W, 3) uint8 RGB, ``gt_mask`` (H, W) int32
+    (1 object, 0 background, -1 ignore) and ``name``."""
+
+    image: np.ndarray
+    gt_mask: np.ndarray
+    name: str
+
+
+class Benchmark(Sequence[Sample]):
+    """A lazy list of samples: files are read when a sample is indexed.
+
+    Args:
+        name: benchmark name.
+        entries: one record per object, passed to ``load``.
+        load: reads one entry into a :class:`Sample`.
+    """
+
+    def __init__(self, name: str, entries: list[Any], load: Callable[[Any], Sample]):
+        self.name = name
+        self._entries = entries
+        self._load = load
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __getitem__(self, index: int) -> Sample:  # type: ignore[override]
+        if isinstance(index, slice):
+            raise TypeError("index a Benchmark one sample at a time")
+        return self._load(self._entries[index])
+
+    def __repr__(self) -> str:
+        return f"Benchmark({self.name!r}, {len(self)} objects)"
+
+
+# --------------------------------------------------------------------------- file reading
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB image read with OpenCV."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"cannot read image {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _read_mask_channels(path: Path) -> np.ndarray:
+    mask = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if mask is None:
+        raise ValueError(f"cannot read mask {path}")
+    return mask
+
+
+def _require_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is not a directory: is the benchmark root right?")
+    return path
+
+
+def _image_mask_pairs(root: Path, images_dir: str, masks_dir: str) -> list[tuple[Path, Path, str]]:
+    images = sorted(p for p in _require_dir(root / images_dir).glob("*.*") if p.is_file())
+    masks = {p.stem: p for p in _require_dir(root / masks_dir).glob("*.*") if p.is_file()}
+    pairs = []
+    for image in images:
+        if image.stem not in masks:
+            raise FileNotFoundError(f"no mask for {image.name} in {root / masks_dir}")
+        pairs.append((image, masks[image.stem], image.stem))
+    if not pairs:
+        raise FileNotFoundError(f"no images in {root / images_dir}")
+    return pairs
+
+
+def _read_split(path: Path) -> list[str]:
+    if not path.is_file():
+        raise FileNotFoundError(f"split file {path} not found")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+# --------------------------------------------------------------------------- GrabCut / Berkeley
+
+
+def grabcut_mask(mask: np.ndarray) -> np.ndarray:
+    """GrabCut-style grey mask -> int32 ground truth: >128 object, 128 ignore, else background."""
+    gt = np.zeros(mask.shape, dtype=np.int32)
+    gt[mask > 128] = 1
+    gt[mask == 128] = IGNORE
+    return gt
+
+
+def _load_grabcut(entry: tuple[Path, Path, str]) -> Sample:
+    image_path, mask_path, name = entry
+    mask = _read_mask_channels(mask_path)[:, :, 0]  # the original reads the first channel
+    return Sample(read_rgb(image_path), grabcut_mask(mask), name)
+
+
+def grabcut(
+    root: str | Path, images_dir: str = "data_GT", masks_dir: str = "boundary_GT"
+) -> Benchmark:
+    """The GrabCut benchmark (50 images, one object each)."""
+    return Benchmark("GrabCut", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_grabcut)
+
+
+def berkeley(root: str | Path, images_dir: str = "images", masks_dir: str = "masks") -> Benchmark:
+    """The Berkeley benchmark (100 objects), read like GrabCut (as the original does)."""
+    return Benchmark(
+        "Berkeley", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_grabcut
+    )
+
+
+# --------------------------------------------------------------------------- DAVIS / COCO_MVal
+
+
+def _load_binary(entry: tuple[Path, Path, str]) -> Sample:
+    image_path, mask_path, name = entry
+    gt = (_read_mask_channels(mask_path).max(axis=2) > 0).astype(np.int32)
+    return Sample(read_rgb(image_path), gt, name)
+
+
+def davis(root: str | Path, images_dir: str = "img", masks_dir: str = "gt") -> Benchmark:
+    """DAVIS (345 frames of the paper's protocol): ``img/`` + ``gt/``, non-zero = object."""
+    return Benchmark("DAVIS", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_binary)
+
+
+def coco_mval(root: str | Path, images_dir: str = "img", masks_dir: str = "gt") -> Benchmark:
+    """COCO_MVal (800 COCO val2017 instances), in the DAVIS layout."""
+    return Benchmark(
+        "COCO_MVal", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_binary
+    )
+
+
+# --------------------------------------------------------------------------- SBD
+
+
+def read_sbd_instances(path: Path) -> np.ndarray:
+    """``GTinst.Segmentation`` of an SBD ``inst/*.mat`` file: ``(H, W)`` int32, 0 bg, 1..K."""
+    from scipy.io import loadmat
+
+    gt_inst = loadmat(str(path))["GTinst"]
+    return np.asarray(gt_inst["Segmentation"][0, 0], dtype=np.int32)
+
+
+def _object_ids(instances: np.ndarray, skip: tuple[int, ...] = (0,)) -> list[int]:
+    return [int(v) for v in np.unique(instances) if int(v) not in skip]
+
+
+def _load_sbd(entry: tuple[Path, Path, int, str]) -> Sample:
+    image_path, mat_path, object_id, name = entry
+    gt = (read_sbd_instances(mat_path) == object_id).astype(np.int32)
+    return Sample(read_rgb(image_path), gt, name)
+
+
+def _descend(root: str | Path, *inner: str) -> Path:
+    """``root/inner`` when the archive's own folders are still there, else ``root``."""
+    root = Path(root)
+    nested = root.joinpath(*inner)
+    return nested if nested.is_dir() else root
+
+
+def sbd(root: str | Path, split: str = "val") -> Benchmark:
+    """SBD (the paper evaluates on the ``val`` split): every instance of ``inst/<id>.mat`` is
+    one sample; no ignore region. ``root`` may also be the unpacked archive's top folder
+    (holding ``benchmark_RELEASE/dataset``)."""
+    root = _descend(root, "benchmark_RELEASE", "dataset")
+    entries = []
+    for image_id in _read_split(root / f"{split}.txt"):
+        mat_path = root / "inst" / f"{image_id}.mat"
+        for object_id in _object_ids(read_sbd_instances(mat_path)):
+            entries.append(
+                (root / "img" / f"{image_id}.jpg", mat_path, object_id, f"{image_id}_{object_id}")
+            )
+    return Benchmark("SBD", entries, _load_sbd)
+
+
+# --------------------------------------------------------------------------- Pascal VOC
+
+
+def read_palette_png(path: Path) -> np.ndarray:
+    """Palette indices of an indexed PNG (Pascal VOC's ``SegmentationObject``) as int32."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if image.mode not in ("P", "L"):
+            raise ValueError(f"{path} is a {image.mode} image; expected an indexed (palette) PNG")
+        return np.asarray(image, dtype=np.int32)
+
+
+VOC_BOUNDARY = 255
+"""Palette index of the unlabelled band around every Pascal VOC object."""
+
+
+def _load_voc(entry: tuple[Path, Path, int, str]) -> Sample:
+    image_path, png_path, object_id, name = entry
+    indices = read_palette_png(png_path)
+    gt = (indices == object_id).astype(np.int32)
+    gt[indices == VOC_BOUNDARY] = IGNORE
+    return Sample(read_rgb(image_path), gt, name)
+
+
+def pascal_voc(root: str | Path, split: str = "val") -> Benchmark:
+    """Pascal VOC 2012 segmentation (val: 1,449 images): every object of
+    ``SegmentationObject/<id>.png`` is one sample; the 255 boundary band is ignored. ``root``
+    may also be the folder holding ``VOCdevkit/VOC2012``."""
+    root = _descend(root, "VOCdevkit", "VOC2012")
+    entries = []
+    for image_id in _read_split(root / "ImageSets" / "Segmentation" / f"{split}.txt"):
+        png_path = root / "SegmentationObject" / f"{image_id}.png"
+        for object_id in _object_ids(read_palette_png(png_path), skip=(0, VOC_BOUNDARY)):
+            entries.append(
+                (
+                    root / "JPEGImages" / f"{image_id}.jpg",
+                    png_path,
+                    object_id,
+                    f"{image_id}_{object_id}",
+                )
+            )
+    return Benchmark("PascalVOC", entries, _load_voc)
+
+
+BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
+    "GrabCut": grabcut,
+    "Berkeley": berkeley,
+    "DAVIS": davis,
+    "COCO_MVal": coco_mval,
+    "SBD": sbd,
+    "PascalVOC": pascal_voc,
+}
+"""Reader per benchmark name (the names of the paper's tables)."""
+
+
+def load_benchmark(name: str, root: str | Path, **kwargs: Any) -> Benchmark:
+    """Open benchmark ``name`` (a key of :data:`BENCHMARKS`) stored under ``root``."""
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; choose one of {sorted(BENCHMARKS)}")
+    return BENCHMARKS[name](root, **kwargs)

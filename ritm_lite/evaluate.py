@@ -1,0 +1,169 @@
+"""Command line: evaluate a model (or the OpenCV GrabCut peer) on a benchmark, NoC protocol.
+
+    python -m ritm_lite.evaluate --checkpoint model.pth --dataset GrabCut \\
+        --data-root ../shared/data/GrabCut --json grabcut.json --plot grabcut.png
+    # random weights, a smoke run:
+    python -m ritm_lite.evaluate --preset hrnet18s --dataset GrabCut --limit 5 --max-clicks 5
+    python -m ritm_lite.evaluate --peer opencv-grabcut --dataset GrabCut
+
+It prints the paper's table (NoC@85, NoC@90, >=20@85, >=20@90, seconds per click), and
+optionally writes a JSON file (protocol, table, mIoU per click, every object's IoU curve and
+clicks) and an mIoU-vs-clicks plot. The protocol is the paper's: automatic clicker, threshold
+0.49, up to 20 clicks, stop at IoU 0.9, ZoomIn (400 px, 600 px on DAVIS) and flip averaging.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from ritm_lite.data.benchmarks import BENCHMARKS, PAPER_ZOOM_IN_TARGET_SIZE, load_benchmark
+from ritm_lite.evaluation import (
+    DatasetResult,
+    GrabCutPeer,
+    evaluate_dataset,
+    format_table,
+    plot_miou_curves,
+)
+from ritm_lite.inference import Predictor
+from ritm_lite.utils import default_device, shared_dir
+
+PEERS = ("opencv-grabcut",)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m ritm_lite.evaluate",
+        description="NoC evaluation of an interactive segmentation model.",
+    )
+    method = parser.add_mutually_exclusive_group(required=True)
+    method.add_argument(
+        "--checkpoint", type=Path, help="model checkpoint (ritm_lite or official RITM .pth)"
+    )
+    method.add_argument(
+        "--preset", help="build this model preset with RANDOM weights (smoke runs only)"
+    )
+    method.add_argument(
+        "--peer", choices=PEERS, help="evaluate a classic method instead of a network"
+    )
+    parser.add_argument(
+        "--dataset", default="GrabCut", choices=sorted(BENCHMARKS), help="benchmark name"
+    )
+    parser.add_argument(
+        "--data-root", type=Path, help="benchmark folder (default: ../shared/data/<dataset>)"
+    )
+    parser.add_argument("--json", type=Path, help="write per-object IoU curves and the table here")
+    parser.add_argument("--plot", type=Path, help="write the mIoU-vs-clicks plot here (.png)")
+    parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
+    parser.add_argument(
+        "--target-iou", type=float, default=0.9, help="stop clicking at this IoU (>1: never)"
+    )
+    parser.add_argument(
+        "--pred-thr", type=float, default=0.49, help="probability threshold of the mask"
+    )
+    parser.add_argument("--limit", type=int, help="evaluate only the first N objects")
+    parser.add_argument("--no-zoom-in", action="store_true", help="run without ZoomIn")
+    parser.add_argument("--no-flip", action="store_true", help="run without flip averaging")
+    parser.add_argument(
+        "--zoom-in-size", type=int, help="ZoomIn crop size (default: 400, 600 on DAVIS)"
+    )
+    parser.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="torch seed for --preset's random weights"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if args.data_root is None:
+        root = shared_dir()
+        if root is None:
+            parser.error("--data-root is required (../shared/data is not here)")
+        args.data_root = root / "data" / args.dataset
+    if args.max_clicks < 1:
+        parser.error("--max-clicks must be at least 1")
+    return args
+
+
+def method_name(args: argparse.Namespace) -> str:
+    """A short row name for the table."""
+    if args.peer:
+        return args.peer
+    name = args.checkpoint.stem if args.checkpoint else f"{args.preset} (random)"
+    extras = [x for x, off in (("zoom", args.no_zoom_in), ("flip", args.no_flip)) if not off]
+    return f"{name}+{'+'.join(extras)}" if extras else name
+
+
+def build_predictor(args: argparse.Namespace):
+    """The model's :class:`Predictor` (or the peer) described by the arguments."""
+    if args.peer == "opencv-grabcut":
+        return GrabCutPeer()
+    import ritm_lite
+
+    device = torch.device(args.device) if args.device else default_device()
+    if args.checkpoint is not None:
+        model = ritm_lite.load_checkpoint(args.checkpoint, map_location="cpu")
+    else:
+        torch.manual_seed(args.seed)
+        model = ritm_lite.build_model(args.preset)
+    size = args.zoom_in_size or PAPER_ZOOM_IN_TARGET_SIZE.get(args.dataset, 400)
+    return Predictor(
+        model.to(device),
+        zoom_in=not args.no_zoom_in,
+        flip=not args.no_flip,
+        zoom_in_target_size=size,
+    )
+
+
+def run(args: argparse.Namespace, predictor) -> DatasetResult:
+    """Evaluate ``predictor`` as the arguments say; print the table, write JSON and plot."""
+    samples = load_benchmark(args.dataset, args.data_root)
+    result = evaluate_dataset(
+        samples,
+        predictor,
+        target_iou=args.target_iou,
+        pred_thr=args.pred_thr,
+        max_clicks=args.max_clicks,
+        limit=args.limit,
+        progress=not args.quiet,
+        desc=f"{args.dataset} objects",
+    )
+    name = method_name(args)
+    print(format_table({name: result}, args.dataset))
+    if args.preset:
+        print(
+            f"note: {args.preset} has random weights: "
+            "these numbers say nothing about RITM's accuracy"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "method": name,
+            "dataset": args.dataset,
+            "data_root": str(args.data_root),
+            "checkpoint": str(args.checkpoint) if args.checkpoint else None,
+            "preset": args.preset,
+            "peer": args.peer,
+            "zoom_in": not args.no_zoom_in and not args.peer,
+            "flip": not args.no_flip and not args.peer,
+            **result.to_dict(),
+        }
+        args.json.write_text(json.dumps(record, indent=1))
+    if args.plot:
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        figure = plot_miou_curves({name: result}, args.dataset)
+        figure.savefig(args.plot, dpi=120, bbox_inches="tight")
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    run(args, build_predictor(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

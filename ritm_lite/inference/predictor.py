@@ -1,0 +1,230 @@
+"""The predictor: one RITM step per call, SAM-style.
+
+Each call to :meth:`Predictor.predict` is one click of the interaction (Sec. 3 of the paper,
+"Iterative training ... with mask guidance" at test time):
+
+1. input = ``cat(image, previous prediction)``, a ``(1, 4, H, W)`` float tensor (RGB in
+   ``[0, 1]``, then the previous probabilities);
+2. :class:`~ritm_lite.inference.zoom_in.ZoomIn` crops it around the object (from the 2nd
+   click on) and :class:`~ritm_lite.inference.flip.HorizontalFlip` adds the mirror image;
+3. the model turns it, with all clicks so far, into ``"instances"`` logits;
+4. inverse transforms in reverse order: flip averages the logits, the sigmoid makes
+   probabilities, ZoomIn pastes the crop into a full-size zero map;
+5. the result is the next call's previous prediction.
+
+>>> predictor = Predictor(model)                       # doctest: +SKIP
+>>> predictor.set_image(image)                          # (H, W, 3) uint8 RGB
+>>> probs = predictor.predict(np.array([[120, 80]]), np.array([1]))   # (x, y), positive
+>>> probs = predictor.predict(np.array([[120, 80], [40, 30]]), np.array([1, 0]))
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ritm_lite.clicks import Click, clicks_from_prompts, points_tensor
+from ritm_lite.inference.flip import HorizontalFlip
+from ritm_lite.inference.zoom_in import ZoomIn, ZoomInConfig
+
+
+@dataclass
+class PredictorState:
+    """Everything :meth:`Predictor.set_state` needs to undo to an earlier click."""
+
+    prev_prediction: torch.Tensor  # (1, 1, H, W) probabilities
+    zoom_in: dict | None  # ZoomIn.get_state(), or None without ZoomIn
+
+
+class Predictor:
+    """Click-by-click inference with an RITM model.
+
+    Args:
+        model: a module called as ``model(image, points)`` with ``image`` ``(B, 4, H, W)``
+            and ``points`` ``(B, 2N, 3)``, returning a dict with ``"instances"`` logits
+            ``(B, 1, h, w)`` (resized to the input size if smaller). It is put in eval mode.
+        zoom_in: ``True`` for the paper's ZoomIn, ``False`` for none, or a
+            :class:`ZoomInConfig` / :class:`ZoomIn` of your own.
+        flip: average the logits of the image and of its mirror image (one batch of two).
+        zoom_in_target_size: long side of the ZoomIn crop when ``zoom_in=True`` (400; the
+            paper uses 600 on DAVIS).
+        device: where to run; ``None`` keeps the model where it is, otherwise the model is
+            moved there.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        zoom_in: bool | ZoomIn | ZoomInConfig = True,
+        flip: bool = True,
+        zoom_in_target_size: int = 400,
+        device: torch.device | str | None = None,
+    ):
+        if device is not None:
+            model = model.to(device)
+        else:
+            param = next(iter(model.parameters()), None)
+            device = param.device if param is not None else torch.device("cpu")
+        self.model = model.eval()
+        self.device = torch.device(device)
+        if zoom_in is True:
+            zoom_in = ZoomIn(ZoomInConfig(target_size=zoom_in_target_size))
+        elif isinstance(zoom_in, ZoomInConfig):
+            zoom_in = ZoomIn(zoom_in)
+        elif zoom_in is False or zoom_in is None:
+            zoom_in = None
+        elif not isinstance(zoom_in, ZoomIn):
+            raise ValueError(f"zoom_in must be a bool, a ZoomInConfig or a ZoomIn, got {zoom_in!r}")
+        self.zoom_in: ZoomIn | None = zoom_in
+        self.flip: HorizontalFlip | None = HorizontalFlip() if flip else None
+        self._image: torch.Tensor | None = None  # (1, 3, H, W) float32 in [0, 1]
+        self._prev_prediction: torch.Tensor | None = None  # (1, 1, H, W) probabilities
+        self.last_model_seconds = 0.0  # time spent in the model by the last predict()
+
+    # ------------------------------------------------------------------ image and state
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Set the image to segment and forget all clicks.
+
+        Args:
+            image: ``(H, W, 3)`` uint8 RGB array.
+        """
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"image must be an (H, W, 3) RGB array, got shape {image.shape}")
+        if image.dtype != np.uint8:
+            raise ValueError(f"image must be uint8 (0..255), got {image.dtype}")
+        tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div(255)
+        self._image = tensor.unsqueeze(0).to(self.device)
+        self.reset()
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """``(H, W)`` of the current image."""
+        self._require_image()
+        return tuple(self._image.shape[2:])
+
+    @property
+    def prev_prediction(self) -> np.ndarray:
+        """The ``(H, W)`` float32 probabilities the next click will see as its mask channel."""
+        self._require_image()
+        return self._prev_prediction[0, 0].cpu().numpy()
+
+    def reset(self) -> None:
+        """Forget all clicks (previous prediction = zeros), keep the image."""
+        self._require_image()
+        for transform in self._transforms():
+            transform.reset()
+        self._prev_prediction = torch.zeros_like(self._image[:, :1])
+
+    def get_state(self) -> PredictorState:
+        """A snapshot to return to with :meth:`set_state` (undo)."""
+        self._require_image()
+        return PredictorState(
+            prev_prediction=self._prev_prediction.clone(),
+            zoom_in=self.zoom_in.get_state() if self.zoom_in is not None else None,
+        )
+
+    def set_state(self, state: PredictorState) -> None:
+        """Return to a snapshot taken by :meth:`get_state` on the same image."""
+        self._require_image()
+        if tuple(state.prev_prediction.shape) != tuple(self._prev_prediction.shape):
+            raise ValueError("this state belongs to an image of another size")
+        self._prev_prediction = state.prev_prediction.clone().to(self.device)
+        if self.zoom_in is not None:
+            if state.zoom_in is None:
+                raise ValueError("this state was saved by a predictor without ZoomIn")
+            self.zoom_in.set_state(state.zoom_in)
+
+    # ------------------------------------------------------------------ prediction
+
+    def predict(
+        self,
+        point_coords: np.ndarray,
+        point_labels: np.ndarray,
+        mask_input: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Run the model once for the clicks so far.
+
+        Args:
+            point_coords: ``(N, 2)`` ``(x, y)`` pixel coordinates of ALL clicks so far, in
+                click order.
+            point_labels: ``(N,)`` 1 for positive, 0 for negative clicks.
+            mask_input: optional ``(H, W)`` float probabilities in ``[0, 1]`` or bool mask
+                used as the previous prediction instead of the predictor's own (to correct
+                an existing segmentation). It also becomes ZoomIn's previous prediction.
+
+        Returns:
+            ``(H, W)`` float32 foreground probabilities (threshold 0.49 in the paper's
+            protocol).
+
+        Raises:
+            RuntimeError: no image set.
+            ValueError: bad clicks, labels or ``mask_input``.
+        """
+        self._require_image()
+        clicks = clicks_from_prompts(point_coords, point_labels, self.image_size)
+        if mask_input is not None:
+            self._prev_prediction = self._mask_tensor(mask_input)
+            if self.zoom_in is not None:
+                self.zoom_in.set_prev_probs(self._prev_prediction)
+        self.last_model_seconds = 0.0
+        with torch.no_grad():
+            probs = self._step(clicks)
+            if self.zoom_in is not None and self.zoom_in.needs_recompute():
+                probs = self._step(clicks)
+        self._prev_prediction = probs
+        return probs[0, 0].cpu().numpy()
+
+    def _step(self, clicks: list[Click]) -> torch.Tensor:
+        net_input = torch.cat([self._image, self._prev_prediction], dim=1)
+        clicks_lists = [clicks]
+        for transform in self._transforms():
+            net_input, clicks_lists = transform.transform(net_input, clicks_lists)
+        points = points_tensor(clicks_lists, device=self.device)
+
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        start = time.perf_counter()
+        logits = self.model(net_input, points)["instances"]
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.last_model_seconds += time.perf_counter() - start
+
+        if logits.shape[2:] != net_input.shape[2:]:
+            logits = F.interpolate(
+                logits, size=net_input.shape[2:], mode="bilinear", align_corners=True
+            )
+        if self.flip is not None:
+            logits = self.flip.inv_transform(logits)
+        probs = torch.sigmoid(logits)
+        if self.zoom_in is not None:
+            probs = self.zoom_in.inv_transform(probs)
+        return probs
+
+    # ------------------------------------------------------------------ helpers
+
+    def _transforms(self) -> list:
+        return [t for t in (self.zoom_in, self.flip) if t is not None]
+
+    def _require_image(self) -> None:
+        if self._image is None:
+            raise RuntimeError("no image set: call set_image(image) before predicting")
+
+    def _mask_tensor(self, mask: np.ndarray) -> torch.Tensor:
+        mask = np.asarray(mask)
+        if mask.shape != self.image_size:
+            raise ValueError(
+                f"mask_input must have the image's shape {self.image_size}, got {mask.shape}"
+            )
+        if mask.dtype != bool and not np.issubdtype(mask.dtype, np.floating):
+            raise ValueError(f"mask_input must be float probabilities or bool, got {mask.dtype}")
+        mask = mask.astype(np.float32)
+        if not np.all(np.isfinite(mask)) or mask.min(initial=0) < 0 or mask.max(initial=0) > 1:
+            raise ValueError("mask_input must hold probabilities in [0, 1]")
+        return torch.from_numpy(mask)[None, None].to(self.device)

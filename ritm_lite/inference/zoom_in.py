@@ -1,0 +1,302 @@
+"""ZoomIn: from the second click on, run the network on a crop around the object.
+
+RITM (Sec. 3.4, "Zoom-In") follows f-BRS: the first click sees the whole image; from then on
+the network looks at a box around the current prediction and the positive clicks, expanded
+by 1.4 and at least 200 px wide and high, resized so that its long side is 400 px (600 px on
+DAVIS). The box is kept from click to click and recomputed only when a positive click falls
+outside it or when the new box overlaps the kept one with IoU < 0.5. The crop's probabilities
+are resized back to the box and pasted into a zero map of the full image.
+
+Boxes are ``Box(top, bottom, left, right)``: *inclusive* pixel indices, rows then columns.
+
+Two behaviours of the original code are kept on purpose, because the golden evaluation
+trajectory (``../shared/fixtures/ritm_reference``) depends on them:
+
+* when the previous prediction is empty the network sees the whole image, yet a box that was
+  set before is still used by :meth:`ZoomIn.inv_transform`, which squeezes that full-image
+  prediction into the old box;
+* a positive click on the box's last row or column counts as *outside* the box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ritm_lite.clicks import Click
+
+
+class Box(NamedTuple):
+    """An axis-aligned box of pixels; all four bounds are inclusive indices."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top + 1
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left + 1
+
+
+@dataclass
+class ZoomInConfig:
+    """Settings of :class:`ZoomIn`; the defaults are the paper's evaluation protocol."""
+
+    target_size: int | tuple[int, int] = (
+        400  # long side of the crop fed to the net (600 on DAVIS); a (h, w) pair forces that size
+    )
+    skip_clicks: int = (
+        1  # the first `skip_clicks` clicks see the whole image; -1 zooms from the first click
+    )
+    expansion_ratio: float = 1.4  # the object box grows by this factor around its centre
+    min_crop_size: int = 200  # ... but is at least this many pixels high and wide
+    recompute_thresh_iou: float = (
+        0.5  # a new box replaces the kept one when their IoU drops below this
+    )
+    prob_thresh: float = 0.5  # the previous prediction's object = probabilities above this
+
+
+# --------------------------------------------------------------------------- box maths
+
+
+def bbox_from_mask(mask: np.ndarray) -> Box:
+    """Tightest box around the ``True`` pixels of a non-empty ``(H, W)`` mask."""
+    rows = np.flatnonzero(np.any(mask, axis=1))
+    cols = np.flatnonzero(np.any(mask, axis=0))
+    if rows.size == 0:
+        raise ValueError("bbox_from_mask needs a mask with at least one pixel set")
+    return Box(int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1]))
+
+
+def expand_bbox(box: Box, ratio: float, min_size: float | None = None) -> Box:
+    """Grow ``box`` by ``ratio`` about its centre, to at least ``min_size`` per side.
+
+    Bounds are rounded with Python's ``round`` (half to even), as in the original.
+    """
+    centre_y = 0.5 * (box.top + box.bottom)
+    centre_x = 0.5 * (box.left + box.right)
+    height = ratio * box.height
+    width = ratio * box.width
+    if min_size is not None:
+        height = max(height, min_size)
+        width = max(width, min_size)
+    return Box(
+        round(centre_y - 0.5 * height),
+        round(centre_y + 0.5 * height),
+        round(centre_x - 0.5 * width),
+        round(centre_x + 0.5 * width),
+    )
+
+
+def clamp_bbox(box: Box, height: int, width: int) -> Box:
+    """Clip ``box`` to an image of ``height`` x ``width`` pixels."""
+    return Box(
+        max(0, box.top), min(height - 1, box.bottom), max(0, box.left), min(width - 1, box.right)
+    )
+
+
+def _segment_iou(a0: int, a1: int, b0: int, b1: int) -> float:
+    intersection = max(0, min(a1, b1) - max(a0, b0) + 1)
+    union = max(1e-6, max(a1, b1) - min(a0, b0) + 1)
+    return intersection / union
+
+
+def bbox_iou(a: Box, b: Box) -> float:
+    """IoU of two boxes, computed as the product of the rows' and the columns' IoUs.
+
+    This equals the area IoU when one box contains the other and is a close stand-in
+    otherwise; it is what the original uses to decide whether to move the box.
+    """
+    return _segment_iou(a.top, a.bottom, b.top, b.bottom) * _segment_iou(
+        a.left, a.right, b.left, b.right
+    )
+
+
+def object_roi(
+    pred_mask: np.ndarray, clicks: Sequence[Click], expansion_ratio: float, min_crop_size: float
+) -> Box:
+    """The zoom box: bbox of ``pred_mask`` plus the positive clicks, expanded, clamped.
+
+    Args:
+        pred_mask: ``(H, W)`` bool, the previous prediction thresholded.
+        clicks: clicks in ``(x, y)`` pixels; positive ones are added to the mask at
+            ``(int(y), int(x))``.
+    """
+    mask = np.array(pred_mask, dtype=bool, copy=True)
+    for click in clicks:
+        if click.is_positive:
+            mask[int(click.y), int(click.x)] = True
+    box = expand_bbox(bbox_from_mask(mask), expansion_ratio, min_crop_size)
+    return clamp_bbox(box, *mask.shape)
+
+
+def clicks_inside(box: Box, clicks: Sequence[Click]) -> bool:
+    """Whether every positive click lies in ``box`` (its last row/column counts as outside)."""
+    return all(
+        box.top <= c.y < box.bottom and box.left <= c.x < box.right for c in clicks if c.is_positive
+    )
+
+
+def crop_size(box: Box, target_size: int | tuple[int, int]) -> tuple[int, int]:
+    """``(height, width)`` of the resized crop: long side ``target_size``, or the given pair."""
+    if isinstance(target_size, tuple):
+        return target_size
+    scale = target_size / max(box.height, box.width)
+    return round(box.height * scale), round(box.width * scale)
+
+
+def crop_and_resize(image_nd: torch.Tensor, box: Box, size: tuple[int, int]) -> torch.Tensor:
+    """Cut ``box`` out of ``(B, C, H, W)`` and resize it (bilinear, ``align_corners=True``)."""
+    crop = image_nd[:, :, box.top : box.bottom + 1, box.left : box.right + 1]
+    return F.interpolate(crop, size=size, mode="bilinear", align_corners=True)
+
+
+def clicks_to_crop(clicks: Sequence[Click], box: Box, size: tuple[int, int]) -> list[Click]:
+    """Map clicks into the resized crop: ``new = size * (coord - start) / box_extent`` (float)."""
+    crop_h, crop_w = size
+    return [
+        c.moved(x=crop_w * (c.x - box.left) / box.width, y=crop_h * (c.y - box.top) / box.height)
+        for c in clicks
+    ]
+
+
+# --------------------------------------------------------------------------- the transform
+
+
+class ZoomIn:
+    """The ZoomIn inference transform (batch of one image).
+
+    ``transform`` maps the ``(1, C, H, W)`` input (RGB + previous-mask channel) and its click
+    list into the crop; ``inv_transform`` maps the crop's ``(1, 1, h, w)`` probabilities
+    back to ``(1, 1, H, W)`` and remembers them as the next "previous prediction".
+    """
+
+    def __init__(self, config: ZoomInConfig | None = None, **overrides):
+        if config is not None and overrides:
+            raise ValueError("pass either a ZoomInConfig or keyword settings, not both")
+        self.config = config if config is not None else ZoomInConfig(**overrides)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the box and the previous prediction (a new image or a new object)."""
+        self._input_shape: tuple[int, ...] | None = None
+        self._roi: Box | None = None
+        self._prev_probs: torch.Tensor | None = None  # (1, 1, H, W) probabilities
+        self._crop_size: tuple[int, int] | None = None
+        self.roi_updated = False  # True when the last transform set a new box
+
+    @property
+    def roi(self) -> Box | None:
+        """The current zoom box in full-image pixels, or ``None`` before zooming starts."""
+        return self._roi
+
+    def set_prev_probs(self, probs: torch.Tensor) -> None:
+        """Replace the remembered previous prediction ``(1, 1, H, W)`` (an external mask)."""
+        self._prev_probs = probs
+
+    def get_state(self) -> dict:
+        return {
+            "input_shape": self._input_shape,
+            "roi": self._roi,
+            "prev_probs": self._prev_probs,
+            "crop_size": self._crop_size,
+            "roi_updated": self.roi_updated,
+        }
+
+    def set_state(self, state: dict) -> None:
+        self._input_shape = state["input_shape"]
+        self._roi = state["roi"]
+        self._prev_probs = state["prev_probs"]
+        self._crop_size = state["crop_size"]
+        self.roi_updated = state["roi_updated"]
+
+    def transform(
+        self, image_nd: torch.Tensor, clicks_lists: list[list[Click]]
+    ) -> tuple[torch.Tensor, list[list[Click]]]:
+        """Crop and resize the input around the object, and move the clicks with it.
+
+        Args:
+            image_nd: ``(1, C, H, W)`` float input.
+            clicks_lists: one list of clicks in ``(x, y)`` pixels of ``image_nd``.
+
+        Returns:
+            ``(1, C, h, w)`` crop and the clicks in crop pixels, or the inputs unchanged
+            while the box is not (yet) defined.
+        """
+        if image_nd.shape[0] != 1 or len(clicks_lists) != 1:
+            raise ValueError("ZoomIn works on one image with one click list at a time")
+        cfg = self.config
+        self.roi_updated = False
+        clicks = clicks_lists[0]
+        if len(clicks) <= cfg.skip_clicks:
+            return image_nd, clicks_lists
+
+        self._input_shape = tuple(image_nd.shape)
+        height, width = image_nd.shape[2:]
+        current = None
+        if self._prev_probs is not None:
+            pred_mask = (self._prev_probs > cfg.prob_thresh)[0, 0].cpu().numpy()
+            if pred_mask.any():
+                current = object_roi(pred_mask, clicks, cfg.expansion_ratio, cfg.min_crop_size)
+        if current is None:
+            if cfg.skip_clicks >= 0:
+                # the kept box (if any) still applies in inv_transform
+                return image_nd, clicks_lists
+            current = Box(0, height - 1, 0, width - 1)
+
+        if (
+            self._roi is None
+            or not clicks_inside(self._roi, clicks)
+            or bbox_iou(current, self._roi) < cfg.recompute_thresh_iou
+        ):
+            self._roi = current
+            self.roi_updated = True
+        self._crop_size = crop_size(self._roi, cfg.target_size)
+        crop = crop_and_resize(image_nd, self._roi, self._crop_size)
+        return crop, [clicks_to_crop(clicks, self._roi, self._crop_size)]
+
+    def inv_transform(self, prob_map: torch.Tensor) -> torch.Tensor:
+        """Paste the crop's ``(1, 1, h, w)`` probabilities into a zero ``(1, 1, H, W)`` map."""
+        if self._roi is None:
+            self._prev_probs = prob_map
+            return prob_map
+        if prob_map.shape[0] != 1:
+            raise ValueError(
+                f"ZoomIn expects one probability map, got a batch of {prob_map.shape[0]}"
+            )
+        box = self._roi
+        resized = F.interpolate(
+            prob_map, size=(box.height, box.width), mode="bilinear", align_corners=True
+        )
+        if self._prev_probs is not None:
+            full = torch.zeros(self._prev_probs.shape, device=prob_map.device, dtype=prob_map.dtype)
+            full[:, :, box.top : box.bottom + 1, box.left : box.right + 1] = resized
+        else:
+            full = resized
+        self._prev_probs = full
+        return full
+
+    def needs_recompute(self) -> bool:
+        """With ``skip_clicks <= 0``: whether the first, unzoomed prediction is small enough
+        (its box has IoU < 0.5 with the image) that the click should be run again zoomed in.
+        Always ``False`` with the paper's ``skip_clicks = 1``.
+        """
+        cfg = self.config
+        if self._prev_probs is None or self._roi is not None or cfg.skip_clicks > 0:
+            return False
+        pred_mask = (self._prev_probs > cfg.prob_thresh)[0, 0].cpu().numpy()
+        if not pred_mask.any():
+            return False
+        possible = object_roi(pred_mask, [], cfg.expansion_ratio, cfg.min_crop_size)
+        height, width = self._input_shape[2:] if self._input_shape else pred_mask.shape
+        return bbox_iou(possible, Box(0, height - 1, 0, width - 1)) < 0.5

@@ -1,0 +1,135 @@
+"""Every benchmark reader on tiny files written in that benchmark's own format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.io import savemat
+
+from ritm_lite.data.benchmarks import BENCHMARKS, load_benchmark
+
+
+def write_rgb(path: Path, rgb: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), rgb[:, :, ::-1])
+
+
+def rgb_image(seed: int, shape=(12, 16)) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)
+
+
+def test_grabcut_maps_128_to_ignore(tmp_path):
+    image = rgb_image(0)
+    write_rgb(tmp_path / "data_GT" / "b.png", image)  # lossless, so pixels round-trip
+    write_rgb(tmp_path / "data_GT" / "a.png", rgb_image(1))
+    mask = np.zeros((12, 16), np.uint8)
+    mask[2:6, 3:9] = 255
+    mask[6, 3:9] = 128
+    mask[0, 0] = 200  # > 128 counts as object, like the original
+    for name in ("a", "b"):
+        (tmp_path / "boundary_GT").mkdir(exist_ok=True)
+        cv2.imwrite(str(tmp_path / "boundary_GT" / f"{name}.bmp"), mask)
+    bench = load_benchmark("GrabCut", tmp_path)
+    assert len(bench) == 2 and [bench[i].name for i in range(2)] == ["a", "b"]
+    sample = bench[1]
+    np.testing.assert_array_equal(sample.image, image)
+    assert sample.gt_mask.dtype == np.int32
+    assert (sample.gt_mask == 1).sum() == 4 * 6 + 1 and (sample.gt_mask == -1).sum() == 6
+    assert sample.gt_mask[0, 0] == 1 and sample.gt_mask[11, 15] == 0
+
+
+def test_berkeley_reads_images_and_masks_folders(tmp_path):
+    write_rgb(tmp_path / "images" / "x.png", rgb_image(2))
+    mask = np.zeros((12, 16), np.uint8)
+    mask[4:8, 4:8] = 255
+    (tmp_path / "masks").mkdir()
+    cv2.imwrite(str(tmp_path / "masks" / "x.png"), mask)
+    sample = load_benchmark("Berkeley", tmp_path)[0]
+    assert sample.name == "x" and sample.gt_mask.sum() == 16
+
+
+@pytest.mark.parametrize("name", ["DAVIS", "COCO_MVal"])
+def test_img_gt_layout_treats_any_nonzero_as_object(tmp_path, name):
+    write_rgb(tmp_path / "img" / "cat1_42.jpg", rgb_image(3))
+    mask = np.zeros((12, 16, 3), np.uint8)
+    mask[1:3, 1:4, 2] = 255
+    mask[5, 5, 0] = 1  # any channel, any non-zero value
+    (tmp_path / "gt").mkdir()
+    cv2.imwrite(str(tmp_path / "gt" / "cat1_42.png"), mask)
+    sample = load_benchmark(name, tmp_path)[0]
+    assert sample.name == "cat1_42" and sample.image.shape == (12, 16, 3)
+    assert set(np.unique(sample.gt_mask)) == {0, 1} and sample.gt_mask.sum() == 2 * 3 + 1
+
+
+def test_sbd_gives_one_sample_per_instance(tmp_path):
+    for image_id in ("2008_000001", "2008_000002"):
+        write_rgb(tmp_path / "img" / f"{image_id}.jpg", rgb_image(4))
+    (tmp_path / "inst").mkdir()
+    first = np.zeros((12, 16), np.uint8)
+    first[0:3, 0:3] = 1
+    first[5:10, 5:12] = 2
+    second = np.zeros((12, 16), np.uint8)
+    second[2:4, 2:4] = 3  # ids need not start at 1
+    for image_id, segmentation in (("2008_000001", first), ("2008_000002", second)):
+        gt_inst = {
+            "Segmentation": segmentation,
+            "Boundaries": np.zeros((2, 1), object),
+            "Categories": np.array([[15]]),
+        }
+        savemat(tmp_path / "inst" / f"{image_id}.mat", {"GTinst": gt_inst})
+    (tmp_path / "val.txt").write_text("2008_000001\n2008_000002\n")
+    bench = load_benchmark("SBD", tmp_path)
+    assert [bench[i].name for i in range(len(bench))] == [
+        "2008_000001_1",
+        "2008_000001_2",
+        "2008_000002_3",
+    ]
+    assert (
+        bench[0].gt_mask.sum() == 9 and bench[1].gt_mask.sum() == 35 and bench[2].gt_mask.sum() == 4
+    )
+    assert set(np.unique(bench[1].gt_mask)) == {0, 1}
+
+
+def test_pascal_voc_objects_with_ignored_boundary(tmp_path):
+    image_id = "2007_000032"
+    archive_root, tmp_path = tmp_path, tmp_path / "VOCdevkit" / "VOC2012"
+    write_rgb(tmp_path / "JPEGImages" / f"{image_id}.jpg", rgb_image(5))
+    indices = np.zeros((12, 16), np.uint8)
+    indices[2:5, 2:5] = 1
+    indices[7:10, 8:14] = 2
+    indices[1, 1:6] = 255  # boundary band
+    png = Image.fromarray(indices)  # mode "L"; putpalette turns it into an indexed "P" image
+    png.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [0, 0, 0] * 252 + [224, 224, 192])
+    (tmp_path / "SegmentationObject").mkdir()
+    png.save(tmp_path / "SegmentationObject" / f"{image_id}.png")
+    (tmp_path / "ImageSets" / "Segmentation").mkdir(parents=True)
+    (tmp_path / "ImageSets" / "Segmentation" / "val.txt").write_text(image_id + "\n")
+    bench = load_benchmark("PascalVOC", tmp_path)
+    assert len(bench) == 2 and bench[1].name == f"{image_id}_2"
+    assert (bench[0].gt_mask == 1).sum() == 9 and (bench[0].gt_mask == -1).sum() == 5
+    assert (bench[1].gt_mask == 1).sum() == 18 and (bench[1].gt_mask == -1).sum() == 5
+    assert len(load_benchmark("PascalVOC", archive_root)) == 2  # the archive's top folder works too
+
+
+def test_missing_files_and_unknown_names_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown benchmark"):
+        load_benchmark("NoSuchSet", tmp_path)
+    with pytest.raises(FileNotFoundError, match="data_GT"):
+        load_benchmark("GrabCut", tmp_path)
+    write_rgb(tmp_path / "img" / "lonely.png", rgb_image(6))
+    (tmp_path / "gt").mkdir()
+    with pytest.raises(FileNotFoundError, match="no mask for lonely.png"):
+        load_benchmark("DAVIS", tmp_path)
+    assert set(BENCHMARKS) == {"GrabCut", "Berkeley", "DAVIS", "COCO_MVal", "SBD", "PascalVOC"}
+
+
+def test_real_grabcut_has_fifty_objects_with_ignore_bands(grabcut_dir):
+    bench = load_benchmark("GrabCut", grabcut_dir)
+    assert len(bench) == 50
+    sample = bench[1]  # 124080: has a 128 band
+    assert sample.image.dtype == np.uint8 and sample.image.shape[:2] == sample.gt_mask.shape
+    assert set(np.unique(sample.gt_mask)) == {-1, 0, 1}

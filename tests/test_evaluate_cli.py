@@ -1,0 +1,166 @@
+"""`python -m ritm_lite.evaluate`: table on stdout, JSON and plot files, on tiny GrabCut data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ritm_lite import evaluate
+from ritm_lite.inference import Predictor
+from ritm_lite.utils import PROJECT_ROOT
+
+
+def make_grabcut_folder(root: Path, count: int = 2) -> Path:
+    """``count`` easy images (a red disk on green) in the GrabCut layout, with a 128 band."""
+    rng = np.random.default_rng(0)
+    (root / "data_GT").mkdir(parents=True)
+    (root / "boundary_GT").mkdir()
+    rows, cols = np.mgrid[:48, :64]
+    for i in range(count):
+        distance = np.sqrt((rows - 24) ** 2 + (cols - 20 - 10 * i) ** 2)
+        image = np.where((distance <= 12)[..., None], [200, 40, 40], [40, 160, 120]) + rng.normal(
+            0, 10, (48, 64, 3)
+        )
+        cv2.imwrite(
+            str(root / "data_GT" / f"toy{i}.png"),
+            np.clip(image, 0, 255).astype(np.uint8)[:, :, ::-1],
+        )
+        mask = np.where(distance <= 11, 255, np.where(distance <= 13, 128, 0)).astype(np.uint8)
+        cv2.imwrite(str(root / "boundary_GT" / f"toy{i}.bmp"), mask)
+    return root
+
+
+def test_cli_with_the_grabcut_peer_writes_table_json_and_plot(tmp_path):
+    data = make_grabcut_folder(tmp_path / "GrabCut")
+    out_json, out_png = tmp_path / "out" / "result.json", tmp_path / "out" / "miou.png"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ritm_lite.evaluate",
+            "--peer",
+            "opencv-grabcut",
+            "--dataset",
+            "GrabCut",
+            "--data-root",
+            str(data),
+            "--max-clicks",
+            "3",
+            "--json",
+            str(out_json),
+            "--plot",
+            str(out_png),
+            "--quiet",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert (
+        "NoC@85" in completed.stdout
+        and "opencv-grabcut" in completed.stdout
+        and ">=3@90" in completed.stdout
+    )
+    record = json.loads(out_json.read_text())
+    assert record["dataset"] == "GrabCut" and record["protocol"]["max_clicks"] == 3
+    assert [o["name"] for o in record["objects"]] == ["toy0", "toy1"]
+    first = record["objects"][0]
+    assert 1 <= len(first["ious"]) <= 3 and len(first["clicks"]) == len(first["ious"])
+    assert first["clicks"][0][2] is True  # the first click is positive
+    assert record["table"]["NoC@90"] == pytest.approx(
+        np.mean([o["noc"][1] for o in record["objects"]])
+    )
+    assert f"{record['table']['NoC@90']:.2f}" in completed.stdout
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class ConstantNet(nn.Module):
+    """Predicts a fixed disk wherever the clicks are: enough to drive the loop."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(10.0))
+
+    def forward(self, image, points):
+        height, width = image.shape[2:]
+        rows = torch.arange(height).view(1, height, 1)
+        cols = torch.arange(width).view(1, 1, width)
+        first = points[:, 0]  # the first positive click of each sample
+        inside = (rows - first[:, 0, None, None]) ** 2 + (
+            cols - first[:, 1, None, None]
+        ) ** 2 <= 100
+        return {"instances": self.scale * (inside.float() - 0.5)[:, None]}
+
+
+def test_run_evaluates_a_model_predictor(tmp_path, capsys):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    args = evaluate.parse_args(
+        [
+            "--preset",
+            "any",
+            "--data-root",
+            str(data),
+            "--max-clicks",
+            "2",
+            "--quiet",
+            "--no-zoom-in",
+            "--json",
+            str(tmp_path / "r.json"),
+        ]
+    )
+    result = evaluate.run(args, Predictor(ConstantNet(), zoom_in=False, flip=True))
+    assert len(result.names) == 1 and result.ious[0][0] > 0.5
+    out = capsys.readouterr().out
+    assert "any (random)+flip" in out and "random weights" in out
+    assert json.loads((tmp_path / "r.json").read_text())["flip"] is True
+
+
+def test_main_with_a_random_weight_preset(tmp_path, capsys):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    out_json = tmp_path / "preset.json"
+    code = evaluate.main(
+        [
+            "--preset",
+            "hrnet18s",
+            "--data-root",
+            str(data),
+            "--max-clicks",
+            "2",
+            "--zoom-in-size",
+            "64",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--json",
+            str(out_json),
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "hrnet18s (random)+zoom+flip" in out and "random weights" in out
+    record = json.loads(out_json.read_text())
+    assert record["preset"] == "hrnet18s" and record["zoom_in"] and record["flip"]
+    assert 1 <= len(record["objects"][0]["ious"]) <= 2 and record["table"]["SPC"] > 0
+
+
+def test_cli_refuses_missing_method_and_bad_dataset(tmp_path):
+    with pytest.raises(SystemExit):
+        evaluate.parse_args(["--dataset", "GrabCut", "--data-root", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        evaluate.parse_args(
+            ["--peer", "opencv-grabcut", "--dataset", "Nope", "--data-root", str(tmp_path)]
+        )
+    with pytest.raises(SystemExit):
+        evaluate.parse_args(
+            ["--checkpoint", "x.pth", "--preset", "hrnet18s", "--data-root", str(tmp_path)]
+        )

@@ -1,0 +1,178 @@
+"""The Predictor computes exactly the RITM step, click after click, with a tiny stand-in model.
+
+A stand-in network (a random 3x3 convolution over RGB + previous mask + click disks) keeps the
+tests fast; the real HRNet model is checked against the original's trajectory in
+test_eval_parity.py. Each test builds the expected output by hand from the model and the
+paper's formulas, so a wrong step (mask not fed back, clicks mirrored wrongly, probabilities
+averaged instead of logits, ...) changes the numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ritm_lite.clicks import Click, points_tensor
+from ritm_lite.inference import Predictor, ZoomIn, ZoomInConfig
+
+
+class TinyClickNet(nn.Module):
+    """Stand-in with the RITM model's signature: ``model(image (B,4,H,W), points (B,2N,3))``."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.conv = nn.Conv2d(6, 1, 3, padding=1)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=generator))
+            self.conv.bias.fill_(-1.0)
+        self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.calls.append((image.clone(), points.clone()))
+        height, width = image.shape[2:]
+        rows = torch.arange(height, dtype=torch.float32).view(1, 1, height, 1)
+        cols = torch.arange(width, dtype=torch.float32).view(1, 1, 1, width)
+        r = points[:, :, 0].view(*points.shape[:2], 1, 1)
+        c = points[:, :, 1].view(*points.shape[:2], 1, 1)
+        near = ((rows - r) ** 2 + (cols - c) ** 2 <= 25) & (r >= 0)
+        half = points.shape[1] // 2
+        disks = torch.stack([near[:, :half].any(1), near[:, half:].any(1)], 1).float()
+        logits = 3 * self.conv(torch.cat([image, disks], 1))
+        return {"instances": logits, "instances_aux": logits}
+
+
+@pytest.fixture
+def image() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+
+
+def _as_input(image: np.ndarray, prev: torch.Tensor) -> torch.Tensor:
+    rgb = torch.from_numpy(image.transpose(2, 0, 1).copy()).float().div(255)[None]
+    return torch.cat([rgb, prev], dim=1)
+
+
+CLICKS = [
+    Click(x=20, y=30, is_positive=True, index=0),
+    Click(x=50, y=5, is_positive=False, index=1),
+]
+COORDS = np.array([[20, 30], [50, 5]])
+LABELS = np.array([1, 0])
+
+
+def test_plain_predictor_feeds_its_prediction_back(image):
+    model = TinyClickNet()
+    predictor = Predictor(model, zoom_in=False, flip=False)
+    predictor.set_image(image)
+    first = predictor.predict(COORDS[:1], LABELS[:1])
+    second = predictor.predict(COORDS, LABELS)
+
+    reference = TinyClickNet()
+    with torch.no_grad():
+        prev = torch.zeros(1, 1, 48, 64)
+        expected1 = torch.sigmoid(
+            reference(_as_input(image, prev), points_tensor([CLICKS[:1]]))["instances"]
+        )
+        expected2 = torch.sigmoid(
+            reference(_as_input(image, expected1), points_tensor([CLICKS]))["instances"]
+        )
+    assert first.shape == (48, 64) and first.dtype == np.float32
+    np.testing.assert_allclose(first, expected1[0, 0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(second, expected2[0, 0].numpy(), atol=1e-6)
+    assert len(model.calls) == 2  # one model call per predict
+    np.testing.assert_array_equal(model.calls[1][1].numpy(), points_tensor([CLICKS]).numpy())
+
+
+def test_flip_averages_logits_in_one_batch(image):
+    model = TinyClickNet()
+    predictor = Predictor(model, zoom_in=False, flip=True)
+    predictor.set_image(image)
+    probs = predictor.predict(COORDS, LABELS)
+
+    assert len(model.calls) == 1 and model.calls[0][0].shape[0] == 2  # batched, not two calls
+    reference = TinyClickNet()
+    mirrored = [c.moved(x=64 - c.x - 1, y=c.y) for c in CLICKS]
+    net_input = _as_input(image, torch.zeros(1, 1, 48, 64))
+    with torch.no_grad():
+        direct = reference(net_input, points_tensor([CLICKS]))["instances"]
+        through_mirror = reference(torch.flip(net_input, dims=[3]), points_tensor([mirrored]))[
+            "instances"
+        ]
+    expected = torch.sigmoid(0.5 * (direct + torch.flip(through_mirror, dims=[3])))
+    np.testing.assert_allclose(probs, expected[0, 0].numpy(), atol=1e-6)
+    averaged_probs = 0.5 * (
+        torch.sigmoid(direct) + torch.flip(torch.sigmoid(through_mirror), dims=[3])
+    )
+    # logits are averaged, not probabilities
+    assert not np.allclose(probs, averaged_probs[0, 0].numpy(), atol=1e-4)
+
+
+def test_mask_input_replaces_the_previous_prediction(image):
+    mask = np.zeros((48, 64), dtype=bool)
+    mask[10:30, 5:40] = True
+    predictor = Predictor(TinyClickNet(), zoom_in=False, flip=False)
+    predictor.set_image(image)
+    probs = predictor.predict(COORDS[:1], LABELS[:1], mask_input=mask)
+    with torch.no_grad():
+        prev = torch.from_numpy(mask.astype(np.float32))[None, None]
+        expected = torch.sigmoid(
+            TinyClickNet()(_as_input(image, prev), points_tensor([CLICKS[:1]]))["instances"]
+        )
+    np.testing.assert_allclose(probs, expected[0, 0].numpy(), atol=1e-6)
+
+
+def test_zoom_in_crops_the_input_from_the_second_click(image):
+    model = TinyClickNet()
+    zoom = ZoomIn(ZoomInConfig(target_size=100, min_crop_size=10))
+    predictor = Predictor(model, zoom_in=zoom, flip=False)
+    predictor.set_image(image)
+    mask = np.zeros((48, 64), dtype=np.float32)
+    mask[20:36, 10:30] = 1.0
+    predictor.predict(COORDS[:1], LABELS[:1], mask_input=mask)  # first click: whole image
+    assert model.calls[0][0].shape[2:] == (48, 64)
+    predictor.predict(COORDS, LABELS)
+    assert zoom.roi is not None and max(model.calls[1][0].shape[2:]) == 100
+
+
+def test_state_round_trip_is_an_exact_undo(image):
+    predictor = Predictor(
+        TinyClickNet(), zoom_in=ZoomInConfig(target_size=80, min_crop_size=20), flip=True
+    )
+    predictor.set_image(image)
+    predictor.predict(COORDS[:1], LABELS[:1])
+    state = predictor.get_state()
+    after_undo_target = predictor.predict(COORDS, LABELS)
+    predictor.predict(np.array([[20, 30], [50, 5], [3, 40]]), np.array([1, 0, 1]))  # to undo
+    predictor.set_state(state)
+    np.testing.assert_array_equal(predictor.predict(COORDS, LABELS), after_undo_target)
+
+
+def test_reset_forgets_clicks_but_keeps_the_image(image):
+    predictor = Predictor(TinyClickNet(), zoom_in=True, flip=True)
+    predictor.set_image(image)
+    first = predictor.predict(COORDS[:1], LABELS[:1])
+    predictor.predict(COORDS, LABELS)
+    predictor.reset()
+    np.testing.assert_array_equal(predictor.prev_prediction, np.zeros((48, 64), np.float32))
+    np.testing.assert_array_equal(predictor.predict(COORDS[:1], LABELS[:1]), first)
+
+
+def test_bad_input_is_refused_clearly(image):
+    predictor = Predictor(TinyClickNet())
+    with pytest.raises(RuntimeError, match="set_image"):
+        predictor.predict(COORDS, LABELS)
+    with pytest.raises(ValueError, match="uint8"):
+        predictor.set_image(image.astype(np.float32))
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        predictor.set_image(image[:, :, 0])
+    predictor.set_image(image)
+    with pytest.raises(ValueError, match="outside"):
+        predictor.predict(np.array([[64, 0]]), np.array([1]))  # x = W is outside
+    with pytest.raises(ValueError, match="labels"):
+        predictor.predict(COORDS, np.array([1, 2]))
+    with pytest.raises(ValueError, match="shape"):
+        predictor.predict(COORDS, LABELS, mask_input=np.zeros((10, 10)))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        predictor.predict(COORDS, LABELS, mask_input=np.full((48, 64), 2.0))
