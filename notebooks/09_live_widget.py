@@ -1,0 +1,262 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 09 · A live click-segmentation widget
+#
+# Everything so far ran click by click in code. Here a person clicks: the image is shown in
+# an [ipycanvas](https://ipycanvas.readthedocs.io) canvas, and **each click runs one forward
+# pass** of RITM with all clicks so far and the previous mask fed back (the *mask guidance* of
+# the paper), then redraws the mask overlay.
+#
+# `ritm_lite.widget` has three parts:
+#
+# | module | what it holds |
+# | --- | --- |
+# | `state.py` — `SegmentationState` | clicks, undo stack (predictor snapshots, ZoomIn included), finished objects, label map; plain Python, tested without a browser |
+# | `canvas.py` — `ClickSegmenter` | the thin widget layer: toolbar, sliders, a 3-layer canvas, status line |
+# | `io.py` | loading images/masks (grayscale, RGBA, 16-bit) and saving a PNG label map and COCO RLE JSON |
+#
+# **How to use it.** Click on the object: a *positive* click. The sign of the next click is
+# the toggle in the toolbar — ipycanvas reports only the position of a mouse press, not the
+# button or modifier keys — and switching is one key once the canvas has focus (it takes
+# focus when clicked): **N** negative, **P** positive, **Space** toggle, **Z** undo,
+# **R** reset the object, **Enter** finish the object (it is kept in the label map and the
+# next object starts). Threshold and opacity are sliders; *ZoomIn* switches the paper's
+# ZoomIn on or off (the object's clicks are re-run with the new setting); *Image* loads
+# another picture, *Mask to correct* loads an existing mask, which the first click corrects
+# (it is passed to the predictor as `mask_input`); *Save* writes `<name>.png` (label map,
+# 0 = background, k = object k) and `<name>.json` (COCO-style RLE).
+#
+# **Rapid clicks** are applied one by one, in order: a click runs its prediction inside the
+# kernel's message handler, so clicks made meanwhile wait in the kernel's queue. Errors
+# inside a callback (which ipywidgets would swallow) appear in the status line.
+
+# %% [markdown]
+# ## Set-up on Colab
+#
+# Locally nothing is needed (`make course` installed everything; the cell below does nothing).
+# **On Colab**, the cell clones and installs the course, pins **ipycanvas 0.13.2** and turns
+# on Colab's custom widget manager, without which third-party widgets do not render. Why
+# 0.13.2: ipycanvas 0.12.x and 0.13.1 do not render on Colab (the canvas-manager widget they
+# rely on is not created there), and 0.13.2 is the release reported working on Colab with
+# `enable_custom_widget_manager()` (ipycanvas issue #318); 0.14 has not been confirmed there.
+# Everything `ritm_lite.widget` uses exists unchanged in 0.13.2. If the widget still does
+# not show, the last section of this notebook runs the same session without widgets.
+
+# %% tags=["colab"]
+import subprocess
+import sys
+
+IN_COLAB = "google.colab" in sys.modules
+REPO_URL = "https://github.com/ritm-lite/ritm_lite"  # <- the repository you cloned the course from
+COLAB_IPYCANVAS = "ipycanvas==0.13.2"  # known to render on Colab (see above)
+if IN_COLAB:
+    try:
+        import ritm_lite  # noqa: F401  (already installed in this runtime)
+    except ImportError:
+        subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "/content/ritm_lite"], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "-e", "/content/ritm_lite[course]"], check=True
+        )
+        sys.path.insert(0, "/content/ritm_lite")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", COLAB_IPYCANVAS], check=True)
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+else:
+    print("Not on Colab: nothing to install.")
+
+# %%
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+import ritm_lite
+from ritm_lite.inference import Predictor
+from ritm_lite.utils import default_device, shared_dir, show_source, smoke_mode
+from ritm_lite.widget import ClickSegmenter, SegmentationState, coco_to_label_map, load_image
+from ritm_lite.widget.canvas import overlay_rgba
+
+torch.set_num_threads(2)
+SMOKE = smoke_mode()
+print("smoke mode:", SMOKE, "· device:", default_device())
+
+# %% [markdown]
+# ## The model
+#
+# Set `CHECKPOINT` (or the environment variable `RITM_CHECKPOINT`) to a trained checkpoint —
+# a `ritm_lite` file or an official RITM one; `ritm_lite.load_checkpoint` reads both.
+# Without one, this notebook uses an **HRNet-18s with random weights**: the widget works
+# exactly the same, but **the masks are meaningless until trained weights are loaded** (the
+# course's trained weights come with the training notebooks).
+
+# %%
+CHECKPOINT = os.environ.get("RITM_CHECKPOINT")  # e.g. "runs/hrnet18s/last.pth"
+
+if CHECKPOINT:
+    model = ritm_lite.load_checkpoint(CHECKPOINT)
+    print(f"loaded {CHECKPOINT}")
+else:
+    torch.manual_seed(0)
+    model = ritm_lite.build_model("hrnet18s").eval()
+    print("No checkpoint: random-weight hrnet18s. The widget works, the masks mean nothing yet.")
+model = model.to(default_device())
+
+# %% [markdown]
+# ## An image
+#
+# The first GrabCut image from `../shared` when it is there, otherwise a generated one. At
+# smoke size (the test suite) it is shrunk so that every click is quick on a CPU.
+
+# %%
+SHARED = shared_dir()
+grabcut = SHARED / "data" / "GrabCut" if SHARED else None
+if grabcut is not None and (grabcut / "data_GT").is_dir():
+    photo_path = sorted((grabcut / "data_GT").glob("*.jpg"))[0]
+    image = load_image(photo_path)
+    gt_path = grabcut / "boundary_GT" / f"{photo_path.stem}.bmp"
+    gt = cv2.imread(str(gt_path), cv2.IMREAD_GRAYSCALE) > 128  # 128 = boundary band
+    print(f"GrabCut {photo_path.name}: {image.shape[1]}x{image.shape[0]}")
+else:
+    print("../shared not found: using a generated image (a disk and a bar on a gradient)")
+    rows, cols = np.mgrid[:320, :480]
+    gt = (cols - 300) ** 2 / 90**2 + (rows - 170) ** 2 / 70**2 <= 1
+    image = np.dstack([cols * 0.4 + 40, rows * 0.5 + 30, np.full_like(rows, 90)]).astype(np.uint8)
+    image[gt] = (220, 120, 40)
+    image[60:110, 40:200] = (60, 160, 200)
+
+if SMOKE:
+    scale = 128 / max(image.shape[:2])
+    size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+    image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    gt = cv2.resize(gt.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+print("image:", image.shape, image.dtype)
+
+# %% [markdown]
+# ## The widget
+#
+# `ClickSegmenter(predictor, image)` is all it takes. The predictor is `ritm_lite`'s
+# `Predictor` with the paper's inference: ZoomIn and flip averaging.
+#
+# (When the environment variable `RITM_WIDGET_STATE` is set — the browser test sets it — the
+# widget's state is written to that JSON file after every change, via `on_update`; a normal
+# session does not need it.)
+
+# %%
+predictor = Predictor(model, zoom_in=True, flip=True)
+seg = ClickSegmenter(predictor, image, save_path="segmentation")
+
+STATE_FILE = os.environ.get("RITM_WIDGET_STATE")
+if STATE_FILE:
+    seg.on_update(lambda s: Path(STATE_FILE).write_text(json.dumps(s.state.summary())))
+seg
+
+# %% [markdown]
+# The status line under the canvas shows the current object, its clicks, and the last
+# click's latency split into the model's forward pass and everything else. "Everything
+# else" is the widget's own cost: `benchmarks/widget_overhead.py` measures it with a
+# predictor that costs nothing; the budget is 30 ms per click for a 1-megapixel image.
+#
+# **How a click is drawn.** The photo is sent once to the bottom layer of a `MultiCanvas`.
+# A click redraws only the overlay and click layers, in one message (`hold_canvas()`). The
+# overlay travels as a *palette PNG*: one byte per pixel (the object id) and a colour table
+# whose alpha is the opacity — lossless RGBA for the browser, and cheap to encode. (An RGB
+# array would be sent as lossy JPEG by ipycanvas, smearing the mask's edges.)
+
+# %%
+show_source(SegmentationState.add_click)
+
+# %% [markdown]
+# Undo works because the state snapshots the predictor (`get_state()`, which includes
+# ZoomIn's crop) *before* each click, and restores it (`set_state`) on undo — so the next
+# click sees exactly the previous mask it would have seen.
+
+# %% [markdown]
+# ## Without widgets: the same session from a list of clicks
+#
+# Where widgets cannot render (a viewer without a widget manager, a Colab runtime where the
+# custom widget manager is off, the test suite), the same code runs from a list of clicks and
+# the result is drawn with matplotlib. The calls below are the ones the canvas makes; a second
+# `Predictor` is used because each widget owns its predictor's state.
+#
+# The clicks follow the ground-truth mask the way the evaluation's clicker does: the first
+# positive click at the object's most interior point, then each next one inside the largest
+# error region (positive on a missed part, negative on a wrongly included one).
+
+# %%
+def interior_point(mask: np.ndarray) -> tuple[int, int]:
+    """(x, y) of the pixel farthest from the mask's border."""
+    distance = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(np.argmax(distance), distance.shape)
+    return int(x), int(y)
+
+
+offline = ClickSegmenter(Predictor(model, zoom_in=True, flip=True), image)
+clicks = [(*interior_point(gt), True)]
+offline.click(*clicks[0][:2], positive=True)
+for _ in range(1 if SMOKE else 2):  # corrective clicks on the largest error region
+    mask = offline.state.current_mask()
+    false_neg, false_pos = gt & ~mask, ~gt & mask
+    positive = bool(false_neg.sum() >= false_pos.sum())
+    error = false_neg if positive else false_pos
+    if not error.any():
+        break
+    x, y = interior_point(error)
+    offline.click(x, y, positive=positive)
+    clicks.append((x, y, positive))
+first_object = offline.finish_object()
+
+print("clicks (x, y, positive):", clicks)
+print("status:", offline.state.summary())
+
+labels = offline.state.result_label_map()
+iou = (labels == first_object)[gt].sum() / ((labels == first_object) | gt).sum()
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+axes[0].imshow(image)
+axes[0].imshow(overlay_rgba(labels, 0.5))
+for x, y, positive in clicks:
+    color = "lime" if positive else "red"
+    axes[0].plot(x, y, "o", color=color, markeredgecolor="white", markersize=9)
+axes[0].set_title(f"{len(clicks)} clicks → object {first_object} (IoU {iou:.2f})")
+axes[1].imshow(gt, cmap="gray")
+axes[1].set_title("ground truth")
+for ax in axes:
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
+# With random weights the IoU above is whatever chance gives; with a trained checkpoint the
+# first clicks already give a good mask (the paper's NoC@90 on GrabCut is below 2 clicks).
+#
+# ## Saving, and reading back
+#
+# `save` writes the label map as a PNG (`uint8`, or `uint16` past 255 objects) and a COCO-style
+# JSON whose masks are run-length encoded by pycocotools. Both read back to the same label map.
+
+# %%
+out_dir = Path(tempfile.mkdtemp(prefix="ritm_widget_"))
+png_path, json_path = offline.save(out_dir / "segmentation")
+from_png = cv2.imread(str(png_path), cv2.IMREAD_UNCHANGED)
+from_json = coco_to_label_map(json.loads(json_path.read_text()))
+assert (from_png == labels).all() and (from_json == labels).all()
+rle = json.loads(json_path.read_text())["annotations"][0]["segmentation"]
+print(f"{png_path.name}: {from_png.dtype} label map · {json_path.name}: RLE {rle['counts'][:40]}…")

@@ -1,0 +1,48 @@
+"""The live click-segmentation widget: click on an image in JupyterLab, get a mask.
+
+* :class:`ClickSegmenter` (``canvas.py``) — the ipycanvas widget: toolbar, sliders, canvas,
+  status line. ``ClickSegmenter(predictor, image)`` and display it.
+* :class:`SegmentationState` (``state.py``) — clicks, objects, undo stack and label map as a
+  plain Python class, usable without any widget (the notebooks' headless fallback).
+* ``io.py`` — loading images and masks (grayscale, RGBA, 16-bit) and saving a PNG label map
+  and COCO-style RLE JSON.
+
+``ipywidgets`` and ``ipycanvas`` come with the ``course`` extra; ``state`` and ``io`` do not
+need them, so the import of :class:`ClickSegmenter` is deferred until it is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ritm_lite.widget.io import (
+    coco_to_label_map,
+    label_map_to_coco,
+    load_image,
+    load_mask,
+    save_coco_rle_json,
+    save_label_map_png,
+)
+from ritm_lite.widget.state import BusyError, FinishedObject, PredictorLike, SegmentationState
+
+__all__ = [
+    "BusyError",
+    "ClickSegmenter",
+    "FinishedObject",
+    "PredictorLike",
+    "SegmentationState",
+    "coco_to_label_map",
+    "label_map_to_coco",
+    "load_image",
+    "load_mask",
+    "save_coco_rle_json",
+    "save_label_map_png",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ClickSegmenter":
+        from ritm_lite.widget.canvas import ClickSegmenter
+
+        return ClickSegmenter
+    raise AttributeError(f"module 'ritm_lite.widget' has no attribute {name!r}")

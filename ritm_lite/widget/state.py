@@ -1,0 +1,314 @@
+"""The state of a click-segmentation session, kept apart from any widget.
+
+RITM segments one object at a time from a sequence of clicks: each new click runs one
+forward pass with *all* clicks so far and the previous prediction fed back as the extra
+input channel (that is the "mask guidance" of the paper). An annotation session adds three
+things around that loop, which live here as plain Python so they are tested without a
+browser:
+
+* an **undo stack**: before each click the predictor's state is snapshotted
+  (``get_state()``, which includes ZoomIn's crop), so undo restores exactly the predictor
+  that produced the previous mask;
+* **several objects**: "finish object" writes the current mask into a label map
+  (``0`` = background, ``k`` = object ``k``; a later object paints over an earlier one, as
+  in the original RITM demo) and starts the next object from a fresh predictor state;
+* **correcting an existing mask**: a loaded mask is shown as the current object and is fed
+  to the first click's prediction as ``mask_input``.
+
+Coordinates are ``(x, y)`` pixels, ``x`` the column, as everywhere in ``ritm_lite``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ritm_lite.clicks import Click, clicks_from_prompts
+from ritm_lite.widget.io import to_rgb
+
+
+@runtime_checkable
+class PredictorLike(Protocol):
+    """What the widget needs from a predictor (``ritm_lite.inference.Predictor`` fits).
+
+    ``zoom_in`` is optional: when the predictor has the attribute, the widget's ZoomIn
+    toggle sets it to ``None`` (off) or back to its ZoomIn object (on), as
+    ``ritm_lite.inference.Predictor`` keeps it.
+    """
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Take an ``H x W x 3`` ``uint8`` RGB image; forget all clicks."""
+
+    def predict(
+        self,
+        point_coords: np.ndarray,
+        point_labels: np.ndarray,
+        mask_input: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """All clicks so far: ``(N, 2)`` ``(x, y)`` and ``(N,)`` 1/0 -> ``H x W`` float32."""
+
+    def get_state(self) -> Any:
+        """A snapshot to restore with :meth:`set_state` (undo)."""
+
+    def set_state(self, state: Any) -> None:
+        """Restore a snapshot taken by :meth:`get_state`."""
+
+    def reset(self) -> None:
+        """Forget clicks and the previous mask, keep the image."""
+
+
+class BusyError(RuntimeError):
+    """A prediction is still running; the request was ignored, nothing changed."""
+
+
+@dataclass(frozen=True)
+class FinishedObject:
+    """One object written to the label map."""
+
+    object_id: int  # its value in the label map (1, 2, ...)
+    clicks: tuple[Click, ...]  # the clicks that made it
+    area: int  # pixels it claimed when finished (later objects may paint over some)
+
+
+@dataclass(frozen=True)
+class _UndoStep:
+    predictor_state: Any  # predictor snapshot taken just before the click
+    probability: np.ndarray | None  # the current object's map just before the click
+
+
+@dataclass
+class ClickTiming:
+    """Latency of the last click, in seconds."""
+
+    forward_s: float = 0.0  # inside predictor.predict
+    total_s: float = 0.0  # the whole click, as measured by whoever handled it
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class SegmentationState:
+    """Clicks, objects, undo stack and label map of one image being segmented.
+
+    Args:
+        predictor: a :class:`PredictorLike`; this state owns it (do not share one
+            predictor between two states: each restores its own snapshots).
+        image: anything :func:`ritm_lite.widget.io.to_rgb` accepts (grayscale, RGBA,
+            16-bit, ...); stored as ``H x W x 3`` ``uint8`` RGB.
+        threshold: probability above which a pixel belongs to the object (paper: 0.5).
+
+    Only one operation runs at a time: a click, undo, reset or finish that arrives while a
+    prediction is running (another thread, a re-entrant callback) raises
+    :class:`BusyError` and changes nothing.
+    """
+
+    def __init__(self, predictor: PredictorLike, image: np.ndarray, threshold: float = 0.5):
+        self.predictor = predictor
+        self.threshold = threshold
+        self.timing = ClickTiming()
+        self._lock = threading.Lock()
+        self.set_image(image)
+
+    # ----------------------------------------------------------------- image and mask
+    def set_image(self, image: np.ndarray) -> None:
+        """Start over on a new image: no clicks, no objects, object id 1."""
+        rgb = to_rgb(image)
+        with self._exclusive():
+            self.predictor.set_image(rgb)
+            self.image = rgb
+            self._fresh_state = self.predictor.get_state()
+            self.label_map = np.zeros(rgb.shape[:2], dtype=np.int32)
+            self.objects: list[FinishedObject] = []
+            self.object_id = 1
+            self._start_object(prior_mask=None)
+
+    def load_mask(self, mask: np.ndarray) -> None:
+        """Make ``mask`` (``H x W``, non-zero = object) the current object, to be corrected.
+
+        The current object's clicks are dropped; the next click passes the mask to the
+        predictor as ``mask_input``.
+
+        Raises:
+            ValueError: the mask's shape is not the image's ``(H, W)``.
+        """
+        array = np.asarray(mask)
+        if array.shape != self.size:
+            raise ValueError(
+                f"the mask has shape {array.shape} but the image is {self.size} (height, width)"
+            )
+        with self._exclusive():
+            self.predictor.set_state(self._fresh_state)
+            self._start_object(prior_mask=(array != 0).astype(np.float32))
+
+    def _start_object(self, prior_mask: np.ndarray | None) -> None:
+        self.clicks: list[Click] = []
+        self.prior_mask = prior_mask
+        self.probability = None if prior_mask is None else prior_mask.copy()
+        self._undo: list[_UndoStep] = []
+
+    # ----------------------------------------------------------------------- clicks
+    def add_click(self, x: float, y: float, is_positive: bool = True) -> Click:
+        """Add a click at pixel ``(x, y)`` and run one prediction with all clicks so far.
+
+        Returns:
+            The new :class:`~ritm_lite.clicks.Click`; :attr:`probability` holds the result.
+
+        Raises:
+            ValueError: the click lies outside the image (nothing changes).
+            BusyError: a prediction is already running (nothing changes).
+        """
+        new = clicks_from_prompts([[x, y]], [int(bool(is_positive))], self.size)[0]
+        with self._exclusive():
+            return self._add(new.x, new.y, new.is_positive)
+
+    def _add(self, x: float, y: float, is_positive: bool) -> Click:
+        click = Click(x, y, is_positive, index=len(self.clicks))
+        clicks = [*self.clicks, click]
+        step = _UndoStep(self.predictor.get_state(), self.probability)
+        coords = np.array([[c.x, c.y] for c in clicks], dtype=np.float32)
+        labels = np.array([int(c.is_positive) for c in clicks], dtype=np.int64)
+        # The loaded mask guides the object's first prediction; after that the predictor
+        # feeds its own previous prediction back.
+        mask_input = self.prior_mask if len(clicks) == 1 else None
+        start = time.perf_counter()
+        try:
+            probability = self.predictor.predict(coords, labels, mask_input=mask_input)
+        except BaseException:
+            self.predictor.set_state(step.predictor_state)
+            raise
+        self.timing.forward_s = time.perf_counter() - start
+        probability = np.asarray(probability, dtype=np.float32)
+        if probability.shape != self.size:
+            self.predictor.set_state(step.predictor_state)
+            raise RuntimeError(
+                f"the predictor returned shape {probability.shape}, expected {self.size}"
+            )
+        self._undo.append(step)
+        self.clicks = clicks
+        self.probability = probability
+        return click
+
+    def reconfigure(self, change: Callable[[PredictorLike], None]) -> None:
+        """Change a predictor setting (e.g. ZoomIn) and redo the current object's clicks.
+
+        Undo snapshots taken under the old setting would not fit the new one, so the
+        predictor restarts on the image (``set_image``) and the current object's clicks are
+        replayed, one forward pass each; finished objects are kept.
+
+        Args:
+            change: called with the predictor, e.g. ``lambda p: setattr(p, "zoom_in", None)``.
+        """
+        with self._exclusive():
+            change(self.predictor)
+            clicks = self.clicks
+            self.predictor.set_image(self.image)
+            self._fresh_state = self.predictor.get_state()
+            self._start_object(self.prior_mask)
+            for click in clicks:
+                self._add(click.x, click.y, click.is_positive)
+
+    def undo(self) -> bool:
+        """Take back the last click: the predictor and the mask return to before it.
+
+        Returns:
+            ``False`` (and changes nothing) when the current object has no click to undo.
+        """
+        with self._exclusive():
+            if not self._undo:
+                return False
+            step = self._undo.pop()
+            self.predictor.set_state(step.predictor_state)
+            self.probability = step.probability
+            self.clicks = self.clicks[:-1]
+            return True
+
+    def reset_clicks(self) -> None:
+        """Drop the current object's clicks; a loaded mask (if any) comes back."""
+        with self._exclusive():
+            self.predictor.set_state(self._fresh_state)
+            self._start_object(self.prior_mask)
+
+    def finish_object(self) -> int:
+        """Write the current object into the label map and start the next one.
+
+        Returns:
+            The finished object's id.
+
+        Raises:
+            ValueError: the current object is empty at the current threshold.
+        """
+        with self._exclusive():
+            mask = self.current_mask()
+            if not mask.any():
+                raise ValueError(
+                    f"object {self.object_id} is empty at threshold {self.threshold:.2f}: "
+                    "click on it first"
+                )
+            finished = self.object_id
+            self.label_map[mask] = finished
+            self.objects.append(FinishedObject(finished, tuple(self.clicks), int(mask.sum())))
+            self.object_id += 1
+            self.predictor.set_state(self._fresh_state)
+            self._start_object(prior_mask=None)
+            return finished
+
+    # ---------------------------------------------------------------------- results
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(height, width)`` of the image."""
+        return self.image.shape[0], self.image.shape[1]
+
+    @property
+    def busy(self) -> bool:
+        """True while a prediction (or another state change) is running."""
+        return self._lock.locked()
+
+    def current_mask(self) -> np.ndarray:
+        """``H x W`` bool mask of the current object (probability > threshold)."""
+        if self.probability is None:
+            return np.zeros(self.size, dtype=bool)
+        return self.probability > self.threshold
+
+    def result_label_map(self) -> np.ndarray:
+        """``H x W`` ``int32`` label map: finished objects plus the current one on top."""
+        labels = self.label_map.copy()
+        labels[self.current_mask()] = self.object_id
+        return labels
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready description (clicks, objects, pixel counts, timing)."""
+        return {
+            "image_size": list(self.size),
+            "object_id": self.object_id,
+            "clicks": [[c.x, c.y, bool(c.is_positive)] for c in self.clicks],
+            "undo_depth": len(self._undo),
+            "current_pixels": int(self.current_mask().sum()),
+            "objects": [
+                {"id": o.object_id, "clicks": len(o.clicks), "area": o.area} for o in self.objects
+            ],
+            "label_ids": [int(k) for k in np.unique(self.result_label_map()) if k > 0],
+            "threshold": self.threshold,
+            "forward_ms": round(1000 * self.timing.forward_s, 2),
+            "total_ms": round(1000 * self.timing.total_s, 2),
+        }
+
+    # ----------------------------------------------------------------------- locking
+    def _exclusive(self) -> _Exclusive:
+        return _Exclusive(self._lock)
+
+
+class _Exclusive:
+    """Non-blocking lock: a second caller gets :class:`BusyError` instead of waiting."""
+
+    def __init__(self, lock: threading.Lock):
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            raise BusyError("a prediction is still running: request ignored")
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()

@@ -1,0 +1,201 @@
+"""End to end in a real browser: JupyterLab + notebook 09 + clicks on the live canvas.
+
+A throw-away JupyterLab (tests/browser_support.py) serves a copy of notebook 09; headless
+Debian Chromium, driven by Playwright, opens it with a reset workspace, runs every cell,
+clicks the widget's canvas at known points — a positive click, the **N** key, a negative
+click — and then checks
+
+* the kernel side: the notebook writes the widget's state to ``$RITM_WIDGET_STATE`` after
+  every change (``ClickSegmenter.on_update``), so the test reads the clicks, their signs
+  and the model's latency there;
+* the browser side: screenshots of the canvas element before and after differ where the
+  click markers were drawn;
+* a page reload: the canvas comes back drawn (the widget redraws on ``client_ready``).
+
+Screenshots and the server log are kept in ``test-artifacts/widget_browser/``. Without
+Chromium the test is skipped locally, but it fails under CI (CI installs Chromium).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+import pytest
+from browser_support import CHROMIUM_ARGS, JupyterLabServer, find_chromium
+from PIL import Image
+
+from ritm_lite.utils import PROJECT_ROOT
+
+IN_CI = bool(os.environ.get("CI"))
+NOTEBOOK = PROJECT_ROOT / "notebooks" / "09_live_widget.ipynb"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "widget_browser"
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the visible notebook only
+CANVAS = f"{PANEL} .ritm-click-segmenter canvas"
+
+
+def _require(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(
+            f"{reason} — CI must provide it (.ci/run installs chromium with apt-get)", pytrace=False
+        )
+    pytest.skip(reason)
+
+
+def _png_array(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16)
+
+
+def _near(click: list, aimed: tuple[int, int], is_positive: bool) -> bool:
+    """The kernel's click ``[x, y, positive]`` is the aimed pixel (within 1 px) and sign."""
+    x, y, positive = click
+    return abs(x - aimed[0]) <= 1 and abs(y - aimed[1]) <= 1 and positive is is_positive
+
+
+def _wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.25):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_clicks_in_chromium_reach_the_kernel_and_redraw_the_canvas(tmp_path):
+    chromium = find_chromium()
+    _require(chromium is not None, "Chromium not found (apt-get install chromium chromium-driver)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - playwright is in the test extra
+        _require(False, "the playwright package is not installed (pip install -e '.[test]')")
+    assert NOTEBOOK.is_file(), f"{NOTEBOOK} is missing"
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    state_file = tmp_path / "widget_state.json"
+    server = JupyterLabServer(
+        tmp_path / "lab",
+        env={
+            "RITM_SMOKE": "1",  # a small image: each click's forward pass is quick on a CPU
+            "RITM_WIDGET_STATE": str(state_file),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
+            ),
+            "MPLBACKEND": "Agg",
+        },
+        log_path=ARTIFACTS / "jupyterlab.log",
+    )
+    server.root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(NOTEBOOK, server.root / NOTEBOOK.name)  # a copy: autosave never touches the repo
+
+    def state() -> dict | None:
+        try:
+            return json.loads(state_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    with server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            page.goto(server.lab_url(NOTEBOOK.name), timeout=60_000)
+            page.wait_for_selector(f"{PANEL} .jp-Notebook", timeout=60_000)
+            page.wait_for_function(
+                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                " && window.jupyterapp.shell.currentWidget.sessionContext"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
+                timeout=60_000,
+            )
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+            canvas = page.locator(CANVAS)
+            canvas.wait_for(state="visible", timeout=90_000)
+            canvas.scroll_into_view_if_needed()
+            # The photo arrives right after the view is created (client_ready -> redraw).
+            before = _wait_for(
+                lambda: (shot := canvas.screenshot()) and _png_array(shot).std() > 5 and shot,
+                30,
+                "the photo to be drawn on the canvas",
+            )
+            (ARTIFACTS / "before.png").write_bytes(before)
+            box = canvas.bounding_box()
+            width, height = (
+                int(v)
+                for v in page.evaluate("(el) => [el.width, el.height]", canvas.element_handle())
+            )
+            # Canvas pixels -> CSS pixels relative to the element (it may be scaled down).
+            scale_x, scale_y = box["width"] / width, box["height"] / height
+            positive = (round(width * 0.5), round(height * 0.5))
+            negative = (round(width * 0.25), round(height * 0.3))
+
+            canvas.click(
+                position={"x": (positive[0] + 0.5) * scale_x, "y": (positive[1] + 0.5) * scale_y}
+            )
+            first = _wait_for(
+                lambda: (s := state()) and len(s["clicks"]) == 1 and s, 60, "the first click"
+            )
+            # The element may sit at a fractional page offset and the browser reports whole
+            # CSS pixels, so the kernel's pixel may be one off from the aimed one.
+            assert _near(first["clicks"][0], positive, True), first["clicks"]
+            positive = tuple(int(v) for v in first["clicks"][0][:2])  # where it really landed
+            assert first["forward_ms"] > 0 and first["object_id"] == 1
+
+            page.keyboard.press("n")  # the canvas has focus after the click: next click negative
+            canvas.click(
+                position={"x": (negative[0] + 0.5) * scale_x, "y": (negative[1] + 0.5) * scale_y}
+            )
+            second = _wait_for(
+                lambda: (s := state()) and len(s["clicks"]) == 2 and s, 60, "the second click"
+            )
+            assert second["clicks"][0] == [positive[0], positive[1], True]
+            assert _near(second["clicks"][1], negative, False), second["clicks"]
+            negative = tuple(int(v) for v in second["clicks"][1][:2])
+            assert second["undo_depth"] == 2
+
+            def changed_at_markers() -> bytes | None:
+                shot = canvas.screenshot()
+                diff = np.abs(_png_array(shot) - _png_array(before)).sum(axis=2)
+                ys, xs = (int(v * s) for v, s in ((positive[1], scale_y), (positive[0], scale_x)))
+                yn, xn = (int(v * s) for v, s in ((negative[1], scale_y), (negative[0], scale_x)))
+                return shot if diff[ys, xs] > 60 and diff[yn, xn] > 60 else None
+
+            after = _wait_for(changed_at_markers, 30, "the click markers to appear on the canvas")
+            (ARTIFACTS / "after_clicks.png").write_bytes(after)
+            after_pixels = _png_array(after)
+            # The markers' colours: green for the positive click, red for the negative one.
+            green = after_pixels[int(positive[1] * scale_y), int(positive[0] * scale_x)]
+            red = after_pixels[int(negative[1] * scale_y), int(negative[0] * scale_x)]
+            assert green[1] > green[0] and red[0] > red[1], (green, red)
+            page.screenshot(path=str(ARTIFACTS / "page.png"))
+
+            # Reload: the new page gets blank canvases, and the widget must redraw them.
+            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+            page.reload(timeout=60_000)
+            canvas = page.locator(CANVAS)
+            canvas.wait_for(state="visible", timeout=60_000)
+            canvas.scroll_into_view_if_needed()
+
+            def redrawn() -> bytes | None:
+                shot = canvas.screenshot()
+                pixels = _png_array(shot)
+                same = (
+                    pixels.shape == after_pixels.shape and np.abs(pixels - after_pixels).mean() < 8
+                )
+                return shot if same else None
+
+            reloaded = _wait_for(redrawn, 60, "the canvas to redraw itself after the reload")
+            (ARTIFACTS / "after_reload.png").write_bytes(reloaded)
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / "failure.png"))
+            raise
+        finally:
+            browser.close()

@@ -1,0 +1,341 @@
+"""The widget's plain-Python parts: SegmentationState (clicks, undo, objects) and io.py.
+
+The stand-in predictor (tests/widget_support.py) feeds its previous result back, like RITM,
+so every expectation below is computed independently by ``expected_probability``: if undo
+did not restore the predictor's state, or a loaded mask were not passed as ``mask_input``,
+the masks after it would differ.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+from widget_support import DiskPredictor, disk, expected_probability
+
+from ritm_lite.widget import (
+    BusyError,
+    SegmentationState,
+    coco_to_label_map,
+    label_map_to_coco,
+    load_image,
+    load_mask,
+    save_coco_rle_json,
+    save_label_map_png,
+)
+from ritm_lite.widget.io import to_uint8
+
+SIZE = (40, 60)  # (height, width)
+R = 6.0
+
+
+@pytest.fixture
+def image() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (*SIZE, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def state(image) -> SegmentationState:
+    return SegmentationState(DiskPredictor(radius=R), image)
+
+
+def test_each_click_predicts_with_all_clicks_so_far(state):
+    clicks = [(10, 10, True), (30, 20, True), (12, 10, False)]
+    for x, y, positive in clicks:
+        state.add_click(x, y, positive)
+    np.testing.assert_array_equal(state.probability, expected_probability(SIZE, clicks, R))
+    assert [c["n"] for c in state.predictor.calls] == [1, 2, 3]
+    assert [(c.x, c.y, c.is_positive, c.index) for c in state.clicks] == [
+        (10, 10, True, 0),
+        (30, 20, True, 1),
+        (12, 10, False, 2),
+    ]
+
+
+def test_undo_restores_the_predictor_state(state):
+    state.add_click(10, 10, True)
+    state.add_click(14, 10, False)
+    state.add_click(40, 25, True)
+    assert state.undo()
+    np.testing.assert_array_equal(
+        state.probability, expected_probability(SIZE, [(10, 10, True), (14, 10, False)], R)
+    )
+    # The next click builds on the restored previous mask, not on the undone one.
+    state.add_click(45, 30, True)
+    np.testing.assert_array_equal(
+        state.probability,
+        expected_probability(SIZE, [(10, 10, True), (14, 10, False), (45, 30, True)], R),
+    )
+    assert len(state.clicks) == 3 and state.summary()["undo_depth"] == 3
+
+
+def test_undo_past_the_first_click_is_a_no_op(state):
+    assert not state.undo()
+    state.add_click(10, 10, True)
+    assert state.undo()
+    assert state.probability is None and state.clicks == []
+    assert not state.undo() and not state.current_mask().any()
+    state.add_click(50, 30, True)  # still usable, and starts from an empty mask
+    np.testing.assert_array_equal(
+        state.probability, expected_probability(SIZE, [(50, 30, True)], R)
+    )
+
+
+def test_reset_starts_the_object_afresh(state):
+    state.add_click(10, 10, True)
+    state.add_click(20, 10, True)
+    state.reset_clicks()
+    assert state.clicks == [] and not state.current_mask().any()
+    state.add_click(50, 30, True)
+    np.testing.assert_array_equal(
+        state.probability, expected_probability(SIZE, [(50, 30, True)], R)
+    )
+
+
+def test_clicks_outside_the_image_change_nothing(state):
+    state.add_click(10, 10, True)
+    before = state.probability.copy()
+    for x, y in [(-1, 5), (60, 5), (5, 40), (np.nan, 3)]:
+        with pytest.raises(ValueError):
+            state.add_click(x, y, True)
+    assert len(state.clicks) == 1 and len(state.predictor.calls) == 1
+    np.testing.assert_array_equal(state.probability, before)
+    state.add_click(59, 39, True)  # the last pixel is inside
+
+
+def test_finish_object_builds_a_multi_object_label_map(state):
+    state.add_click(10, 10, True)
+    assert state.finish_object() == 1
+    assert state.object_id == 2 and state.clicks == [] and state.probability is None
+    state.add_click(14, 10, True)  # overlaps object 1: the later object paints over it
+    first, second = disk(SIZE, 10, 10, R), disk(SIZE, 14, 10, R)
+    expected = np.where(second, 2, np.where(first, 1, 0))
+    np.testing.assert_array_equal(state.result_label_map(), expected)
+    # The new object starts from a fresh predictor, not from object 1's mask.
+    np.testing.assert_array_equal(state.probability, second.astype(np.float32))
+    state.finish_object()
+    np.testing.assert_array_equal(state.label_map, expected)
+    assert [(o.object_id, len(o.clicks), o.area) for o in state.objects] == [
+        (1, 1, int(first.sum())),
+        (2, 1, int(second.sum())),
+    ]
+
+
+def test_finishing_an_empty_object_is_refused(state):
+    with pytest.raises(ValueError, match="empty"):
+        state.finish_object()
+    state.add_click(10, 10, True)
+    state.threshold = 1.0  # nothing is above it
+    with pytest.raises(ValueError, match="empty"):
+        state.finish_object()
+    assert state.object_id == 1 and len(state.clicks) == 1
+
+
+def test_threshold_decides_the_mask(image):
+    class Ramp(DiskPredictor):
+        def predict(self, point_coords, point_labels, mask_input=None):
+            super().predict(point_coords, point_labels, mask_input)
+            return np.tile(np.linspace(0, 1, SIZE[1], dtype=np.float32), (SIZE[0], 1))
+
+    state = SegmentationState(Ramp(), image, threshold=0.5)
+    state.add_click(1, 1, True)
+    half = int(state.current_mask().sum())
+    state.threshold = 0.9
+    assert int(state.current_mask().sum()) < half
+    assert (state.current_mask() == (state.probability > 0.9)).all()
+
+
+def test_a_loaded_mask_guides_the_first_click_only(state):
+    prior = np.zeros(SIZE, np.uint8)
+    prior[5:20, 5:30] = 255
+    state.load_mask(prior)
+    assert state.current_mask().sum() == 15 * 25
+    state.add_click(25, 10, False)
+    state.add_click(50, 30, True)
+    assert [c["mask_input"] for c in state.predictor.calls] == [True, False]
+    np.testing.assert_array_equal(
+        state.probability,
+        expected_probability(SIZE, [(25, 10, False), (50, 30, True)], R, start=prior > 0),
+    )
+    state.reset_clicks()  # back to the loaded mask
+    np.testing.assert_array_equal(state.probability, (prior > 0).astype(np.float32))
+
+
+def test_a_mask_of_the_wrong_size_is_refused(state):
+    state.add_click(10, 10, True)
+    with pytest.raises(ValueError, match="shape"):
+        state.load_mask(np.ones((SIZE[1], SIZE[0])))
+    assert len(state.clicks) == 1 and state.prior_mask is None
+
+
+def test_a_click_during_a_running_prediction_is_refused(image):
+    state = SegmentationState(DiskPredictor(radius=R, delay_s=0.3), image)
+    worker = threading.Thread(target=state.add_click, args=(10, 10, True))
+    worker.start()
+    deadline = time.monotonic() + 5
+    while not state.busy and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert state.busy
+    for request in (lambda: state.add_click(30, 30, True), state.undo, state.reset_clicks):
+        with pytest.raises(BusyError):
+            request()
+    worker.join()
+    assert not state.busy and len(state.clicks) == 1 and len(state.predictor.calls) == 1
+    state.add_click(30, 30, True)  # usable again
+    assert len(state.clicks) == 2
+
+
+def test_a_failing_prediction_leaves_the_state_as_it_was(image):
+    class Flaky(DiskPredictor):
+        fail = False
+
+        def predict(self, point_coords, point_labels, mask_input=None):
+            if self.fail:
+                self._prev = None  # corrupt the internal state, then fail
+                raise RuntimeError("out of memory")
+            return super().predict(point_coords, point_labels, mask_input)
+
+    state = SegmentationState(Flaky(radius=R), image)
+    state.add_click(10, 10, True)
+    state.predictor.fail = True
+    with pytest.raises(RuntimeError):
+        state.add_click(30, 20, True)
+    assert len(state.clicks) == 1 and not state.busy
+    state.predictor.fail = False
+    state.add_click(30, 20, True)
+    np.testing.assert_array_equal(
+        state.probability, expected_probability(SIZE, [(10, 10, True), (30, 20, True)], R)
+    )
+
+
+def test_reconfigure_replays_the_current_object(state):
+    state.add_click(10, 10, True)
+    state.finish_object()
+    state.add_click(40, 20, True)
+    state.add_click(44, 20, False)
+    state.reconfigure(lambda predictor: setattr(predictor, "radius", 3.0))
+    clicks = [(40, 20, True), (44, 20, False)]
+    np.testing.assert_array_equal(state.probability, expected_probability(SIZE, clicks, 3.0))
+    assert [c["n"] for c in state.predictor.calls[-2:]] == [1, 2]
+    assert state.object_id == 2 and state.label_map.max() == 1  # finished objects kept
+    assert state.undo()
+    np.testing.assert_array_equal(state.probability, expected_probability(SIZE, clicks[:1], 3.0))
+
+
+def test_summary_is_json(state):
+    state.add_click(10, 10, True)
+    state.finish_object()
+    state.add_click(40, 20, True)
+    summary = json.loads(json.dumps(state.summary()))
+    assert summary["object_id"] == 2 and summary["label_ids"] == [1, 2]
+    assert summary["clicks"] == [[40.0, 20.0, True]]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        np.full(SIZE, 7, np.uint8),  # grayscale
+        np.dstack([np.full(SIZE, 7, np.uint8)] * 3 + [np.zeros(SIZE, np.uint8)]),  # RGBA
+        np.full((*SIZE, 1), 7, np.uint8),  # one channel
+    ],
+    ids=["gray", "rgba", "one-channel"],
+)
+def test_state_accepts_any_layout(raw):
+    state = SegmentationState(DiskPredictor(), raw)
+    assert state.image.shape == (*SIZE, 3) and state.image.dtype == np.uint8
+    assert (state.image == 7).all()
+
+
+# --------------------------------------------------------------------------- io.py
+def _png(array: np.ndarray) -> bytes:
+    """Encode an RGB(A)/gray array as PNG bytes (OpenCV wants BGR(A))."""
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_RGBA2BGRA)
+    ok, buffer = cv2.imencode(".png", array)
+    assert ok
+    return buffer.tobytes()
+
+
+def test_load_image_keeps_rgb_order_and_drops_alpha():
+    rgba = np.zeros((4, 5, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 50  # red, mostly transparent
+    loaded = load_image(_png(rgba))
+    assert (
+        loaded.shape == (4, 5, 3) and (loaded[..., 0] == 200).all() and (loaded[..., 1:] == 0).all()
+    )
+
+
+def test_load_image_grayscale_and_16_bit(tmp_path):
+    gray16 = np.array([[1000, 2000], [3000, 4095]], np.uint16)  # a 12-bit image in 16 bits
+    path = tmp_path / "gray16.png"
+    path.write_bytes(_png(gray16))
+    loaded = load_image(path)
+    assert loaded.shape == (2, 2, 3) and loaded.dtype == np.uint8
+    expected = np.round((gray16.astype(float) - 1000) * 255 / 3095).astype(
+        np.uint8
+    )  # min-max stretch
+    np.testing.assert_array_equal(loaded[..., 0], expected)
+    assert (loaded[..., 0] == loaded[..., 2]).all()
+    rgb16 = np.stack([gray16, gray16 // 2, np.zeros_like(gray16)], axis=2)
+    loaded_rgb = load_image(_png(rgb16))
+    assert loaded_rgb[1, 1, 0] == 255 and loaded_rgb[0, 0, 0] > loaded_rgb[0, 0, 2] == 0
+
+
+def test_to_uint8_rules():
+    np.testing.assert_array_equal(to_uint8(np.array([0.0, 0.5, 1.0])), [0, 128, 255])
+    np.testing.assert_array_equal(to_uint8(np.array([True, False])), [255, 0])
+    np.testing.assert_array_equal(to_uint8(np.full(3, 9, np.uint16)), [0, 0, 0])
+    with pytest.raises(ValueError, match="NaN"):
+        to_uint8(np.array([np.nan, 1.0]))
+
+
+def test_bad_uploads_raise_clear_errors():
+    with pytest.raises(ValueError, match="decode"):
+        load_image(b"this is not an image")
+    with pytest.raises(ValueError, match="shape"):
+        load_image(np.zeros((2, 2, 2)))
+
+
+def test_load_mask_from_a_colour_png_and_wrong_size():
+    mask = np.zeros((*SIZE, 3), np.uint8)
+    mask[3:9, 4:7, 1] = 255
+    loaded = load_mask(_png(mask), SIZE)
+    assert loaded.dtype == np.float32 and loaded.sum() == 18 and loaded[3, 4] == 1.0
+    with pytest.raises(ValueError, match="40x60"):
+        load_mask(_png(mask), (SIZE[1], SIZE[0]))
+
+
+@pytest.mark.parametrize("top_id", [3, 300], ids=["uint8", "uint16"])
+def test_label_map_png_round_trip(tmp_path, top_id):
+    labels = np.zeros(SIZE, np.int32)
+    labels[2:10, 3:20] = 1
+    labels[20:30, 30:50] = top_id
+    path = save_label_map_png(labels, tmp_path / "labels.png")
+    back = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert back.dtype == (np.uint8 if top_id <= 255 else np.uint16)
+    np.testing.assert_array_equal(back, labels)
+
+
+def test_coco_rle_json_round_trip(tmp_path):
+    labels = np.zeros(SIZE, np.int32)
+    labels[2:10, 3:20] = 1
+    labels[20:30, 30:50] = 2
+    labels[25, 35] = 0  # a hole
+    path = save_coco_rle_json(labels, tmp_path / "labels.json", file_name="photo.png")
+    coco = json.loads(path.read_text())
+    assert coco["images"][0] == {"id": 1, "file_name": "photo.png", "height": 40, "width": 60}
+    by_id = {a["id"]: a for a in coco["annotations"]}
+    assert sorted(by_id) == [1, 2]
+    assert by_id[1]["bbox"] == [3.0, 2.0, 17.0, 8.0] and by_id[1]["area"] == 8 * 17
+    assert by_id[2]["area"] == 10 * 20 - 1
+    rle = dict(by_id[2]["segmentation"], counts=by_id[2]["segmentation"]["counts"].encode())
+    np.testing.assert_array_equal(mask_utils.decode(rle), labels == 2)
+    np.testing.assert_array_equal(coco_to_label_map(coco), labels)
+    assert label_map_to_coco(np.zeros(SIZE, np.int32))["annotations"] == []
