@@ -8,6 +8,7 @@ model (click encoding, Conv1S, HRNet+OCR) -> loss -> iterative training -> predi
 >>> import ritm_lite
 >>> model = ritm_lite.build_model("hrnet18s")          # random weights, ITER-M config
 >>> model = ritm_lite.load_checkpoint("hrnet18s_cocolvis_itermask_3p.pth")  # doctest: +SKIP
+>>> predictor = ritm_lite.Predictor(model)               # SAM-style: set_image, predict
 
 The names below are imported on first use, so command lines that need no model (the
 COCO+LVIS converter, the downloader) start without loading torch.
@@ -28,6 +29,7 @@ _EXPORTS = {
     "CheckpointError": "ritm_lite.model.checkpoint",
     "load_checkpoint": "ritm_lite.model.checkpoint",
     "save_checkpoint": "ritm_lite.model.checkpoint",
+    "Predictor": "ritm_lite.inference",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -37,6 +37,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .files import image_mask_pairs, read_rgb
+
 IGNORE = -1
 """Ground-truth value of ignored pixels."""
 
@@ -83,38 +85,11 @@ class Benchmark(Sequence[Sample]):
 # --------------------------------------------------------------------------- file reading
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """``(H, W, 3)`` uint8 RGB image read with OpenCV."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 def _read_mask_channels(path: Path) -> np.ndarray:
     mask = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if mask is None:
         raise ValueError(f"cannot read mask {path}")
     return mask
-
-
-def _require_dir(path: Path) -> Path:
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path} is not a directory: is the benchmark root right?")
-    return path
-
-
-def _image_mask_pairs(root: Path, images_dir: str, masks_dir: str) -> list[tuple[Path, Path, str]]:
-    images = sorted(p for p in _require_dir(root / images_dir).glob("*.*") if p.is_file())
-    masks = {p.stem: p for p in _require_dir(root / masks_dir).glob("*.*") if p.is_file()}
-    pairs = []
-    for image in images:
-        if image.stem not in masks:
-            raise FileNotFoundError(f"no mask for {image.name} in {root / masks_dir}")
-        pairs.append((image, masks[image.stem], image.stem))
-    if not pairs:
-        raise FileNotFoundError(f"no images in {root / images_dir}")
-    return pairs
 
 
 def _read_split(path: Path) -> list[str]:
@@ -144,13 +119,13 @@ def grabcut(
     root: str | Path, images_dir: str = "data_GT", masks_dir: str = "boundary_GT"
 ) -> Benchmark:
     """The GrabCut benchmark (50 images, one object each)."""
-    return Benchmark("GrabCut", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_grabcut)
+    return Benchmark("GrabCut", image_mask_pairs(Path(root), images_dir, masks_dir), _load_grabcut)
 
 
 def berkeley(root: str | Path, images_dir: str = "images", masks_dir: str = "masks") -> Benchmark:
     """The Berkeley benchmark (100 objects), read like GrabCut (as the original does)."""
     return Benchmark(
-        "Berkeley", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_grabcut
+        "Berkeley", image_mask_pairs(Path(root), images_dir, masks_dir), _load_grabcut
     )
 
 
@@ -165,13 +140,13 @@ def _load_binary(entry: tuple[Path, Path, str]) -> Sample:
 
 def davis(root: str | Path, images_dir: str = "img", masks_dir: str = "gt") -> Benchmark:
     """DAVIS (345 frames of the paper's protocol): ``img/`` + ``gt/``, non-zero = object."""
-    return Benchmark("DAVIS", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_binary)
+    return Benchmark("DAVIS", image_mask_pairs(Path(root), images_dir, masks_dir), _load_binary)
 
 
 def coco_mval(root: str | Path, images_dir: str = "img", masks_dir: str = "gt") -> Benchmark:
     """COCO_MVal (800 COCO val2017 instances), in the DAVIS layout."""
     return Benchmark(
-        "COCO_MVal", _image_mask_pairs(Path(root), images_dir, masks_dir), _load_binary
+        "COCO_MVal", image_mask_pairs(Path(root), images_dir, masks_dir), _load_binary
     )
 
 

@@ -42,9 +42,8 @@ from torch.utils.data import Dataset
 
 from ritm_lite.clicks import points_array
 from ritm_lite.data.augmentation import AugmentationConfig, augment
+from ritm_lite.data.files import files_by_stem, read_rgb
 from ritm_lite.data.points_sampler import MultiPointSampler
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 @dataclass(frozen=True)
@@ -193,12 +192,6 @@ def split_by_image_id(
     return train, val
 
 
-def _files_by_stem(folder: Path) -> dict[str, Path]:
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder} is not a folder")
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
-
-
 class FolderDataset(InteractiveDataset):
     """Images in ``root/img`` and one mask per instance in ``root/gt`` with the same stem.
 
@@ -228,8 +221,8 @@ class FolderDataset(InteractiveDataset):
         super().__init__(config, seed)
         self.root = Path(root)
         self.ignore_value = ignore_value
-        images = _files_by_stem(self.root / images_dir)
-        masks = _files_by_stem(self.root / masks_dir)
+        images = files_by_stem(self.root / images_dir)
+        masks = files_by_stem(self.root / masks_dir)
         stems = sorted(set(images) & set(masks)) if names is None else [Path(n).stem for n in names]
         missing = [s for s in stems if s not in images or s not in masks]
         if missing:
@@ -247,10 +240,7 @@ class FolderDataset(InteractiveDataset):
         return len(self.image_ids)
 
     def load(self, image_index: int) -> InstanceSample:
-        bgr = cv2.imread(str(self._image_paths[image_index]), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise RuntimeError(f"cannot read {self._image_paths[image_index]}")
-        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        image = read_rgb(self._image_paths[image_index])
         layers = []
         for path in self._mask_paths[image_index]:
             layer = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
