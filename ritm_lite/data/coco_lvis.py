@@ -52,9 +52,9 @@ from tqdm.auto import tqdm
 
 from ritm_lite.data.coco_lvis_files import (
     AnnotationFile, ImageEntry, load_annotation_file, segmentation_to_rle)
-from ritm_lite.data.merged_format import MergedCocoLvis, MergedImage, MergedObject, SplitWriter
+from ritm_lite.data.merged_format import InstanceMask, MergedCocoLvis, MergedImage, SplitWriter
 
-__all__ = ["MergeConfig", "SourceMask", "ImageMerge", "merge_image", "image_masks",
+__all__ = ["MergeConfig", "InstanceMask", "ImageMerge", "merge_image", "image_masks",
            "merge_coco_lvis", "MergedCocoLvis", "main"]
 
 
@@ -71,34 +71,22 @@ class MergeConfig:
 
 
 @dataclass
-class SourceMask:
-    """One source annotation as a compressed RLE with its area and (x, y, w, h) box."""
-
-    rle: dict[str, Any]
-    area: int
-    bbox: tuple[float, float, float, float]
-    source: str  # "coco" or "lvis"
-    ann_id: int
-    category_id: int
-
-
-@dataclass
 class ImageMerge:
     """What the merge did to one image."""
 
-    kept_lvis: list[SourceMask] = field(default_factory=list)
-    kept_coco: list[SourceMask] = field(default_factory=list)
-    replaced: list[tuple[SourceMask, SourceMask]] = field(default_factory=list)  # (coco, lvis)
-    removed: list[tuple[SourceMask, SourceMask]] = field(default_factory=list)  # (dup, kept)
-    dropped_small: list[SourceMask] = field(default_factory=list)
+    kept_lvis: list[InstanceMask] = field(default_factory=list)
+    kept_coco: list[InstanceMask] = field(default_factory=list)
+    replaced: list[tuple[InstanceMask, InstanceMask]] = field(default_factory=list)  # (coco, lvis)
+    removed: list[tuple[InstanceMask, InstanceMask]] = field(default_factory=list)  # (dup, kept)
+    dropped_small: list[InstanceMask] = field(default_factory=list)
 
     @property
-    def objects(self) -> list[SourceMask]:
+    def objects(self) -> list[InstanceMask]:
         """The kept objects: LVIS first, then the COCO masks LVIS did not replace."""
         return self.kept_lvis + self.kept_coco
 
 
-def _ious(a: Sequence[SourceMask], b: Sequence[SourceMask]) -> tuple[np.ndarray, np.ndarray]:
+def _ious(a: Sequence[InstanceMask], b: Sequence[InstanceMask]) -> tuple[np.ndarray, np.ndarray]:
     """``(box IoU, mask IoU)``, each ``(len(a), len(b))`` float64."""
     if not a or not b:
         empty = np.zeros((len(a), len(b)))
@@ -109,7 +97,7 @@ def _ious(a: Sequence[SourceMask], b: Sequence[SourceMask]) -> tuple[np.ndarray,
     return np.asarray(boxes, dtype=np.float64), np.asarray(masks, dtype=np.float64)
 
 
-def merge_image(coco: Sequence[SourceMask], lvis: Sequence[SourceMask],
+def merge_image(coco: Sequence[InstanceMask], lvis: Sequence[InstanceMask],
                 config: MergeConfig = MergeConfig()) -> ImageMerge:
     """Apply the merge rule to one image's (non-crowd) COCO and LVIS masks.
 
@@ -140,8 +128,8 @@ def merge_image(coco: Sequence[SourceMask], lvis: Sequence[SourceMask],
     return result
 
 
-def image_masks(file: AnnotationFile, image: ImageEntry) -> tuple[list[SourceMask], int]:
-    """An image's non-crowd annotations as :class:`SourceMask` s, and how many were crowd."""
+def image_masks(file: AnnotationFile, image: ImageEntry) -> tuple[list[InstanceMask], int]:
+    """An image's non-crowd annotations as :class:`InstanceMask` s, and how many were crowd."""
     masks, crowd = [], 0
     for ann in file.annotations.get(image.id, []):
         if ann.get("iscrowd", 0):
@@ -150,7 +138,7 @@ def image_masks(file: AnnotationFile, image: ImageEntry) -> tuple[list[SourceMas
         where = f"{file.path.name}: annotation {ann.get('id')} of image {image.name}"
         rle = segmentation_to_rle(ann["segmentation"], image.height, image.width, where)
         bbox = tuple(float(v) for v in mask_utils.toBbox(rle))
-        masks.append(SourceMask(rle, int(mask_utils.area(rle)), bbox, file.kind,
+        masks.append(InstanceMask(rle, int(mask_utils.area(rle)), bbox, file.kind,
                                 int(ann.get("id", -1)), int(ann.get("category_id", -1))))
     return masks, crowd
 
@@ -259,8 +247,7 @@ def merge_coco_lvis(coco: str | Path | Sequence[str | Path], lvis: str | Path,
             writer.add(MergedImage(
                 entry.rel_path, entry.height, entry.width,
                 coco_pair[1].id if coco_pair else None, lvis_entry.id if lvis_entry else None,
-                [MergedObject(m.rle, m.area, m.bbox, m.source, m.ann_id, m.category_id)
-                 for m in result.objects]))
+                list(result.objects)))
             counts["images"]["written"] += 1
         summary.update(counts)
         writer.commit(summary)

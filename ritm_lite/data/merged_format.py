@@ -59,8 +59,11 @@ OBJECT_DTYPE = np.dtype([
 
 
 @dataclass
-class MergedObject:
-    """One kept object: its compressed RLE, area, (x, y, w, h) box and where it came from."""
+class InstanceMask:
+    """One instance annotation: compressed RLE, area, (x, y, w, h) box and where it came from.
+
+    The merge reads COCO and LVIS annotations into these and writes the kept ones to disk.
+    """
 
     rle: dict[str, Any]
     area: int
@@ -79,7 +82,7 @@ class MergedImage:
     width: int
     coco_id: int | None
     lvis_id: int | None
-    objects: list[MergedObject]
+    objects: list[InstanceMask]
 
 
 class SplitWriter:
