@@ -31,11 +31,21 @@ from .training.trainer import Trainer, TrainingDiverged
 
 
 def dataset_config(config: TrainConfig, train: bool) -> DatasetConfig:
-    """The original's training (full augmentation) or validation (pad + crop) sampling."""
+    """The original's training (full augmentation) or validation (pad + crop) sampling.
+
+    ``config.image_scale`` rescales the random-resize range (training) or resizes by that
+    factor (validation), e.g. 0.5 to see the original's field of view in crops half its size.
+    """
     make = DatasetConfig.train if train else DatasetConfig.val
     base = make(config.crop_size, config.epoch_len if train else config.val_epoch_len)
+    augmentation = base.augmentation
+    if config.image_scale != 1.0:
+        low, high = augmentation.scale_range or (1.0, 1.0)
+        scale_range = (low * config.image_scale, high * config.image_scale)
+        augmentation = dataclasses.replace(augmentation, scale_range=scale_range)
     return dataclasses.replace(
         base,
+        augmentation=augmentation,
         points_sampler=MultiPointSampler(max_num_points=config.max_num_points),
         min_object_area=config.min_object_area,
         keep_background_prob=config.keep_background_prob if train else 0.0,

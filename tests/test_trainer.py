@@ -194,3 +194,14 @@ def test_two_process_ddp_with_gloo_keeps_replicas_identical(tmp_path):
     assert any(not torch.equal(rank0[k], start[k]) for k in rank0 if k.endswith("weight"))  # it trained
     saved = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pth").state_dict()
     assert all(torch.equal(saved[k], rank0[k]) for k in rank0)  # rank 0 wrote the checkpoint
+
+
+def test_image_scale_rescales_the_augmentation():
+    from ritm_lite.train import dataset_config
+
+    config = PRESETS["course"].replace(image_scale=0.5)
+    assert dataset_config(config, train=True).augmentation.scale_range == (0.375, 0.7)
+    assert dataset_config(config, train=False).augmentation.scale_range == (0.5, 0.5)
+    assert dataset_config(PRESETS["course"], train=False).augmentation.scale_range is None
+    with pytest.raises(ValueError, match="image_scale"):
+        PRESETS["course"].replace(image_scale=0.0)

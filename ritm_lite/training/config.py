@@ -24,6 +24,7 @@ class TrainConfig:
 
     model: str = "hrnet18s"  # model preset of ritm_lite.PRESETS
     crop_size: tuple[int, int] = (320, 480)  # training crop (height, width)
+    image_scale: float = 1.0  # images are resized by this first (0.5: half resolution, same field of view)
     max_num_points: int = 24  # click slots per sign in the points tensor
     batch_size: int = 28  # total batch over all processes (the original: 28 for W18(s), 32 for W32)
     epochs: int = 230  # the original's number of (fixed-length) epochs
@@ -58,6 +59,8 @@ class TrainConfig:
             raise ValueError(f"need 1 <= batch_size <= epoch_len, got {self.batch_size}, {self.epoch_len}")
         if self.max_num_next_clicks > self.max_num_points:
             raise ValueError("max_num_next_clicks cannot exceed max_num_points")
+        if not 0.1 <= self.image_scale <= 4.0:
+            raise ValueError(f"image_scale must be in [0.1, 4], got {self.image_scale}")
         if min(self.crop_size) < 32:
             raise ValueError(f"crop_size must be at least 32x32, got {self.crop_size}")
 
