@@ -205,3 +205,16 @@ def test_image_scale_rescales_the_augmentation():
     assert dataset_config(PRESETS["course"], train=False).augmentation.scale_range is None
     with pytest.raises(ValueError, match="image_scale"):
         PRESETS["course"].replace(image_scale=0.0)
+
+
+def test_conv1s_init_scale_sets_the_fresh_models_click_branch(tmp_path):
+    default = Trainer(TINY, ToyShapes(6), tmp_path / "a", progress=False)
+    assert default.model.conv1s[3](torch.ones(1)).item() == pytest.approx(0.05)  # the original's
+    config = TINY.replace(conv1s_init_scale=1.0)
+    larger = Trainer(config, ToyShapes(6), tmp_path / "b", progress=False)
+    assert larger.model.conv1s[3](torch.ones(1)).item() == pytest.approx(1.0)
+    given = build_model("hrnet18s")
+    assert Trainer(config, ToyShapes(6), tmp_path / "c", model=given, progress=False).model is given
+    assert given.conv1s[3](torch.ones(1)).item() == pytest.approx(0.05)  # a given model is left as it is
+    with pytest.raises(ValueError, match="conv1s_init_scale"):
+        TINY.replace(conv1s_init_scale=0.0)

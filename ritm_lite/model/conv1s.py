@@ -44,6 +44,11 @@ class ScaleLayer(nn.Module):
         self.lr_mult = lr_mult
         self.scale = nn.Parameter(torch.full((1,), init_value / lr_mult, dtype=torch.float32))
 
+    @torch.no_grad()
+    def set_value(self, value: float) -> None:
+        """Set the effective scale ``|scale * lr_mult|`` to ``value`` (> 0)."""
+        self.scale.fill_(value / self.lr_mult)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * torch.abs(self.scale * self.lr_mult)
 

@@ -49,6 +49,7 @@ class TrainConfig:
     amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16 + GradScaler)
     channels_last: bool = True  # NHWC memory format on CUDA
     seed: int = 0  # seeds model init, data sampling and click simulation
+    conv1s_init_scale: float = 0.05  # Conv1S's learnable output scale at init (the original's 0.05)
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with some fields changed (validated)."""
@@ -61,6 +62,8 @@ class TrainConfig:
             raise ValueError("max_num_next_clicks cannot exceed max_num_points")
         if not 0.1 <= self.image_scale <= 4.0:
             raise ValueError(f"image_scale must be in [0.1, 4], got {self.image_scale}")
+        if self.conv1s_init_scale <= 0:
+            raise ValueError(f"conv1s_init_scale must be positive, got {self.conv1s_init_scale}")
         if min(self.crop_size) < 32:
             raise ValueError(f"crop_size must be at least 32x32, got {self.crop_size}")
 

@@ -60,7 +60,8 @@ class Trainer:
         out_dir: where checkpoints (``checkpoints/``) and logs go.
         val_set: optional validation dataset (same layout).
         env: this process's place in a distributed run (default: a single CPU/GPU process).
-        model: a model to train (default: ``build_model(config.model)`` seeded by ``config.seed``).
+        model: a model to train (default: ``build_model(config.model)`` seeded by ``config.seed``,
+            its Conv1S scale set to ``config.conv1s_init_scale``).
         max_steps: stop after this many global steps (checkpointing first) — for short runs.
         progress: show tqdm progress bars (main process only).
     """
@@ -78,7 +79,10 @@ class Trainer:
                 "the OCR head normalises its 1x1 object representation with BatchNorm"
             )
         torch.manual_seed(config.seed)
-        self.model = (model if model is not None else build_model(config.model)).to(self.env.device)
+        if model is None:
+            model = build_model(config.model)
+            model.conv1s[3].set_value(config.conv1s_init_scale)
+        self.model = model.to(self.env.device)
         cuda = self.env.device.type == "cuda"
         if cuda and config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
