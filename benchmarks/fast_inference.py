@@ -36,6 +36,7 @@ Timings mean something only on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -250,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
             for preset in args.presets.split(","):
                 for size in sizes.split(","):
                     measure(preset, device, threads, _size(size), techniques, args)
+                    print(f"(load average {os.getloadavg()[0]:.2f})", flush=True)
 
 
 if __name__ == "__main__":
