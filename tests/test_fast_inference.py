@@ -283,7 +283,7 @@ def test_fast_model_is_inference_only_and_checks_inputs():
     assert not fast.training
     with pytest.raises(RuntimeError, match="inference only"):
         fast.train()
-    with pytest.raises(ValueError, match="RITMModel"):
+    with pytest.raises(TypeError, match="RITMModel"):
         FastRITM(nn.Conv2d(4, 1, 1))
     with pytest.raises(ValueError, match="dtype"):
         FastRITM(model, dtype=torch.float64)

@@ -71,7 +71,7 @@ class FastRITM(nn.Module):
     ):
         super().__init__()
         if not isinstance(model, RITMModel):
-            raise ValueError(f"expected a RITMModel, got {type(model).__name__}")
+            raise TypeError(f"expected a RITMModel, got {type(model).__name__}")
         if dtype not in (None, torch.float16, torch.bfloat16):
             raise ValueError(f"dtype must be None, torch.float16 or torch.bfloat16, got {dtype}")
         folded = fold_batchnorm(model)
