@@ -4,7 +4,9 @@ Every row is the Predictor with flip averaging and ZoomIn fixed to one crop size
 original's ``fixed400`` mode: each click, the first included, is one forward pass of a
 ``(2, 4, h, w)`` batch), on a random 480x854 image, the same two clicks every time (the
 predictor is reset before each click, so the crop and thus the RGB input stay the same, as
-they do while ZoomIn keeps its box). Median over ``--repeats`` clicks after ``--warmup``.
+they do while ZoomIn keeps its box). Median over ``--repeats`` clicks after ``--warmup``;
+the techniques take turns click by click, so that other work on a shared machine slows all
+rows alike.
 
 Techniques (each row adds to the one before, except where it says otherwise):
 
@@ -22,9 +24,10 @@ Techniques (each row adds to the one before, except where it says otherwise):
     ort_split        ONNX Runtime, each of the flip pair's two images on its own thread
                      with one intra-op thread (CPU, 2 threads only)
 
-Columns: ``ms/click`` is the whole ``predict`` call (transforms, model, copies back to NumPy);
-``model ms`` the model call alone; ``GFLOP/s`` is the plain model's FLOPs per click (the same
-work for every row) divided by ``model ms``; ``speed-up`` is eager's ms/click over the row's.
+Columns: ``ms/click`` is the whole ``predict`` call (transforms, model, copies back to NumPy),
+``best ms`` the fastest click, ``model ms`` the model call alone (median); ``GFLOP/s`` is the
+plain model's FLOPs per click (the same work for every row) divided by ``model ms``;
+``speed-up`` is eager's ms/click over the row's.
 
     python benchmarks/fast_inference.py                             # CPU 2 and 1 threads (+CUDA)
     python benchmarks/fast_inference.py --presets hrnet18 --threads 2 --repeats 5
@@ -102,21 +105,13 @@ def build_network(
     raise ValueError(f"unknown technique {technique!r}")
 
 
-def time_clicks(
-    predictor: Predictor, warmup: int, repeats: int, inference_mode: bool
-) -> tuple[float, float]:
-    """Median (predict wall time, model time) in seconds over ``repeats`` identical clicks."""
-    walls, models = [], []
-    for i in range(warmup + repeats):
-        predictor.reset()
-        start = time.perf_counter()
-        with torch.inference_mode() if inference_mode else torch.no_grad():
-            predictor.predict(COORDS, LABELS)
-        wall = time.perf_counter() - start
-        if i >= warmup:
-            walls.append(wall)
-            models.append(predictor.last_model_seconds)
-    return statistics.median(walls), statistics.median(models)
+def one_click(predictor: Predictor, inference_mode: bool) -> tuple[float, float]:
+    """(predict wall time, model time) in seconds for one click from a reset predictor."""
+    predictor.reset()
+    start = time.perf_counter()
+    with torch.inference_mode() if inference_mode else torch.no_grad():
+        predictor.predict(COORDS, LABELS)
+    return time.perf_counter() - start, predictor.last_model_seconds
 
 
 def measure(
@@ -127,6 +122,8 @@ def measure(
     techniques: list[str],
     args: argparse.Namespace,
 ) -> list[dict]:
+    """One row per technique. Clicks are interleaved (one click of every technique per round),
+    so that a burst of other work on a shared machine slows all rows alike."""
     torch.manual_seed(0)
     model = build_model(preset).eval().to(device)
     image = np.random.default_rng(0).integers(0, 256, IMAGE_SHAPE, dtype=np.uint8)
@@ -140,11 +137,10 @@ def measure(
             exported.append(export_onnx(model, Path(args.onnx_dir) / f"{preset}.onnx"))
         return exported[0]
 
+    techniques = [t for t in techniques if not (t == "ort_split" and threads != 2)]
+    predictors, first = {}, {}
     flops = None
-    rows = []
     for technique in techniques:
-        if technique == "ort_split" and threads != 2:
-            continue
         network = build_network(technique, model, device, threads, onnx_path)
         predictor = Predictor(network, zoom_in=zoom, flip=True, device=device)
         predictor.set_image(image)
@@ -152,12 +148,19 @@ def measure(
             with FlopCounterMode(display=False) as counter:
                 predictor.predict(COORDS, LABELS)
             flops = counter.get_total_flops()
-        start = time.perf_counter()
-        predictor.predict(COORDS, LABELS)  # first call: compilation, session warm-up
-        first = time.perf_counter() - start
-        wall, model_s = time_clicks(
-            predictor, args.warmup, args.repeats, technique == "inference_mode"
-        )
+        first[technique] = one_click(predictor, False)[0]  # compilation, session warm-up
+        predictors[technique] = predictor
+    times: dict[str, list[tuple[float, float]]] = {t: [] for t in techniques}
+    for round_ in range(args.warmup + args.repeats):
+        for technique, predictor in predictors.items():
+            timing = one_click(predictor, technique == "inference_mode")
+            if round_ >= args.warmup:
+                times[technique].append(timing)
+
+    rows = []
+    for technique in techniques:
+        wall = statistics.median(t[0] for t in times[technique])
+        model_s = statistics.median(t[1] for t in times[technique])
         rows.append(
             {
                 "technique": technique,
@@ -166,15 +169,17 @@ def measure(
                 if device.type == "cpu"
                 else torch.cuda.get_device_name(),
                 "size": f"{size[0]}x{size[1]}",
-                "first_s": first,
+                "first_s": first[technique],
                 "wall_ms": 1e3 * wall,
+                "best_ms": 1e3 * min(t[0] for t in times[technique]),
                 "model_ms": 1e3 * model_s,
                 "gflop_per_s": flops / 1e9 / model_s,
             }
         )
-        eager = next((r["wall_ms"] for r in rows if r["technique"] == "eager"), float("nan"))
-        rows[-1]["speedup"] = eager / rows[-1]["wall_ms"]
-        print(_row(rows[-1]), flush=True)
+    eager = next((r["wall_ms"] for r in rows if r["technique"] == "eager"), float("nan"))
+    for row in rows:
+        row["speedup"] = eager / row["wall_ms"]
+        print(_row(row), flush=True)
     return rows
 
 
@@ -184,6 +189,7 @@ COLUMNS = [  # (key, title, format)
     ("device", "device", "<16"),
     ("size", "crop", "<7"),
     ("wall_ms", "ms/click", ">8.1f"),
+    ("best_ms", "best ms", ">7.1f"),
     ("model_ms", "model ms", ">8.1f"),
     ("gflop_per_s", "GFLOP/s", ">7.1f"),
     ("speedup", "speed-up", ">8.2f"),
