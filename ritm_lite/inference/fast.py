@@ -2,8 +2,9 @@
 
 :func:`optimize_for_inference` turns a trained :class:`~ritm_lite.model.RITMModel` into a
 :class:`FastRITM`: a module with the same call, ``model(image, points) -> {"instances",
-"instances_aux"}``, whose outputs equal the original's up to float rounding (the tests hold
-the probabilities to 1e-4). Give it to the predictor like any model:
+"instances_aux"}``, whose outputs equal the original's up to float32 rounding (probabilities
+within 1e-4 in the tests; README "Fast inference" shows where float32 itself is coarser).
+Give it to the predictor like any model:
 
 >>> predictor = Predictor(optimize_for_inference(model))   # doctest: +SKIP
 
@@ -22,7 +23,7 @@ What it does (``benchmarks/fast_inference.py`` measures each step; README "Fast 
 4. Optionally **autocast** (``dtype=torch.float16 / bfloat16``, for GPUs) and
    **torch.compile** of the click-dependent part (``compile_mode``, e.g. ``"default"`` or
    ``"reduce-overhead"`` for CUDA graphs). Compilation is per input shape: on a 2-core CPU it
-   takes minutes, so it is off by default.
+   takes one to two minutes per ZoomIn crop size, so it is off by default.
 
 What does *not* change between clicks, in RITM's forward pass::
 
