@@ -28,6 +28,7 @@ import torch
 from ritm_lite import build_model
 from ritm_lite.evaluation import evaluate_sample
 from ritm_lite.inference import Predictor
+from ritm_lite.inference.fast import optimize_for_inference
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +71,27 @@ SETTINGS = {
     "zoomin_flip": {"zoom_in": True, "flip": True, "zoom_in_target_size": 400},
 }
 
+# (record, network): the plain eager model, and the fast one (ritm_lite.inference.fast) in
+# the paper's protocol. The fast model on the `plain` record is left out: there the reference
+# weights are so sensitive to float32 rounding that any other convolution kernel (even the
+# same model in channels_last) moves the maps by 1.2-1.6e-4, as far as the eager model itself
+# is from the float64 result (tests/test_fast_inference.py compares both with float64).
+CASES = [("plain", "eager"), ("zoomin_flip", "eager"), ("zoomin_flip", "fast")]
+
+
+def _network(model, name):
+    return optimize_for_inference(model) if name == "fast" else model
+
 
 @pytest.mark.slow
-@pytest.mark.parametrize("record", sorted(SETTINGS))
-def test_free_run_follows_the_original_trajectory(record, reference, model, two_threads):
+@pytest.mark.parametrize("record, network", CASES)
+def test_free_run_follows_the_original_trajectory(record, network, reference, model, two_threads):
     expected = reference["records"][record]
     steps: list[tuple[list, np.ndarray]] = []
     result = evaluate_sample(
         reference["image"].numpy(),
         reference["gt_mask"].numpy(),
-        Predictor(model, **SETTINGS[record]),
+        Predictor(_network(model, network), **SETTINGS[record]),
         target_iou=1.01,  # never stop early: follow all recorded clicks
         pred_thr=reference["pred_thr"],
         max_clicks=len(expected["steps"]),
@@ -98,10 +110,10 @@ def test_free_run_follows_the_original_trajectory(record, reference, model, two_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("record", sorted(SETTINGS))
-def test_every_step_matches_the_original_to_1e4(record, reference, model, one_thread):
+@pytest.mark.parametrize("record, network", CASES)
+def test_every_step_matches_the_original_to_1e4(record, network, reference, model, one_thread):
     expected = reference["records"][record]["steps"]
-    predictor = Predictor(model, **SETTINGS[record])
+    predictor = Predictor(_network(model, network), **SETTINGS[record])
     predictor.set_image(reference["image"].numpy())
     for k, step in enumerate(expected):
         coords = np.array([(col, row) for row, col, _ in step["clicks"]], dtype=np.float64)

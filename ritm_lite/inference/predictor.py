@@ -48,6 +48,8 @@ class Predictor:
         model: a module called as ``model(image, points)`` with ``image`` ``(B, 4, H, W)``
             and ``points`` ``(B, 2N, 3)``, returning a dict with ``"instances"`` logits
             ``(B, 1, h, w)`` (resized to the input size if smaller). It is put in eval mode.
+            For speed pass :func:`~ritm_lite.inference.fast.optimize_for_inference` ``(model)``
+            or an :class:`~ritm_lite.inference.onnx_export.OnnxRuntimeModel` (CPU).
         zoom_in: ``True`` for the paper's ZoomIn, ``False`` for none, or a
             :class:`ZoomInConfig` / :class:`ZoomIn` of your own.
         flip: average the logits of the image and of its mirror image (one batch of two).

@@ -215,13 +215,25 @@ class HRNet(nn.Module):
 
         ``click_features`` ``(B, 64, H/2, W/2)`` (Conv1S's output) is added after the first conv.
         """
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.stem_image(x)
         if click_features is not None:
             x = x + click_features
         return self.relu(self.bn2(self.conv2(x)))
 
+    def stem_image(self, x: torch.Tensor) -> torch.Tensor:
+        """The stem's first conv, ``conv1 -> bn1 -> relu``: ``(B, 3, H, W) -> (B, 64, H/2, W/2)``.
+
+        It sees only the image, not the clicks, so a predictor may compute it once per image
+        (:class:`ritm_lite.inference.fast.FastRITM` does).
+        """
+        return self.relu(self.bn1(self.conv1(x)))
+
     def forward(self, x: torch.Tensor, click_features: torch.Tensor | None = None) -> torch.Tensor:
-        branches = [self.layer1(self.stem(x, click_features))]
+        return self.body(self.stem(x, click_features))
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything after the stem: ``(B, 64, H/4, W/4) -> (B, spec.out_channels, H/4, W/4)``."""
+        branches = [self.layer1(x)]
         for index in range(2, len(self.spec.stages) + 2):
             transition = getattr(self, f"transition{index - 1}")
             inputs = [t(branches[min(b, len(branches) - 1)]) for b, t in enumerate(transition)]

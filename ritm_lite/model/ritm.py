@@ -76,7 +76,10 @@ class HRNetOCR(HRNet):
             self.add_module(name, module)
 
     def forward(self, x: torch.Tensor, click_features: torch.Tensor | None = None) -> list[torch.Tensor]:
-        feats = super().forward(x, click_features)
+        return self.head(super().forward(x, click_features))
+
+    def head(self, feats: torch.Tensor) -> list[torch.Tensor]:
+        """The OCR head: HRNet features ``(B, 15C, H/4, W/4)`` -> ``[logits, aux]``."""
         aux = self.aux_head(feats)  # soft object region
         feats = self.conv3x3_ocr(feats)
         objects = self.ocr_gather_head(feats, aux)

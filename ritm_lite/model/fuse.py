@@ -1,0 +1,151 @@
+"""BatchNorm folding: turning ``conv -> BatchNorm`` into one convolution for inference.
+
+In eval mode a BatchNorm layer is a fixed per-channel affine map of its input, using the
+*running* statistics gathered during training:
+
+    bn(y) = gamma * (y - mu) / sqrt(sigma^2 + eps) + beta
+
+When ``y = W * x + b`` is a convolution, the two compose into one convolution
+(``s = gamma / sqrt(sigma^2 + eps)`` per output channel):
+
+    bn(W * x + b) = (s W) * x + (s (b - mu) + beta)          W' = s W,  b' = s (b - mu) + beta
+
+so the network does the same arithmetic with one memory pass less per BatchNorm (HRNet-W18
+has 314 of them). The result differs from the unfolded network only by float rounding (a few
+1e-7 relative). This holds **only in eval mode**: in training BatchNorm normalises with the
+statistics of the current batch, and folding would be wrong.
+
+Which BatchNorm follows which convolution is read from the module tree, using the two patterns
+this package's model is built from (:mod:`ritm_lite.model.hrnet`, :mod:`ritm_lite.model.ocr`):
+
+* in an ``nn.Sequential``: a ``Conv2d`` directly followed by a ``BatchNorm2d``, or by an
+  ``nn.Sequential`` whose first layer is a ``BatchNorm2d`` (OCR's nested ``bn_relu``);
+  Conv1S's final ``ScaleLayer`` (``y = |s| x``) is folded into its convolution the same way;
+* in any other module: children named ``convK`` and ``bnK`` (same ``K``), whose ``forward``
+  applies ``bnK`` right after ``convK`` (HRNet's stem, ``BasicBlock``, ``Bottleneck``).
+
+A folded BatchNorm (or scale) is replaced by ``nn.Identity``, so the module's ``forward`` is unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+
+import torch
+from torch import nn
+
+from .conv1s import ScaleLayer
+
+
+@torch.no_grad()
+def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A new ``Conv2d`` (with bias) computing ``bn(conv(x))`` with ``bn`` in eval mode.
+
+    Args:
+        conv: the convolution, ``out_channels == bn.num_features``; not modified.
+        bn: the BatchNorm with running statistics (``track_running_stats=True``).
+
+    Returns:
+        A convolution with the folded weight and bias (``conv``'s dtype and device); the
+        folding itself is computed in float64.
+    """
+    if conv.out_channels != bn.num_features:
+        raise ValueError(
+            f"conv has {conv.out_channels} output channels but BatchNorm has {bn.num_features}"
+        )
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError("BatchNorm without running statistics cannot be folded")
+    scale = torch.rsqrt(bn.running_var.double() + bn.eps)
+    if bn.affine:
+        scale = scale * bn.weight.double()
+    shift = bn.bias.double() if bn.affine else torch.zeros_like(scale)
+    bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
+
+    fused = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        groups=conv.groups,
+        bias=True,
+        padding_mode=conv.padding_mode,
+        device=conv.weight.device,
+        dtype=conv.weight.dtype,
+    )
+    weight = conv.weight.double() * scale.view(-1, 1, 1, 1)
+    fused.weight.copy_(weight.to(conv.weight.dtype))
+    fused.bias.copy_(((bias - bn.running_mean.double()) * scale + shift).to(conv.weight.dtype))
+    return fused
+
+
+@torch.no_grad()
+def fold_conv_scale(conv: nn.Conv2d, scale: ScaleLayer) -> nn.Conv2d:
+    """A new ``Conv2d`` computing ``scale(conv(x)) = |s| (W * x + b)`` (Conv1S's last two layers)."""
+    factor = torch.abs(scale.scale * scale.lr_mult).to(conv.weight.dtype)
+    fused = copy.deepcopy(conv)
+    fused.weight.mul_(factor)
+    if fused.bias is not None:
+        fused.bias.mul_(factor)
+    return fused
+
+
+_CONV_NAME = re.compile(r"conv(\d*)$")
+
+
+def _fold_children(module: nn.Module) -> int:
+    """Fold the conv/BN pairs among ``module``'s direct children in place; return how many."""
+    folded = 0
+    children = dict(module.named_children())
+    if isinstance(module, nn.Sequential):
+        names = list(children)
+        for name, following in itertools.pairwise(names):
+            conv, after = children[name], children[following]
+            if not isinstance(conv, nn.Conv2d):
+                continue
+            if isinstance(after, nn.BatchNorm2d):
+                setattr(module, name, fold_conv_bn(conv, after))
+                setattr(module, following, nn.Identity())
+                folded += 1
+            elif isinstance(after, nn.Sequential) and isinstance(after[0], nn.BatchNorm2d):
+                setattr(module, name, fold_conv_bn(conv, after[0]))
+                after[0] = nn.Identity()
+                folded += 1
+            elif isinstance(after, ScaleLayer):
+                setattr(module, name, fold_conv_scale(conv, after))
+                setattr(module, following, nn.Identity())
+                folded += 1
+        return folded
+    for name, conv in children.items():
+        match = _CONV_NAME.match(name)
+        bn = children.get(f"bn{match.group(1)}") if match else None
+        if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+            setattr(module, name, fold_conv_bn(conv, bn))
+            setattr(module, f"bn{match.group(1)}", nn.Identity())
+            folded += 1
+    return folded
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``model`` with every ``conv -> BatchNorm`` pair folded.
+
+    Args:
+        model: any module built from the patterns in the module docstring; not modified.
+
+    Returns:
+        A deep copy in eval mode, where each folded BatchNorm is an ``nn.Identity`` and its
+        convolution carries the folded weight and bias. BatchNorm layers that follow no
+        convolution are left as they are (:func:`count_batchnorm` tells how many remain).
+    """
+    folded = copy.deepcopy(model).eval()
+    for module in list(folded.modules()):
+        _fold_children(module)
+    return folded
+
+
+def count_batchnorm(model: nn.Module) -> int:
+    """Number of ``BatchNorm2d`` layers in ``model`` (0 after folding a whole RITM model)."""
+    return sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
