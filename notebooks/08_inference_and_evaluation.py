@@ -31,11 +31,12 @@
 # `ritm_lite.evaluation`) gives the same numbers, and finally evaluates on the GrabCut
 # benchmark, next to a classic peer: OpenCV's GrabCut driven by the same clicks.
 #
-# > **Weights.** The course's trained weights do not exist yet. Unless `CHECKPOINT` below
-# > points to a checkpoint, the model here is HRNet-W18-small with **random weights**: every
-# > accuracy number in this notebook then says nothing about RITM — it only shows the protocol
-# > working. Set `CHECKPOINT` to a `.pth` file (a ritm_lite checkpoint or an official RITM one)
-# > and re-run to get real numbers.
+# > **Weights.** Unless `CHECKPOINT` below points to a checkpoint, the model here is the
+# > course's own HRNet-W18-small (`ritm_lite.weights`): trained by notebook 07's code from
+# > scratch on a 2-core CPU, on the 648 training instances of COCO_MVal — no ImageNet
+# > weights could be downloaded where the course was built. It is far weaker than the paper's models (its model card,
+# > `ritm_lite/weights/MODEL_CARD.md`, has the measured NoC). Set `CHECKPOINT` to an official RITM
+# > checkpoint (e.g. `hrnet18s_cocolvis_itermask_3p.pth`) and re-run for the paper's numbers.
 
 # %%
 from pathlib import Path
@@ -69,6 +70,7 @@ from ritm_lite.inference.zoom_in import (
     object_roi,
 )
 from ritm_lite.utils import shared_dir, show_source, smoke_mode
+from ritm_lite.weights import load_course_model
 
 # A checkpoint path switches the notebook to real weights,
 # e.g. "../weights/hrnet18s_cocolvis_itermask_3p.pth"
@@ -148,15 +150,15 @@ plt.show()
 # %% [markdown]
 # ## The model
 #
-# `CHECKPOINT = None` builds HRNet-W18-small with random weights (see the note at the top).
+# `CHECKPOINT = None` loads the course's weights (see the note at the top).
 
 # %%
 if CHECKPOINT is not None:
     model = ritm_lite.load_checkpoint(Path(CHECKPOINT))
     model_name = Path(CHECKPOINT).stem
 else:
-    model = ritm_lite.build_model("hrnet18s")
-    model_name = "hrnet18s (RANDOM weights)"
+    model = load_course_model()
+    model_name = "hrnet18s (course weights)"
 model.eval()
 ZOOM_SIZE = 128 if SMOKE else 400  # the paper: 400 (600 on DAVIS); smaller in smoke mode for speed
 n_params = sum(p.numel() for p in model.parameters())
@@ -267,7 +269,7 @@ show_source(ZoomIn.transform)
 mirrored = [c.moved(x=width - c.x - 1, y=c.y) for c in clicks[:1]]
 net_input = torch.cat([rgb, torch.zeros(1, 1, height, width)], 1)
 # One batch of two, as the predictor does (a batch of two and two single runs differ by
-# float rounding, which random weights' huge logits magnify).
+# float rounding, which large logits magnify).
 batch = torch.cat([net_input, torch.flip(net_input, dims=[3])])
 with torch.no_grad():
     both = model(batch, points_tensor([clicks[:1], mirrored]))
@@ -333,8 +335,7 @@ for trial in range(5):
 # %% [markdown]
 # ### The clicker's choices, click by click
 #
-# We let the clicker correct the OpenCV GrabCut peer (its mistakes are easier to read than a
-# random network's): blue = missed object (FN), red = leaked background (FP), the circle is the
+# We let the clicker correct the OpenCV GrabCut peer (its mistakes are varied and easy to read): blue = missed object (FN), red = leaked background (FP), the circle is the
 # next click, green positive, red negative.
 
 # %%
@@ -422,8 +423,8 @@ results = {
 }
 print(format_table(results, "GrabCut"))
 if CHECKPOINT is None:
-    print("\nThe network row uses RANDOM weights: it shows the protocol, not RITM's accuracy "
-          "(the paper: NoC@85/90 = 1.54/1.68 for trained HRNet-W18-small).")
+    print("\nThe network row uses the course's CPU-trained weights, far from the paper's model "
+          "(the paper: NoC@85/90 = 1.54/1.68 for HRNet-W18-small trained on COCO+LVIS).")
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 4))
