@@ -1,0 +1,56 @@
+"""Training presets: the ITER-M values of the original configs, and the schedule they give."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ritm_lite.training.config import PRESETS, TrainConfig, get_preset
+from ritm_lite.training.optim import make_optimizer, make_scheduler
+
+# models/iter_mask/hrnet{18s,18,32}_cocolvis_itermask_3p.py: default batch per model.
+ITER_M = {
+    "hrnet18s_cocolvis_itermask": ("hrnet18s", 32),
+    "hrnet18_cocolvis_itermask": ("hrnet18", 28),
+    "hrnet32_cocolvis_itermask": ("hrnet32", 32),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ITER_M))
+def test_iter_m_presets_hold_the_original_schedule(name):
+    config = get_preset(name)
+    model, batch = ITER_M[name]
+    assert (config.model, config.batch_size) == (model, batch)
+    assert config.crop_size == (320, 480) and config.max_num_points == 24
+    assert (config.epochs, config.epoch_len, config.val_epoch_len) == (230, 30_000, 2_000)
+    assert config.milestones == (200, 220) and config.gamma == 0.1
+    assert (config.lr, config.betas, config.eps) == (5e-4, (0.9, 0.999), 1e-8)
+    assert config.backbone_lr_mult == 0.1 and config.max_num_next_clicks == 3
+    assert (config.nfl_alpha, config.nfl_gamma, config.aux_loss_weight) == (0.5, 2.0, 0.4)
+    assert (config.min_object_area, config.keep_background_prob) == (1000, 0.05)
+
+
+def test_the_iter_m_learning_rate_over_230_epochs():
+    """5e-4 until epoch 200, then /10, then /10 again from 220; backbone always x0.1."""
+    config = get_preset("hrnet18_cocolvis_itermask")
+    model = torch.nn.ModuleDict({"feature_extractor": torch.nn.ModuleDict(
+        {"conv1": torch.nn.Conv2d(1, 1, 1), "conv3x3_ocr": torch.nn.Conv2d(1, 1, 1)})})
+    optimizer = make_optimizer(model, config)
+    assert all(g["betas"] == (0.9, 0.999) and g["eps"] == 1e-8 for g in optimizer.param_groups)
+    scheduler = make_scheduler(optimizer, config)
+    rates = []
+    for _ in range(config.epochs):
+        rates.append({g["name"]: g["lr"] for g in optimizer.param_groups})
+        optimizer.step()
+        scheduler.step()
+    for epoch, expected in [(0, 5e-4), (199, 5e-4), (200, 5e-5), (219, 5e-5), (220, 5e-6), (229, 5e-6)]:
+        assert rates[epoch]["new"] == pytest.approx(expected), epoch
+        assert rates[epoch]["backbone"] == pytest.approx(0.1 * expected), epoch
+
+
+def test_presets_are_frozen_and_unknown_names_are_refused():
+    with pytest.raises(ValueError, match="unknown training preset"):
+        get_preset("hrnet18_sbd")
+    with pytest.raises(AttributeError):
+        PRESETS["course"].epochs = 1  # type: ignore[misc]
+    assert isinstance(PRESETS["course"], TrainConfig)
