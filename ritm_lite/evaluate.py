@@ -1,21 +1,24 @@
 """Command line: evaluate a model (or the OpenCV GrabCut peer) on a benchmark, NoC protocol.
 
     python -m ritm_lite.evaluate --checkpoint model.pth --dataset GrabCut \\
-        --data-root ../shared/data/GrabCut --json grabcut.json --plot grabcut.png
+        --data-root ../shared/data/GrabCut --json grabcut.json   # and grabcut.png
     # random weights, a smoke run:
     python -m ritm_lite.evaluate --preset hrnet18s --dataset GrabCut --limit 5 --max-clicks 5
     python -m ritm_lite.evaluate --peer opencv-grabcut --dataset GrabCut
 
-It prints the paper's table (NoC@85, NoC@90, >=20@85, >=20@90, seconds per click), and
-optionally writes a JSON file (protocol, table, mIoU per click, every object's IoU curve and
-clicks) and an mIoU-vs-clicks plot. The protocol is the paper's: automatic clicker, threshold
-0.49, up to 20 clicks, stop at IoU 0.9, ZoomIn (400 px, 600 px on DAVIS) and flip averaging.
+It prints the paper's table (NoC@85, NoC@90, >=20@85, >=20@90, seconds per click) and
+writes a JSON file (protocol, table, mIoU per click, every object's IoU curve and clicks)
+and an mIoU-vs-clicks plot: by default ``<dataset>_<method>.json`` in the current folder
+with the plot beside it (``.png``); ``--json`` and ``--plot`` name them. The protocol is
+the paper's: automatic clicker, threshold 0.49, up to 20 clicks, stop at IoU 0.9, ZoomIn
+(400 px, 600 px on DAVIS) and flip averaging.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,8 +60,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--data-root", type=Path, help="benchmark folder (default: ../shared/data/<dataset>)"
     )
-    parser.add_argument("--json", type=Path, help="write per-object IoU curves and the table here")
-    parser.add_argument("--plot", type=Path, help="write the mIoU-vs-clicks plot here (.png)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="per-object IoU curves and the table (default: ./<dataset>_<method>.json)",
+    )
+    parser.add_argument(
+        "--plot", type=Path, help="the mIoU-vs-clicks plot (default: the JSON path with .png)"
+    )
     parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
     parser.add_argument(
         "--target-iou", type=float, default=0.9, help="stop clicking at this IoU (>1: never)"
@@ -97,6 +106,18 @@ def method_name(args: argparse.Namespace) -> str:
     return f"{name}+{'+'.join(extras)}" if extras else name
 
 
+def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """``(json, plot)`` paths: ``--json`` / ``--plot``, else ``./<dataset>_<method>.json|png``.
+
+    The method part is :func:`method_name` with every run of characters other than
+    letters, digits, ``.`` and ``-`` replaced by ``_`` (``hrnet18s (random)+zoom+flip`` ->
+    ``hrnet18s_random_zoom_flip``).
+    """
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", method_name(args)).strip("_")
+    json_path = args.json or Path(f"{args.dataset}_{slug}.json")
+    return json_path, args.plot or json_path.with_suffix(".png")
+
+
 def build_predictor(args: argparse.Namespace):
     """The model's :class:`Predictor` (or the peer) described by the arguments."""
     if args.peer == "opencv-grabcut":
@@ -119,7 +140,10 @@ def build_predictor(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace, predictor) -> DatasetResult:
-    """Evaluate ``predictor`` as the arguments say; print the table, write JSON and plot."""
+    """Evaluate ``predictor`` as the arguments say; print the table, write JSON and plot.
+
+    The files go where :func:`output_paths` says; their paths are printed after the table.
+    """
     samples = load_benchmark(args.dataset, args.data_root)
     result = evaluate_dataset(
         samples,
@@ -138,24 +162,24 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
             f"note: {args.preset} has random weights: "
             "these numbers say nothing about RITM's accuracy"
         )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        record = {
-            "method": name,
-            "dataset": args.dataset,
-            "data_root": str(args.data_root),
-            "checkpoint": str(args.checkpoint) if args.checkpoint else None,
-            "preset": args.preset,
-            "peer": args.peer,
-            "zoom_in": not args.no_zoom_in and not args.peer,
-            "flip": not args.no_flip and not args.peer,
-            **result.to_dict(),
-        }
-        args.json.write_text(json.dumps(record, indent=1))
-    if args.plot:
-        args.plot.parent.mkdir(parents=True, exist_ok=True)
-        figure = plot_miou_curves({name: result}, args.dataset)
-        figure.savefig(args.plot, dpi=120, bbox_inches="tight")
+    json_path, plot_path = output_paths(args)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "method": name,
+        "dataset": args.dataset,
+        "data_root": str(args.data_root),
+        "checkpoint": str(args.checkpoint) if args.checkpoint else None,
+        "preset": args.preset,
+        "peer": args.peer,
+        "zoom_in": not args.no_zoom_in and not args.peer,
+        "flip": not args.no_flip and not args.peer,
+        **result.to_dict(),
+    }
+    json_path.write_text(json.dumps(record, indent=1))
+    plot_path.parent.mkdir(parents=True, exist_ok=True)
+    figure = plot_miou_curves({name: result}, args.dataset)
+    figure.savefig(plot_path, dpi=120, bbox_inches="tight")
+    print(f"wrote {json_path} and {plot_path}")
     return result
 
 

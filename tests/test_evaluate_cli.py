@@ -164,3 +164,42 @@ def test_cli_refuses_missing_method_and_bad_dataset(tmp_path):
         evaluate.parse_args(
             ["--checkpoint", "x.pth", "--preset", "hrnet18s", "--data-root", str(tmp_path)]
         )
+
+
+def test_without_json_or_plot_both_files_get_default_names(tmp_path, monkeypatch, capsys):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    monkeypatch.chdir(tmp_path)
+    args = ["--peer", "opencv-grabcut", "--data-root", str(data), "--max-clicks", "2", "--quiet"]
+    assert evaluate.main(args) == 0
+    out_json = tmp_path / "GrabCut_opencv-grabcut.json"
+    out_png = tmp_path / "GrabCut_opencv-grabcut.png"
+    record = json.loads(out_json.read_text())
+    assert record["method"] == "opencv-grabcut"
+    assert [o["name"] for o in record["objects"]] == ["toy0"]
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {out_json.name} and {out_png.name}" in capsys.readouterr().out
+    # --json alone puts the plot beside it; --plot alone keeps the default JSON name
+    named = evaluate.parse_args(args + ["--json", "runs/a.json"])
+    assert evaluate.output_paths(named) == (Path("runs/a.json"), Path("runs/a.png"))
+    plotted = evaluate.parse_args(
+        ["--preset", "hrnet18s", "--data-root", str(data), "--no-flip", "--dataset", "DAVIS",
+         "--plot", "p.png"]
+    )
+    assert evaluate.output_paths(plotted) == (
+        Path("DAVIS_hrnet18s_random_zoom.json"),
+        Path("p.png"),
+    )
+
+
+@pytest.mark.parametrize(
+    "dataset, extra, size",
+    [("DAVIS", [], 600), ("GrabCut", [], 400), ("DAVIS", ["--zoom-in-size", "320"], 320)],
+)
+def test_the_predictor_zooms_to_600_px_on_davis_only(tmp_path, dataset, extra, size):
+    args = evaluate.parse_args(
+        ["--preset", "hrnet18s", "--dataset", dataset, "--data-root", str(tmp_path),
+         "--device", "cpu", *extra]
+    )
+    predictor = evaluate.build_predictor(args)
+    assert predictor.zoom_in is not None and predictor.zoom_in.config.target_size == size
+    assert predictor.flip is not None
