@@ -43,7 +43,8 @@ def test_the_iter_m_learning_rate_over_230_epochs():
         rates.append({g["name"]: g["lr"] for g in optimizer.param_groups})
         optimizer.step()
         scheduler.step()
-    for epoch, expected in [(0, 5e-4), (199, 5e-4), (200, 5e-5), (219, 5e-5), (220, 5e-6), (229, 5e-6)]:
+    expected_rates = [(0, 5e-4), (199, 5e-4), (200, 5e-5), (219, 5e-5), (220, 5e-6), (229, 5e-6)]
+    for epoch, expected in expected_rates:
         assert rates[epoch]["new"] == pytest.approx(expected), epoch
         assert rates[epoch]["backbone"] == pytest.approx(0.1 * expected), epoch
 
