@@ -123,7 +123,7 @@ class RITMModel(nn.Module):
         Returns:
             ``(B, 3, H, W)`` float32 — what Conv1S consumes.
         """
-        _check_inputs(image, points)
+        _check_inputs(image, points, self.mean.dtype)
         return torch.cat([image[:, 3:], self.click_maps(image, points)], dim=1)
 
     def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -148,17 +148,31 @@ class RITMModel(nn.Module):
         }
 
 
-def _check_inputs(image: torch.Tensor, points: torch.Tensor) -> None:
+def _check_inputs(
+    image: torch.Tensor, points: torch.Tensor, model_dtype: torch.dtype | None = None
+) -> None:
     if image.ndim != 4 or image.shape[1] != 4:
         raise ValueError(
             f"image must be (B, 4, H, W): RGB in [0, 1] plus the previous mask; got {tuple(image.shape)}"
         )
-    if image.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        raise ValueError(f"image must be float32 (or float16/bfloat16) with RGB in [0, 1], got {image.dtype}")
+    if not image.is_floating_point():
+        raise ValueError(f"image must be float32 with RGB in [0, 1], got {image.dtype}")
+    if model_dtype is not None and image.dtype != model_dtype and not _autocast_enabled(image.device.type):
+        raise ValueError(
+            f"image is {image.dtype} but the model is {model_dtype}: convert one to the other "
+            "(or run under torch.autocast)"
+        )
     if points.ndim != 3 or points.shape[-1] != 3 or points.shape[1] % 2:
         raise ValueError(f"points must be (B, 2N, 3) of (row, col, index); got {tuple(points.shape)}")
     if points.shape[0] != image.shape[0]:
         raise ValueError(f"batch sizes differ: image {image.shape[0]}, points {points.shape[0]}")
+
+
+def _autocast_enabled(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 has one flag per device type
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
 
 
 def build_model(preset: str | ModelConfig = "hrnet18s", init: bool = True) -> RITMModel:
