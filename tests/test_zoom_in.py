@@ -126,6 +126,26 @@ def test_first_click_is_not_zoomed_and_the_box_follows_the_rules():
     assert zoom.roi != first_roi and zoom.roi_updated  # a positive click outside: recomputed
 
 
+def test_box_is_recomputed_when_its_iou_drops_below_half_with_every_click_inside():
+    zoom = ZoomIn(ZoomInConfig(target_size=50, min_crop_size=10, expansion_ratio=1.0))
+    image = torch.rand(1, 4, 100, 100)
+    large = torch.zeros(1, 1, 100, 100)
+    large[:, :, 10:90, 10:90] = 1.0
+    zoom.set_prev_probs(large)
+    zoom.transform(image, [[pos(50, 50, 0), pos(45, 45, 1)]])
+    kept = zoom.roi
+    assert kept == object_roi(large[0, 0].numpy() > 0.5, [pos(50, 50)], 1.0, 10)
+
+    small = torch.zeros(1, 1, 100, 100)
+    small[:, :, 44:56, 44:56] = 1.0  # the object shrank to a box well inside the kept one
+    zoom.set_prev_probs(small)
+    clicks = [pos(50, 50, 0), pos(45, 45, 1), pos(52, 47, 2)]
+    new = object_roi(small[0, 0].numpy() > 0.5, clicks, 1.0, 10)
+    assert clicks_inside(kept, clicks) and bbox_iou(new, kept) < 0.5  # only the IoU rule applies
+    zoom.transform(image, [clicks])
+    assert zoom.roi == new and zoom.roi_updated
+
+
 def test_empty_prediction_keeps_the_old_box_for_pasting():
     """The original's behaviour that the golden trajectory relies on."""
     zoom = ZoomIn(target_size=40, min_crop_size=10)
