@@ -121,7 +121,8 @@ for preset in ("hrnet18s", "hrnet18", "hrnet32"):
 #
 # `../shared/fixtures/ritm_reference/` holds, for HRNet-W18-small and HRNet-W18 built with the
 # original code: a state dict, an input, a points tensor, and the original's outputs. We load
-# the state dict **strictly** into our model and compare.
+# the state dict **strictly** into our model and compare, twice: in float32 as the original
+# ran, and in float64, where the result no longer depends on how the CPU's kernels add up.
 
 # %%
 root = shared_dir()
@@ -131,6 +132,7 @@ if reference_dir is None or not reference_dir.is_dir():
           "on a machine that has it.")
 else:
     fig, axes = plt.subplots(2, 3, figsize=(12, 5.5))
+    print(f"{'':9s} {'output':14s} {'float32':>8s} {'float64':>8s}   max |ours - original| / max |original|")
     for row, preset in enumerate(["hrnet18s", "hrnet18"]):
         ref = torch.load(reference_dir / f"ritm_{preset}_reference.pt", weights_only=True)
         m = build_model(preset, init=False)
@@ -139,10 +141,13 @@ else:
         m.eval()
         with torch.no_grad():
             out = m(ref["input"], ref["points"])
+            exact = m.double()(ref["input"].double(), ref["points"].double())
         for key in ("instances", "instances_aux"):
-            err = ((out[key] - ref[key]).abs().max() / ref[key].abs().max()).item()
-            print(f"{preset:9s} {key:14s} max relative error {err:.1e}")
-            assert err <= 1e-4
+            scale = ref[key].abs().max().item()
+            err32 = (out[key] - ref[key]).abs().max().item() / scale
+            err64 = (exact[key] - ref[key].double()).abs().max().item() / scale
+            print(f"{preset:9s} {key:14s} {err32:8.1e} {err64:8.1e}")
+            assert err32 <= 3e-4 and err64 <= 2e-4  # float32 rounding, not a different computation
         axes[row, 0].imshow(ref["input"][0, :3].permute(1, 2, 0))
         axes[row, 0].set_title(f"{preset}: input")
         axes[row, 1].imshow(ref["instances"][0, 0], cmap="RdBu_r")
@@ -159,6 +164,14 @@ else:
     print("an official-format checkpoint loads as", loaded.config)
 
 # %% [markdown]
-# The errors are zero: the same operations in the same order give the same floats. Official
-# RITM checkpoints (`hrnet18s_cocolvis_itermask_3p.pth`, ...) use the same keys, so
+# How to read the errors: on a CPU with the kernels the original's outputs were made with (x86
+# AVX2, 2 threads) the float32 column is **0**: the same operations in the same order give the
+# same floats, and the test suite checks exactly that (`tests/test_model.py`, in a process pinned
+# to those kernels). On another CPU (AVX-512, Arm) the convolutions add up in another order and
+# float32 rounding moves the largest logit by up to ~1e-4 of its scale. The float64 column shows
+# this is rounding, not a different computation: our model computed exactly lands as far from
+# the original's float32 output as that output's own rounding (~1e-4 for HRNet-W18's main head,
+# less for the others). A wrong layer, order or constant would be off by far more.
+#
+# Official RITM checkpoints (`hrnet18s_cocolvis_itermask_3p.pth`, ...) use the same keys, so
 # `ritm_lite.load_checkpoint` reads them too — without executing any pickled code.
