@@ -1,9 +1,13 @@
 """The set-up files agree with each other: pyproject.toml, environment.yml, constraints.txt."""
 
 import re
-import tomllib
 
 import yaml
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: pytest itself depends on tomli there
+    import tomli as tomllib
 
 from ritm_lite.utils import PROJECT_ROOT
 
