@@ -94,7 +94,8 @@ show_source(distance_maps)
 # %% [markdown]
 # ## 4. The argument: what changes when one click is added?
 #
-# Take a real image (GrabCut, if `../shared` is present), two positive clicks, then add a third.
+# Take a real image (GrabCut, if `../shared` is present), one positive and one negative click,
+# then add a second positive click, and compare the positive-click channel before and after.
 
 # %%
 def load_example_image():
