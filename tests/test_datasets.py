@@ -189,6 +189,31 @@ def test_coco_lvis_dataset_over_protocol():
         dataset[40]
 
 
+def test_coco_lvis_dataset_from_a_merged_folder(tmp_path):
+    """The path training takes: ``python -m ritm_lite.data.coco_lvis`` output -> dataset -> batch."""
+    from ritm_lite.data.coco_lvis import merge_coco_lvis
+    from ritm_lite.data.samples import SamplePaths
+    from ritm_lite.utils import PROJECT_ROOT
+
+    samples = SamplePaths.under(PROJECT_ROOT / "data" / "samples")
+    merge_coco_lvis(samples.coco_json, samples.lvis_json, tmp_path / "merged",
+                    images_dir=samples.images_dir, progress=False)
+    config = dataclasses.replace(SMALL, min_object_area=1, epoch_len=12)
+    dataset = CocoLvisDataset.from_disk(tmp_path / "merged", "train", config, seed=0)
+    source = dataset.source
+    assert dataset.num_images() == len(source) > 0
+    for index in range(dataset.num_images()):
+        stored = dataset.load(index)
+        assert stored.masks.shape[:2] == stored.image.shape[:2]
+        assert [int(m.sum()) for m in np.moveaxis(stored.masks, 2, 0)] == source.object_areas(index)
+    batch = next(iter(DataLoader(dataset, batch_size=4)))
+    assert batch["images"].shape == (4, 3, 64, 96)
+    for k in range(4):
+        check_sample({key: value[k] for key, value in batch.items()})
+    with pytest.raises(FileNotFoundError, match="val"):
+        CocoLvisDataset.from_disk(tmp_path / "merged", "val", config)
+
+
 def test_epoch_len_draws_images_at_random():
     items = [red_on_blue(64, 96, [(5 + 5 * k, 5, 30 + 5 * k, 40)]) for k in range(4)]
     config = DatasetConfig(augmentation=None, min_object_area=1, epoch_len=50)
