@@ -68,18 +68,51 @@ def test_ignore_pixels_count_as_background_like_the_original():
     assert not is_positive and candidates.any()
 
 
-def test_simulated_interaction_feeds_back_the_prediction_and_restores_train_mode():
+def _eval_probs(model, images, prev_mask, points):
+    """One eval-mode prediction, as a user of the trained network would get it."""
+    with torch.no_grad():
+        return torch.sigmoid(model(torch.cat([images, prev_mask], dim=1), points)["instances"])
+
+
+def test_simulated_interaction_runs_in_eval_mode_adds_a_click_per_step_and_feeds_back_the_mask():
     torch.manual_seed(0)
     model = build_model("hrnet18s").train()
     images = torch.rand(2, 3, 48, 64)
     gt = torch.zeros(2, 1, 48, 64)
     gt[:, :, 10:40, 10:50] = 1
     points = points_tensor([[Click(30, 25, True, 0)]] * 2, num_points=4)
+    buffers = {name: b.clone() for name, b in model.named_buffers()}
     prev, new_points = simulate_interaction(model, images, gt, points, 2, np.random.default_rng(0))
     assert model.training
+    # eval mode: BatchNorm used its running statistics and did not update them
+    assert all(torch.equal(b, buffers[name]) for name, b in model.named_buffers())
     assert prev.shape == (2, 1, 48, 64) and 0 < float(prev.mean()) < 1
+
+    # Replay by hand, in eval mode: step 1 predicts from the sampler's clicks and no mask...
+    model.eval()
+    zeros = torch.zeros_like(gt)
+    first = _eval_probs(model, images, zeros, points)
     for sample in range(2):
-        indices = [c.index for c in clicks_from_points(new_points[sample])]
-        assert indices[0] == 0 and set(indices[1:]) <= {1, 2}
+        assert torch.equal(new_points[sample, [0, 1, 4, 5]], points[sample, [0, 1, 4, 5]])
+        for step in (1, 2):  # ...and each step adds exactly one click: slot N - k or 2N - k
+            rows = [r for r in (4 - step, 8 - step) if new_points[sample, r, 2] == step]
+            assert len(rows) == 1, (sample, step)
+            other = (4 - step) + (8 - step) - rows[0]  # the slot of the other sign stays empty
+            assert torch.equal(new_points[sample, other], torch.full((3,), -1.0))
+        is_positive, candidates = click_candidates(first[sample, 0].numpy(), gt[sample, 0].numpy())
+        row = 3 if is_positive else 7  # the step-1 click follows the rule on step 1's prediction
+        r, c, _ = new_points[sample, row].tolist()
+        assert candidates[int(r), int(c)], sample
+
+    # ...and the returned mask is step 2's prediction: the clicks before the last one, with
+    # step 1's prediction fed back as the previous mask.
+    before_last = new_points.clone()
+    before_last[:, [2, 6]] = -1.0  # drop the step-2 clicks (those slots were empty)
+    expected = _eval_probs(model, images, first, before_last)
+    torch.testing.assert_close(prev, expected, atol=1e-6, rtol=0)
+    unfed = _eval_probs(model, images, zeros, before_last)
+    assert (unfed - expected).abs().max() > 1e-3  # the previous mask does change the output
+    model.train()
+
     zero_prev, same = simulate_interaction(model, images, gt, points, 0, np.random.default_rng(0))
     assert torch.equal(zero_prev, torch.zeros(2, 1, 48, 64)) and torch.equal(same, points)
