@@ -123,6 +123,12 @@ def test_flops_at_400px_match_the_reference_counter():
     assert count_flops(build_model("hrnet18", init=False)) / 1e9 == pytest.approx(30.57, abs=0.01)
 
 
+@pytest.mark.parametrize("preset, gflops", [("hrnet18s", 17.70), ("hrnet32", 82.50)])
+def test_flops_at_400px_of_the_other_presets(preset, gflops):
+    # The README's table (the paper: 17.9 for W18-small; it gives none for W32)
+    assert count_flops(build_model(preset, init=False)) / 1e9 == pytest.approx(gflops, abs=0.01)
+
+
 @pytest.mark.parametrize(
     "image, points, message",
     [
