@@ -196,6 +196,58 @@ def test_two_process_ddp_with_gloo_keeps_replicas_identical(tmp_path):
     assert all(torch.equal(saved[k], rank0[k]) for k in rank0)  # rank 0 wrote the checkpoint
 
 
+DDP_DIVERGE_SCRIPT = textwrap.dedent("""
+    import sys, torch
+    from ritm_lite.train import main
+    import ritm_lite.training.trainer as trainer_module
+
+    # Rank 1's loss becomes NaN at global step 1 (the second step); rank 0's stays finite.
+    original_losses = trainer_module.Trainer._losses
+    def losses(self, *args):
+        out = original_losses(self, *args)
+        if self.env.rank == 1 and self.state.global_step == 1 and torch.is_grad_enabled():
+            out["loss"] = out["loss"] + float("nan")
+        return out
+    trainer_module.Trainer._losses = losses
+
+    original_fit = trainer_module.Trainer.fit
+    def fit_and_dump(self):
+        try:
+            return original_fit(self)
+        except trainer_module.TrainingDiverged as err:
+            prefix = sys.argv[1] + f"/rank{self.env.rank}"
+            open(prefix + ".txt", "w").write(str(err))
+            torch.save(self.model.state_dict(), prefix + ".pt")
+            raise
+    trainer_module.Trainer.fit = fit_and_dump
+    sys.exit(main(sys.argv[2:]))
+""")
+
+
+@pytest.mark.slow
+def test_ddp_divergence_on_one_rank_stops_every_rank_and_keeps_the_last_checkpoint(tmp_path):
+    _write_folder_dataset(tmp_path / "data")
+    script = tmp_path / "ddp_diverge.py"
+    script.write_text(DDP_DIVERGE_SCRIPT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29523",
+           str(script), str(tmp_path), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+           "--device", "cpu", *CLI_ARGS, "--batch-size", "4", "--epoch-len", "8", "--val-interval", "0",
+           "--checkpoint-every-steps", "1"]
+    result = subprocess.run(cmd, capture_output=True, text=True, env={**_env(), "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert result.returncode != 0
+    messages = {r: (tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)}  # both stopped cleanly
+    assert messages[1].startswith("loss became nan on rank 1 at epoch 0, step 1 (global step 1)")
+    assert messages[0].startswith("loss became non-finite on rank 1 at epoch 0, step 1")
+    assert all("last.pth" in m for m in messages.values())
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.pth", weights_only=True)
+    assert checkpoint["trainer_state"]["global_step"] == 1  # the step before the NaN
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    saved = checkpoint["state_dict"]
+    # No optimiser step after the NaN on either rank (BatchNorm buffers did see the last forward).
+    learned = [k for k in saved if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert all(torch.equal(saved[k], rank0[k]) and torch.equal(saved[k], rank1[k]) for k in learned)
+
+
 def test_image_scale_rescales_the_augmentation():
     from ritm_lite.train import dataset_config
 

@@ -7,7 +7,10 @@ fixed-length epochs.
 
 Beyond the original: mixed precision and channels_last on CUDA, DDP via torchrun, atomic
 checkpoints holding everything needed to resume *exactly* (model, optimiser, scheduler,
-scaler, RNG state, position in the epoch), and a guard that stops a diverging run.
+scaler, RNG state, position in the epoch), and a guard that stops a diverging run — on every
+process together: under DDP the processes agree on whether all losses are finite before any
+of them starts the backward pass (whose gradient all-reduce would otherwise wait forever
+for a process that stopped).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
@@ -223,10 +227,13 @@ class Trainer:
         rng = np.random.default_rng([self.config.seed, self.state.global_step, self.env.rank])
         losses = self._losses(*self._batch(batch), rng)
         loss = losses["loss"]
-        if not torch.isfinite(loss):
+        diverged = self._nonfinite_ranks(loss)
+        if diverged:
             where = self.last_checkpoint if self.last_checkpoint.exists() else "none written yet"
+            value = loss.item() if self.env.rank in diverged else "non-finite"
+            ranks = f" on rank {', '.join(map(str, diverged))}" if self.env.distributed else ""
             raise TrainingDiverged(
-                f"loss became {loss.item()} at epoch {self.state.epoch}, step {self.state.step} "
+                f"loss became {value}{ranks} at epoch {self.state.epoch}, step {self.state.step} "
                 f"(global step {self.state.global_step}); training stopped. Last good checkpoint: {where}"
             )
         self.optimizer.zero_grad(set_to_none=True)
@@ -236,6 +243,18 @@ class Trainer:
         scalars = {k: all_reduce_mean(v.detach().float(), self.env).item() for k, v in losses.items()}
         scalars["step_time"] = time.perf_counter() - started
         return scalars
+
+    def _nonfinite_ranks(self, loss: torch.Tensor) -> list[int]:
+        """Ranks whose loss is NaN or infinite — the same list on every process.
+
+        One all-reduce of a ``(world_size,)`` flag vector (each process sets its own entry),
+        so that all processes stop at the same step, before the backward pass.
+        """
+        flags = torch.zeros(self.env.world_size, device=loss.device)
+        flags[self.env.rank] = (~torch.isfinite(loss.detach())).float()
+        if self.env.distributed:
+            dist.all_reduce(flags, op=dist.ReduceOp.SUM)
+        return [rank for rank, flag in enumerate(flags.tolist()) if flag > 0]
 
     @torch.no_grad()
     def validate(self, epoch: int) -> dict[str, float]:
