@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from ritm_lite import build_model, load_checkpoint
 from ritm_lite.clicks import Click, points_array
 from ritm_lite.training.config import PRESETS, TrainConfig
+from ritm_lite.training.logs import read_log
 from ritm_lite.training.optim import make_optimizer
 from ritm_lite.training.trainer import Trainer, TrainingDiverged
 from ritm_lite.utils import PROJECT_ROOT
@@ -86,6 +87,34 @@ def test_resume_continues_exactly(tmp_path):
     assert (tmp_path / "b" / "checkpoints" / "epoch_002.pth").exists()
     loaded = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pth")  # a plain model loader reads it too
     assert torch.equal(loaded.state_dict()["maps_transform.3.scale"], b["maps_transform.3.scale"])
+
+
+@pytest.mark.slow
+def test_resume_after_a_kill_logs_every_step_once(tmp_path):
+    """Killed at step 5 with the last checkpoint at step 4: row 5 is logged again, not twice."""
+    config = TINY.replace(checkpoint_every_steps=2)
+    killed = Trainer(config, ToyShapes(6), tmp_path, val_set=ToyShapes(2, seed=9), progress=False)
+    train_step = killed.train_step
+
+    def step_or_die(batch):
+        if killed.state.global_step == 5:
+            raise KeyboardInterrupt  # a real kill: no checkpoint on the way out
+        return train_step(batch)
+
+    killed.train_step = step_or_die
+    with pytest.raises(KeyboardInterrupt):
+        killed.fit()
+    before = read_log(tmp_path / "train.csv")
+    assert [r["step"] for r in before] == [1, 2, 3, 4, 5]
+
+    resumed = Trainer(config, ToyShapes(6), tmp_path, val_set=ToyShapes(2, seed=9), progress=False)
+    assert resumed.resume().global_step == 4
+    assert [r["step"] for r in read_log(tmp_path / "train.csv")] == [1, 2, 3, 4]
+    resumed.fit()
+    after = read_log(tmp_path / "train.csv")
+    assert [r["step"] for r in after] == [1, 2, 3, 4, 5, 6]
+    assert after[4]["loss"] == before[4]["loss"]  # the same step 5, run again exactly
+    assert [r["step"] for r in read_log(tmp_path / "val.csv")] == [3, 6]
 
 
 def test_resume_refuses_another_experiment(tmp_path):

@@ -125,7 +125,11 @@ class Trainer:
         )
 
     def resume(self, path: str | Path | None = None) -> TrainState:
-        """Continue from a checkpoint written by :meth:`save` (default: ``checkpoints/last.pth``)."""
+        """Continue from a checkpoint written by :meth:`save` (default: ``checkpoints/last.pth``).
+
+        Log rows of steps after the checkpoint's (written by a run killed after its last
+        checkpoint, and about to be run again) are dropped: see :meth:`RunLog.rewind`.
+        """
         _, state_dict, contents = read_checkpoint(path or self.last_checkpoint, map_location="cpu")
         if "trainer_state" not in contents:
             raise ValueError(f"{path or self.last_checkpoint} is a model checkpoint, not a training checkpoint")
@@ -142,6 +146,8 @@ class Trainer:
         if "cuda" in contents["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(contents["rng"]["cuda"])
         self.state = TrainState(**contents["trainer_state"])
+        if self.log is not None:  # a killed run may have logged steps after this checkpoint
+            self.log.rewind(self.state.global_step, ["train", "val"])
         return self.state
 
     # ------------------------------------------------------------------ training
