@@ -30,7 +30,8 @@ def test_rewind_drops_rows_after_the_checkpoint_and_purges_tensorboard(tmp_path)
         resumed.log("train", step, loss=10.0 * step)
     resumed.close()
     rows = read_log(tmp_path / "train.csv")
-    assert [(r["step"], r["loss"]) for r in rows] == [(1, 1), (2, 2), (3, 3), (4, 4), (5, 50), (6, 60)]
+    expected = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 50), (6, 60)]
+    assert [(r["step"], r["loss"]) for r in rows] == expected
 
     old_file, new_file = _events(tmp_path)
     starts = [e.step for e in new_file if e.HasField("session_log")]
