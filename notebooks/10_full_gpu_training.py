@@ -22,16 +22,19 @@
 # guidance (notebook 07), and the NoC evaluation (notebook 08). The commands below are the ones
 # you run in a terminal; the notebook runs them for you and shows the results.
 #
-# | preset | model | batch | paper's GPUs | expect |
+# | preset | model | batch | the authors' GPUs (Tesla P40) | expect |
 # | --- | --- | --- | --- | --- |
-# | `hrnet18s_cocolvis_itermask` | HRNet-W18-small | 28 | 1-2 | the smallest |
-# | `hrnet18_cocolvis_itermask` | HRNet-W18 | 28 | 2-4 | RITM's default model |
-# | `hrnet32_cocolvis_itermask` | HRNet-W32 | 32 | 4+ | the most accurate |
+# | `hrnet18s_cocolvis_itermask` | HRNet-W18-small | 32 | 1 | the smallest |
+# | `hrnet18_cocolvis_itermask` | HRNet-W18 | 28 | 2 | RITM's default model |
+# | `hrnet32_cocolvis_itermask` | HRNet-W32 | 32 | 4 | the most accurate |
 #
 # On a machine without a GPU — such as the one that runs the course's tests — the notebook
-# says so and runs the very same commands at a tiny "smoke" size on the CPU.
+# says so and runs the very same commands at a tiny "smoke" size on the CPU. On a GPU it
+# trains for real, and therefore needs the real data: without it, it stops and says what to
+# download (set `RITM_SMOKE=1` before starting Jupyter to run the smoke size on a GPU machine).
 
 # %%
+import json
 import os
 import shutil
 import subprocess
@@ -80,18 +83,41 @@ def run(cmd: list[str]) -> None:
 #     --lvis data/lvis/lvis_v1_train.json --images data/coco2017 --out data/coco_lvis --split train
 # ```
 #
-# Without the real files the notebook merges the small generated samples instead.
+# At smoke size the notebook merges the small generated samples instead. A full run never
+# trains on them: on a GPU without the real files it stops here with these instructions.
 
 # %%
 DATA = PROJECT_ROOT / "data"
+MIN_REAL_IMAGES = 50_000  # the real training split has ~99k images; the generated samples a few
+
+
+def merged_images(folder) -> int:
+    """Images in the training split of a merged COCO+LVIS folder (0 when there is none)."""
+    summary = folder / "train" / "summary.json"
+    return json.loads(summary.read_text())["images"]["written"] if summary.exists() else 0
+
+
 real = (DATA / "coco2017" / "annotations" / "instances_train2017.json").exists() and (DATA / "lvis" / "lvis_v1_train.json").exists()
-if FULL and real:
+if FULL and not real and merged_images(DATA / "coco_lvis") < MIN_REAL_IMAGES:
+    print(f"""A GPU is here, so this notebook would train the full 230-epoch schedule, but the real
+COCO 2017 + LVIS v1 files are not in {DATA}. Training that schedule on the generated toy
+samples would waste days of GPU time on a meaningless model, so the notebook stops.
+
+Either download and merge the data (about 19.5 GB, then ~10 minutes), from {PROJECT_ROOT}:
+
+    python -m ritm_lite.data.download coco2017 lvis-v1 --root data/
+    python -m ritm_lite.data.coco_lvis --coco data/coco2017/annotations/instances_train2017.json \\
+        --lvis data/lvis/lvis_v1_train.json --images data/coco2017 --out data/coco_lvis --split train
+
+and run the notebook again; or start Jupyter with RITM_SMOKE=1 to run the smoke-size commands
+on the tiny generated samples.""")
+    raise RuntimeError("no COCO+LVIS data for the full run: see the instructions above")
+if FULL:
     merged = DATA / "coco_lvis"
     coco, lvis, images = (DATA / "coco2017" / "annotations" / "instances_train2017.json",
                           DATA / "lvis" / "lvis_v1_train.json", DATA / "coco2017")
 else:
-    print("Using the generated samples (data/samples): the real COCO/LVIS files are not here"
-          + ("" if not FULL else " — download them first for the real run"))
+    print("Smoke size: merging the generated samples (data/samples), not the real COCO/LVIS files")
     merged = PROJECT_ROOT / "runs" / "notebook10_smoke" / "coco_lvis"
     coco, lvis, images = (DATA / "samples" / "coco" / "annotations" / "instances_train2017.json",
                           DATA / "samples" / "lvis" / "lvis_v1_train.json", DATA / "samples" / "coco")
