@@ -39,3 +39,22 @@ def test_a_file_of_another_width_is_refused(tmp_path):
     path, _ = _imagenet_style_file(tmp_path, source_preset="hrnet32")
     with pytest.raises(CheckpointError, match="same width"):
         load_imagenet_hrnet(build_model("hrnet18"), path)
+
+
+def test_last_layer_keys_load_into_the_aux_head(tmp_path):
+    """The original's rename: HRNet files call the auxiliary head ``last_layer``."""
+    path, _ = _imagenet_style_file(tmp_path)
+    state = torch.load(path, weights_only=True)
+    torch.manual_seed(3)
+    aux = {k: v for k, v in build_model("hrnet18").feature_extractor.state_dict().items()
+           if k.startswith("aux_head.")}
+    state.update({f"model.{k.replace('aux_head', 'last_layer')}": v for k, v in aux.items()})
+    torch.save(state, path)
+    torch.manual_seed(2)
+    model = build_model("hrnet18")
+    assert not torch.equal(model.feature_extractor.aux_head[0].weight, aux["aux_head.0.weight"])
+    report = load_imagenet_hrnet(model, path)
+    target = model.feature_extractor.state_dict()
+    assert set(aux) <= set(report.loaded)
+    assert all(torch.equal(target[k], v) for k, v in aux.items())
+    assert not any("last_layer" in k for k in report.loaded + report.skipped)
