@@ -94,7 +94,7 @@ import ritm_lite
 from ritm_lite.inference import Predictor
 from ritm_lite.utils import default_device, shared_dir, show_source, smoke_mode
 from ritm_lite.widget import ClickSegmenter, SegmentationState, coco_to_label_map, load_image
-from ritm_lite.widget.canvas import overlay_rgba
+from ritm_lite.widget import overlay_rgba
 from ritm_lite.weights import load_course_model
 
 torch.set_num_threads(2)

@@ -31,7 +31,8 @@ from widget_support import (
 
 pytest.importorskip("ipycanvas")
 from ritm_lite.widget import ClickSegmenter, SegmentationState
-from ritm_lite.widget.canvas import CLICKS, OVERLAY, PHOTO, overlay_png, overlay_rgba
+from ritm_lite.widget.canvas import CLICKS, OVERLAY, PHOTO
+from ritm_lite.widget.overlay import overlay_rgba
 
 SIZE = (48, 64)  # (height, width)
 R = 5.0
@@ -78,18 +79,6 @@ def test_a_canvas_click_runs_one_prediction_and_redraws_the_overlay(recorder, se
     ]
     assert "1 click" in seg.status.value and "object 1" in seg.status.value
     assert "last click" in seg.status.value
-
-
-def test_overlay_png_is_lossless_rgba():
-    labels = np.zeros(SIZE, np.int32)
-    labels[5:10, 5:30], labels[20:40, 10:20] = 1, 12  # 12 wraps to colour 2
-    rgba = overlay_rgba(labels, 0.6)
-    assert rgba.shape == (*SIZE, 4)
-    assert (rgba[labels == 0, 3] == 0).all() and (rgba[labels > 0, 3] == 153).all()
-    np.testing.assert_array_equal(rgba[6, 6, :3], (31, 119, 180))
-    np.testing.assert_array_equal(rgba[30, 15, :3], (255, 127, 14))
-    with pytest.raises(ValueError):
-        overlay_png(labels, 1.5)
 
 
 def test_negative_mode_by_key_and_by_toggle(recorder, seg):

@@ -9,6 +9,8 @@ the masks after it would differ.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 
@@ -18,6 +20,7 @@ import pytest
 from pycocotools import mask as mask_utils
 from widget_support import DiskPredictor, disk, expected_probability
 
+from ritm_lite.utils import PROJECT_ROOT
 from ritm_lite.widget import (
     BusyError,
     SegmentationState,
@@ -29,6 +32,7 @@ from ritm_lite.widget import (
     save_label_map_png,
 )
 from ritm_lite.widget.io import to_uint8
+from ritm_lite.widget.overlay import overlay_png, overlay_rgba
 
 SIZE = (40, 60)  # (height, width)
 R = 6.0
@@ -339,3 +343,40 @@ def test_coco_rle_json_round_trip(tmp_path):
     np.testing.assert_array_equal(mask_utils.decode(rle), labels == 2)
     np.testing.assert_array_equal(coco_to_label_map(coco), labels)
     assert label_map_to_coco(np.zeros(SIZE, np.int32))["annotations"] == []
+
+
+# ----------------------------------------------------------------------- overlay.py
+def test_overlay_png_is_lossless_rgba():
+    labels = np.zeros(SIZE, np.int32)
+    labels[5:10, 5:30], labels[20:40, 10:20] = 1, 12  # 12 wraps to colour 2
+    png = overlay_png(labels, 0.6)
+    assert png.startswith(b"\x89PNG")
+    rgba = overlay_rgba(labels, 0.6)
+    assert rgba.shape == (*SIZE, 4) and rgba.dtype == np.uint8
+    assert (rgba[labels == 0, 3] == 0).all() and (rgba[labels > 0, 3] == 153).all()
+    np.testing.assert_array_equal(rgba[6, 6, :3], (31, 119, 180))
+    np.testing.assert_array_equal(rgba[30, 15, :3], (255, 127, 14))
+    with pytest.raises(ValueError):
+        overlay_png(labels, 1.5)
+
+
+def test_the_widget_free_parts_import_without_ipycanvas():
+    """The notebooks' fallback runs where ipycanvas / ipywidgets are missing."""
+    code = (
+        "import sys\n"
+        "sys.modules['ipycanvas'] = sys.modules['ipywidgets'] = None  # import fails\n"
+        "import numpy as np\n"
+        "import ritm_lite.widget as w\n"
+        "from ritm_lite.widget.state import SegmentationState\n"
+        "from ritm_lite.widget.overlay import overlay_rgba\n"
+        "assert overlay_rgba(np.ones((4, 5), np.int32), 0.5).shape == (4, 5, 4)\n"
+        "try:\n"
+        "    w.ClickSegmenter\n"
+        "except ImportError:\n"
+        "    print('ClickSegmenter: ImportError')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ClickSegmenter: ImportError"

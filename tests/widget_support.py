@@ -21,12 +21,9 @@ import time
 from typing import Any
 
 import numpy as np
-from ipycanvas.canvas import _CANVAS_MANAGER, COMMANDS
 from PIL import Image
 
 from ritm_lite.clicks import clicks_from_prompts
-
-COMMAND_NAMES = {index: name for name, index in COMMANDS.items()}
 
 
 def disk(size: tuple[int, int], x: float, y: float, radius: float) -> np.ndarray:
@@ -93,6 +90,9 @@ class CanvasRecorder:
     """Capture ipycanvas' outgoing draw messages and replay them into RGBA layers."""
 
     def __init__(self, monkeypatch):
+        from ipycanvas.canvas import _CANVAS_MANAGER, COMMANDS  # only here: state tests need none
+
+        self._command_names = {index: name for name, index in COMMANDS.items()}
         self.messages: list[tuple[Any, list[bytes]]] = []
         self.layers: dict[str, np.ndarray] = {}
         self.circles: dict[str, list[tuple[float, float, str]]] = {}
@@ -111,7 +111,7 @@ class CanvasRecorder:
         rest = buffers[1:]
         for command in batch:
             count = command[2] if len(command) > 2 else 0
-            self._apply(COMMAND_NAMES[command[0]], command[1], rest[:count])
+            self._apply(self._command_names[command[0]], command[1], rest[:count])
             rest = rest[count:]
 
     def _apply(self, name: str, args: list, buffers: list[bytes]) -> None:

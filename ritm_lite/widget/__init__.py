@@ -6,9 +6,12 @@
   plain Python class, usable without any widget (the notebooks' headless fallback).
 * ``io.py`` — loading images and masks (grayscale, RGBA, 16-bit) and saving a PNG label map
   and COCO-style RLE JSON.
+* ``overlay.py`` — the label map as the translucent colour overlay the canvas shows
+  (:func:`overlay_rgba` gives the same pixels for a matplotlib plot).
 
-``ipywidgets`` and ``ipycanvas`` come with the ``course`` extra; ``state`` and ``io`` do not
-need them, so the import of :class:`ClickSegmenter` is deferred until it is used.
+``ipywidgets`` and ``ipycanvas`` come with the ``course`` extra; ``state``, ``io`` and
+``overlay`` do not need them, so the import of :class:`ClickSegmenter` is deferred until it
+is used: ``import ritm_lite.widget`` works without them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ritm_lite.widget.io import (
     save_coco_rle_json,
     save_label_map_png,
 )
+from ritm_lite.widget.overlay import overlay_rgba
 from ritm_lite.widget.state import BusyError, FinishedObject, PredictorLike, SegmentationState
 
 __all__ = [
@@ -35,6 +39,7 @@ __all__ = [
     "label_map_to_coco",
     "load_image",
     "load_mask",
+    "overlay_rgba",
     "save_coco_rle_json",
     "save_label_map_png",
 ]

@@ -7,11 +7,8 @@ Rendering. A three-layer :class:`ipycanvas.MultiCanvas` holds the photo (layer 0
 once per image), the mask overlay (layer 1) and the click markers (layer 2, the one that
 receives mouse and keyboard events). A click redraws only layers 1 and 2, inside one
 ``hold_canvas()`` so the browser gets a single message. The overlay is sent as a *palette
-PNG with transparency*: one byte per pixel (the object id) plus a 256-entry colour table
-whose alpha is the opacity slider. That is lossless RGBA as the browser decodes it, about
-four times less to compress than an RGBA array, and never JPEG (ipycanvas encodes a
-3-channel array as lossy JPEG, which would smear the mask edges). See
-``benchmarks/widget_overhead.py`` for what this costs per click.
+PNG with transparency* (``overlay.py``): lossless RGBA as the browser decodes it, never
+JPEG. See ``benchmarks/widget_overhead.py`` for what this costs per click.
 
 Clicks. ipycanvas reports only ``(x, y)`` for a mouse press — no button, no modifier keys —
 so the sign of the next click is a toggle, positive by default. Switching is one key: with
@@ -37,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import io as _io
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -48,62 +44,12 @@ import ipywidgets as widgets
 import numpy as np
 from ipycanvas import MultiCanvas, hold_canvas
 from ipycanvas.canvas import COMMANDS
-from PIL import Image
 
 from ritm_lite.widget.io import load_image, load_mask, save_coco_rle_json, save_label_map_png
+from ritm_lite.widget.overlay import NEGATIVE_COLOR, POSITIVE_COLOR, overlay_png
 from ritm_lite.widget.state import BusyError, PredictorLike, SegmentationState
 
-# matplotlib's tab10, as RGB bytes: the colour of object k is PALETTE[(k - 1) % 10].
-PALETTE = np.array(
-    [
-        (31, 119, 180),
-        (255, 127, 14),
-        (44, 160, 44),
-        (214, 39, 40),
-        (148, 103, 189),
-        (140, 86, 75),
-        (227, 119, 194),
-        (127, 127, 127),
-        (188, 189, 34),
-        (23, 190, 207),
-    ],
-    dtype=np.uint8,
-)
-POSITIVE_COLOR = "#2ca02c"  # green click marker
-NEGATIVE_COLOR = "#d62728"  # red click marker
-
 PHOTO, OVERLAY, CLICKS = 0, 1, 2  # MultiCanvas layers, bottom to top
-
-
-def display_indices(label_map: np.ndarray) -> np.ndarray:
-    """``H x W`` ``uint8`` palette indices: 0 stays background, id k > 0 maps to 1..255."""
-    labels = np.asarray(label_map)
-    if labels.size == 0 or labels.max() <= 255:
-        return labels.astype(np.uint8)
-    return np.where(labels > 0, (labels - 1) % 255 + 1, 0).astype(np.uint8)
-
-
-def overlay_png(label_map: np.ndarray, opacity: float) -> bytes:
-    """Encode an ``H x W`` label map as a palette PNG whose colours carry ``opacity``.
-
-    Index 0 is fully transparent; index k > 0 is ``PALETTE[(k - 1) % 10]`` with alpha
-    ``round(255 * opacity)``. Decoding it (browser, PIL) gives the RGBA overlay exactly.
-    """
-    if not 0.0 <= opacity <= 1.0:
-        raise ValueError(f"opacity must lie in [0, 1], got {opacity}")
-    colors = np.zeros((256, 3), dtype=np.uint8)
-    colors[1:] = PALETTE[np.arange(255) % len(PALETTE)]
-    alpha = bytes([0] + [round(255 * opacity)] * 255)
-    image = Image.fromarray(display_indices(label_map), mode="P")
-    image.putpalette(colors.tobytes())
-    buffer = _io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1, transparency=alpha)
-    return buffer.getvalue()
-
-
-def overlay_rgba(label_map: np.ndarray, opacity: float) -> np.ndarray:
-    """The ``H x W x 4`` ``uint8`` image that :func:`overlay_png` encodes (for checks and plots)."""
-    return np.array(Image.open(_io.BytesIO(overlay_png(label_map, opacity))).convert("RGBA"))
 
 
 def _put_png(layer: Any, png: bytes, x: int = 0, y: int = 0) -> None:
