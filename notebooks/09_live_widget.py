@@ -90,12 +90,27 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from IPython.display import display
+
 import ritm_lite
 from ritm_lite.inference import Predictor
 from ritm_lite.utils import default_device, shared_dir, show_source, smoke_mode
-from ritm_lite.widget import ClickSegmenter, SegmentationState, coco_to_label_map, load_image
-from ritm_lite.widget import overlay_rgba
 from ritm_lite.weights import load_course_model
+from ritm_lite.widget import (  # none of these needs ipycanvas or ipywidgets
+    SegmentationState,
+    coco_to_label_map,
+    load_image,
+    overlay_rgba,
+    save_coco_rle_json,
+    save_label_map_png,
+)
+from ritm_lite.widget.overlay import NEGATIVE_COLOR, POSITIVE_COLOR
+
+try:
+    from ritm_lite.widget import ClickSegmenter  # ipycanvas + ipywidgets (the course extra)
+except ImportError as error:
+    ClickSegmenter = None
+    print(f"No widget here ({error}): the section 'Without widgets' below runs the same session.")
 
 torch.set_num_threads(2)
 SMOKE = smoke_mode()
@@ -159,17 +174,26 @@ print("image:", image.shape, image.dtype)
 # `Predictor` with the paper's inference: ZoomIn and flip averaging.
 #
 # (When the environment variable `RITM_WIDGET_STATE` is set — the browser test sets it — the
-# widget's state is written to that JSON file after every change, via `on_update`; a normal
-# session does not need it.)
+# widget's state is written to that JSON file, and its label map to a `.npy` beside it, after
+# every change, via `on_update`; a normal session does not need it. Without ipycanvas the
+# cell shows nothing: the last section runs the same session without widgets.)
 
 # %%
-predictor = Predictor(model, zoom_in=True, flip=True)
-seg = ClickSegmenter(predictor, image, save_path="segmentation")
-
 STATE_FILE = os.environ.get("RITM_WIDGET_STATE")
-if STATE_FILE:
-    seg.on_update(lambda s: Path(STATE_FILE).write_text(json.dumps(s.state.summary())))
-seg
+
+
+def write_state(widget) -> None:
+    """The browser test's view of the kernel: the label map, then the summary."""
+    np.save(Path(STATE_FILE).with_suffix(".npy"), widget.state.result_label_map())
+    Path(STATE_FILE).write_text(json.dumps(widget.state.summary()))
+
+
+if ClickSegmenter is not None:
+    predictor = Predictor(model, zoom_in=True, flip=True)
+    seg = ClickSegmenter(predictor, image, save_path="segmentation")
+    if STATE_FILE:
+        seg.on_update(write_state)
+    display(seg)
 
 # %% [markdown]
 # The status line under the canvas shows the current object, its clicks, and the last
@@ -195,9 +219,11 @@ show_source(SegmentationState.add_click)
 # ## Without widgets: the same session from a list of clicks
 #
 # Where widgets cannot render (a viewer without a widget manager, a Colab runtime where the
-# custom widget manager is off, the test suite), the same code runs from a list of clicks and
-# the result is drawn with matplotlib. The calls below are the ones the canvas makes; a second
-# `Predictor` is used because each widget owns its predictor's state.
+# custom widget manager is off, no ipycanvas installed, the test suite), the same session runs
+# from a list of clicks on `SegmentationState` — the plain class the widget drives, with the
+# calls the canvas makes (`add_click`, `finish_object`) — and the result is drawn with
+# matplotlib. Nothing here needs ipycanvas or ipywidgets. A second `Predictor` is used because
+# each state owns its predictor's state.
 #
 # The clicks follow the ground-truth mask the way the evaluation's clicker does: the first
 # positive click at the object's most interior point, then each next one inside the largest
@@ -211,31 +237,31 @@ def interior_point(mask: np.ndarray) -> tuple[int, int]:
     return int(x), int(y)
 
 
-offline = ClickSegmenter(Predictor(model, zoom_in=True, flip=True), image)
+offline = SegmentationState(Predictor(model, zoom_in=True, flip=True), image)
 clicks = [(*interior_point(gt), True)]
-offline.click(*clicks[0][:2], positive=True)
+offline.add_click(*clicks[0])
 for _ in range(1 if SMOKE else 2):  # corrective clicks on the largest error region
-    mask = offline.state.current_mask()
+    mask = offline.current_mask()
     false_neg, false_pos = gt & ~mask, ~gt & mask
     positive = bool(false_neg.sum() >= false_pos.sum())
     error = false_neg if positive else false_pos
     if not error.any():
         break
     x, y = interior_point(error)
-    offline.click(x, y, positive=positive)
+    offline.add_click(x, y, positive)
     clicks.append((x, y, positive))
 first_object = offline.finish_object()
 
 print("clicks (x, y, positive):", clicks)
-print("status:", offline.state.summary())
+print("status:", offline.summary())
 
-labels = offline.state.result_label_map()
+labels = offline.result_label_map()
 iou = (labels == first_object)[gt].sum() / ((labels == first_object) | gt).sum()
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 axes[0].imshow(image)
-axes[0].imshow(overlay_rgba(labels, 0.5))
+axes[0].imshow(overlay_rgba(labels, 0.5))  # the pixels the canvas's overlay layer shows
 for x, y, positive in clicks:
-    color = "lime" if positive else "red"
+    color = POSITIVE_COLOR if positive else NEGATIVE_COLOR
     axes[0].plot(x, y, "o", color=color, markeredgecolor="white", markersize=9)
 axes[0].set_title(f"{len(clicks)} clicks → object {first_object} (IoU {iou:.2f})")
 axes[1].imshow(gt, cmap="gray")
@@ -250,12 +276,14 @@ plt.show()
 #
 # ## Saving, and reading back
 #
-# `save` writes the label map as a PNG (`uint8`, or `uint16` past 255 objects) and a COCO-style
-# JSON whose masks are run-length encoded by pycocotools. Both read back to the same label map.
+# The widget's *Save* writes the label map as a PNG (`uint8`, or `uint16` past 255 objects) and
+# a COCO-style JSON whose masks are run-length encoded by pycocotools, with the two functions
+# below. Both read back to the same label map.
 
 # %%
 out_dir = Path(tempfile.mkdtemp(prefix="ritm_widget_"))
-png_path, json_path = offline.save(out_dir / "segmentation")
+png_path = save_label_map_png(labels, out_dir / "segmentation.png")
+json_path = save_coco_rle_json(labels, out_dir / "segmentation.json", file_name=png_path.name)
 from_png = cv2.imread(str(png_path), cv2.IMREAD_UNCHANGED)
 from_json = coco_to_label_map(json.loads(json_path.read_text()))
 assert (from_png == labels).all() and (from_json == labels).all()
