@@ -6,10 +6,13 @@ clicks the widget's canvas at known points — a positive click, the **N** key, 
 click — and then checks
 
 * the kernel side: the notebook writes the widget's state to ``$RITM_WIDGET_STATE`` after
-  every change (``ClickSegmenter.on_update``), so the test reads the clicks, their signs
-  and the model's latency there;
-* the browser side: screenshots of the canvas element before and after differ where the
-  click markers were drawn;
+  every change (``ClickSegmenter.on_update``), and its label map to a ``.npy`` beside it, so
+  the test reads the clicks, their signs, the model's latency and the mask there: after the
+  positive click the current object's mask is not empty and holds the clicked pixel;
+* the browser side: screenshots of the canvas element. After the first click, every pixel
+  of the kernel's mask (away from its edge and the click marker) shows the photo blended
+  with object 1's colour at the overlay's opacity, and every pixel outside it is unchanged;
+  after the second click the green and red markers are where the clicks were;
 * a page reload: the canvas comes back drawn (the widget redraws on ``client_ready``).
 
 Screenshots and the server log are kept in ``test-artifacts/widget_browser/``. Without
@@ -24,12 +27,14 @@ import os
 import shutil
 import time
 
+import cv2
 import numpy as np
 import pytest
 from browser_support import CHROMIUM_ARGS, JupyterLabServer, find_chromium
 from PIL import Image
 
 from ritm_lite.utils import PROJECT_ROOT
+from ritm_lite.widget.overlay import PALETTE
 
 IN_CI = bool(os.environ.get("CI"))
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "09_live_widget.ipynb"
@@ -58,6 +63,47 @@ def _near(click: list, aimed: tuple[int, int], is_positive: bool) -> bool:
     return abs(x - aimed[0]) <= 1 and abs(y - aimed[1]) <= 1 and positive is is_positive
 
 
+def overlay_agreement(
+    shot: np.ndarray,
+    before: np.ndarray,
+    labels: np.ndarray,
+    marker: tuple[float, float, float],
+    opacity: float = 0.5,
+) -> dict[str, float]:
+    """How well a canvas screenshot shows the kernel's label map over the photo.
+
+    Args:
+        shot, before: ``h x w x 3`` screenshots of the canvas after and before the click.
+        labels: the kernel's ``H x W`` label map (only object 1 in it).
+        marker: ``(x, y, radius)`` of the click marker in screenshot pixels (left out, as
+            is a 3-px frame where the focused canvas gets its focus ring).
+
+    Returns:
+        ``inside``: the fraction of mask pixels (1 px in from its edge) that equal the photo
+        blended with object 1's colour at ``opacity`` (within 6 per channel); ``outside``:
+        the fraction of the other pixels (1 px out) left unchanged. Both 1.0 when perfect.
+    """
+    height, width = shot.shape[:2]
+    mask = (labels == 1).astype(np.uint8)
+    mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    kernel = np.ones((3, 3), np.uint8)
+    rows, cols = np.mgrid[:height, :width]
+    away = (cols - marker[0]) ** 2 + (rows - marker[1]) ** 2 > marker[2] ** 2
+    # the clicked canvas has focus: the browser draws a focus ring along the element's border
+    away &= (rows >= 3) & (rows < height - 3) & (cols >= 3) & (cols < width - 3)
+    inside = (cv2.erode(mask, kernel, iterations=1) > 0) & away
+    outside = (cv2.dilate(mask, kernel, iterations=1) == 0) & away
+    alpha = round(255 * opacity) / 255
+    blended = before * (1 - alpha) + PALETTE[0].astype(np.float64) * alpha
+    matches = np.abs(shot - blended).max(axis=2) <= 6
+    unchanged = np.abs(shot - before).max(axis=2) <= 2
+    return {
+        "inside": float(matches[inside].mean()) if inside.any() else 0.0,
+        "outside": float(unchanged[outside].mean()) if outside.any() else 0.0,
+        "inside_pixels": int(inside.sum()),
+    }
+
+
 def _wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.25):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -81,6 +127,7 @@ def test_clicks_in_chromium_reach_the_kernel_and_redraw_the_canvas(tmp_path):
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     state_file = tmp_path / "widget_state.json"
+    label_file = state_file.with_suffix(".npy")  # written just before the JSON (notebook 09)
     server = JupyterLabServer(
         tmp_path / "lab",
         env={
@@ -148,6 +195,38 @@ def test_clicks_in_chromium_reach_the_kernel_and_redraw_the_canvas(tmp_path):
             assert _near(first["clicks"][0], positive, True), first["clicks"]
             positive = tuple(int(v) for v in first["clicks"][0][:2])  # where it really landed
             assert first["forward_ms"] > 0 and first["object_id"] == 1
+
+            # The kernel's mask after the positive click: object 1, holding the clicked pixel.
+            labels = np.load(label_file)
+            assert labels.shape == (height, width)
+            assert first["current_pixels"] > 0 and first["label_ids"] == [1], first
+            assert int((labels == 1).sum()) == first["current_pixels"]
+            assert labels[positive[1], positive[0]] == 1
+            # ... and the same mask on the canvas, as overlay pixels away from the marker.
+            before_pixels = _png_array(before)
+            radius = max(4.0, 0.008 * max(width, height)) + 3  # the marker and its outline
+            marker = (
+                (positive[0] + 0.5) * scale_x,
+                (positive[1] + 0.5) * scale_y,
+                radius * max(scale_x, scale_y),
+            )
+            seen: dict[str, float] = {}
+
+            def overlay_drawn() -> bytes | None:
+                shot = canvas.screenshot()
+                pixels = _png_array(shot)
+                if pixels.shape != before_pixels.shape:
+                    return None
+                seen.update(overlay_agreement(pixels, before_pixels, labels, marker))
+                return shot if seen["inside"] >= 0.98 and seen["outside"] >= 0.99 else None
+
+            try:
+                overlay = _wait_for(overlay_drawn, 30, "the mask overlay on the canvas")
+            except AssertionError as error:
+                (ARTIFACTS / "after_first_click.png").write_bytes(canvas.screenshot())
+                raise AssertionError(f"{error}; last check: {seen}") from None
+            (ARTIFACTS / "after_first_click.png").write_bytes(overlay)
+            assert seen["inside_pixels"] > 0, seen
 
             page.keyboard.press("n")  # the canvas has focus after the click: next click negative
             canvas.click(
