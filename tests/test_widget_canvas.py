@@ -12,13 +12,13 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 from widget_support import (
+    BlockingPredictor,
     CanvasRecorder,
     DiskPredictor,
     disk,
@@ -175,29 +175,51 @@ def test_clicks_outside_the_image_are_ignored(seg, x, y):
     assert "ignored" in seg.status.value and "outside" in seg.status.value
 
 
-def test_rapid_clicks_are_applied_in_order(recorder, image):
-    """Clicks made during a prediction wait in the kernel's queue; each is applied in turn."""
-    seg = ClickSegmenter(DiskPredictor(radius=R, delay_s=0.05), image)
+def test_clicks_delivered_back_to_back_each_get_a_prediction_and_an_undo_step(recorder, seg):
+    """The kernel handles one message at a time, so clicks made while a prediction runs are
+    delivered after it, one by one. Delivered back to back like that (the queue itself is the
+    kernel's, not modelled here), each click is applied in order with its own undo step."""
     points = [(10, 10), (20, 12), (30, 14), (40, 16), (50, 18)]
-    for x, y in points:  # back to back, as the kernel would dispatch queued messages
+    for x, y in points:
         mouse_down(seg.canvas, x, y)
     assert [(c.x, c.y) for c in seg.state.clicks] == points
     assert [c["n"] for c in seg.state.predictor.calls] == [1, 2, 3, 4, 5]
     assert seg.state.summary()["undo_depth"] == 5
+    key_down(seg.canvas, "z")
+    key_down(seg.canvas, "z")
+    expected = expected_probability(SIZE, [(x, y, True) for x, y in points[:3]], R)
+    np.testing.assert_array_equal(seg.state.probability, expected)
 
 
 def test_a_click_arriving_while_a_prediction_runs_is_refused(recorder, image):
-    seg = ClickSegmenter(DiskPredictor(radius=R, delay_s=0.3), image)
+    predictor = BlockingPredictor(radius=R)
+    seg = ClickSegmenter(predictor, image)
     worker = threading.Thread(target=mouse_down, args=(seg.canvas, 10, 10))
     worker.start()
-    deadline = time.monotonic() + 5
-    while not seg.state.busy and time.monotonic() < deadline:
-        time.sleep(0.005)
-    mouse_down(seg.canvas, 40, 40)  # re-entrant click during the prediction
-    assert "busy" in seg.status.value
-    worker.join()
+    try:
+        assert predictor.running.wait(5) and seg.state.busy
+        messages = len(recorder.messages)
+        mouse_down(seg.canvas, 40, 40)  # arrives while the first click's prediction runs
+        assert "busy" in seg.status.value and seg.last_error is None
+        key_down(seg.canvas, "z")  # so does an undo: refused too
+        # Refused without side effects: no prediction started, nothing drawn, no state change.
+        assert predictor.started == 1 and len(recorder.messages) == messages
+        assert seg.state.clicks == [] and seg.state.summary()["undo_depth"] == 0
+    finally:
+        predictor.release.set()
+        worker.join(10)
+    assert not worker.is_alive()
     assert [(c.x, c.y) for c in seg.state.clicks] == [(10, 10)]
-    assert len(seg.state.predictor.calls) == 1 and seg.last_error is None
+    expected = expected_probability(SIZE, [(10, 10, True)], R)
+    np.testing.assert_array_equal(seg.state.probability, expected)
+    np.testing.assert_array_equal(sent_overlay(recorder, seg), overlay_rgba(expected > 0, 0.5))
+    # Still usable: the refused click, made again, is applied normally.
+    mouse_down(seg.canvas, 40, 40)
+    assert predictor.started == 2 and seg.last_error is None
+    expected = expected_probability(SIZE, [(10, 10, True), (40, 40, True)], R)
+    np.testing.assert_array_equal(seg.state.probability, expected)
+    np.testing.assert_array_equal(sent_overlay(recorder, seg), overlay_rgba(expected > 0, 0.5))
+    assert seg.state.summary()["undo_depth"] == 2 and "busy" not in seg.status.value
 
 
 def test_client_ready_redraws_every_layer(recorder, seg):
@@ -298,8 +320,32 @@ def test_on_update_is_called_after_each_change(recorder, seg):
     assert seen == [1, 2, 1]
 
 
-def test_the_state_class_is_what_the_widget_uses(seg):
+def test_the_widget_is_a_thin_layer_over_the_state_class(recorder, seg, image):
+    """Canvas events give the session that the same calls on a bare SegmentationState give."""
+    bare = SegmentationState(DiskPredictor(radius=R), image)
+    mouse_down(seg.canvas, 20, 20)
+    bare.add_click(20, 20, True)
+    key_down(seg.canvas, "n")
+    mouse_down(seg.canvas, 24, 22)
+    bare.add_click(24, 22, False)
+    key_down(seg.canvas, "z")
+    bare.undo()
+    key_down(seg.canvas, "p")
+    mouse_down(seg.canvas, 40, 30)
+    bare.add_click(40, 30, True)
+    key_down(seg.canvas, "Enter")
+    bare.finish_object()
+    mouse_down(seg.canvas, 10, 40)
+    bare.add_click(10, 40, True)
+
     assert isinstance(seg.state, SegmentationState)
+    timing = ("forward_ms", "total_ms")
+    ours = {k: v for k, v in seg.state.summary().items() if k not in timing}
+    assert ours == {k: v for k, v in bare.summary().items() if k not in timing}
+    np.testing.assert_array_equal(seg.state.result_label_map(), bare.result_label_map())
+    np.testing.assert_array_equal(
+        sent_overlay(recorder, seg), overlay_rgba(bare.result_label_map(), 0.5)
+    )
 
 
 # ------------------------------------------------------- with the real Predictor and model

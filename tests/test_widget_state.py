@@ -12,13 +12,12 @@ import json
 import subprocess
 import sys
 import threading
-import time
 
 import cv2
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
-from widget_support import DiskPredictor, disk, expected_probability
+from widget_support import BlockingPredictor, DiskPredictor, disk, expected_probability
 
 from ritm_lite.utils import PROJECT_ROOT
 from ritm_lite.widget import (
@@ -178,17 +177,19 @@ def test_a_mask_of_the_wrong_size_is_refused(state):
 
 
 def test_a_click_during_a_running_prediction_is_refused(image):
-    state = SegmentationState(DiskPredictor(radius=R, delay_s=0.3), image)
+    predictor = BlockingPredictor(radius=R)
+    state = SegmentationState(predictor, image)
     worker = threading.Thread(target=state.add_click, args=(10, 10, True))
     worker.start()
-    deadline = time.monotonic() + 5
-    while not state.busy and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert state.busy
-    for request in (lambda: state.add_click(30, 30, True), state.undo, state.reset_clicks):
-        with pytest.raises(BusyError):
-            request()
-    worker.join()
+    try:
+        assert predictor.running.wait(5) and state.busy
+        for request in (lambda: state.add_click(30, 30, True), state.undo, state.reset_clicks):
+            with pytest.raises(BusyError):
+                request()
+        assert predictor.started == 1 and state.clicks == []
+    finally:
+        predictor.release.set()
+        worker.join(10)
     assert not state.busy and len(state.clicks) == 1 and len(state.predictor.calls) == 1
     state.add_click(30, 30, True)  # usable again
     assert len(state.clicks) == 2

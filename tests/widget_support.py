@@ -5,7 +5,8 @@
   and a result that is easy to compute by hand: the previous probability map (fed back,
   like RITM's mask guidance) with a disk around the newest click set to 1 (positive) or 0
   (negative). Because each result builds on the previous one, an undo that failed to
-  restore the predictor's state would change every later mask.
+  restore the predictor's state would change every later mask. :class:`BlockingPredictor`
+  holds each prediction until the test releases it, to deliver a click *during* one.
 * :class:`CanvasRecorder` captures what ipycanvas sends to the browser (the comm messages
   of its canvas manager) and replays the drawing commands the way the front end does:
   layers as RGBA arrays, ``putImageData`` decoded with PIL, circles recorded.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import io
 import json
-import time
+import threading
 from typing import Any
 
 import numpy as np
@@ -45,9 +46,8 @@ def expected_probability(
 class DiskPredictor:
     """Deterministic stand-in for ``ritm_lite.inference.Predictor`` (see module docstring)."""
 
-    def __init__(self, radius: float = 6.0, delay_s: float = 0.0):
+    def __init__(self, radius: float = 6.0):
         self.radius = radius
-        self.delay_s = delay_s  # artificial forward-pass time, to test rapid clicks
         self.zoom_in = True
         self.calls: list[dict[str, Any]] = []
         self._size: tuple[int, int] | None = None
@@ -66,8 +66,6 @@ class DiskPredictor:
         self.calls.append(
             {"n": len(clicks), "mask_input": mask_input is not None, "zoom_in": self.zoom_in}
         )
-        if self.delay_s:
-            time.sleep(self.delay_s)
         prev = self._prev if mask_input is None else np.asarray(mask_input, np.float32)
         last = clicks[-1]
         prob = prev.copy()
@@ -84,6 +82,22 @@ class DiskPredictor:
     def reset(self) -> None:
         if self._size is not None:
             self._prev = np.zeros(self._size, np.float32)
+
+
+class BlockingPredictor(DiskPredictor):
+    """A DiskPredictor whose ``predict`` waits for :attr:`release` (a prediction "running")."""
+
+    def __init__(self, radius: float):
+        super().__init__(radius=radius)
+        self.started = 0  # predict calls entered, finished or not
+        self.running = threading.Event()
+        self.release = threading.Event()
+
+    def predict(self, point_coords, point_labels, mask_input=None) -> np.ndarray:
+        self.started += 1
+        self.running.set()
+        assert self.release.wait(10), "never released"
+        return super().predict(point_coords, point_labels, mask_input)
 
 
 class CanvasRecorder:
