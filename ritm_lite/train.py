@@ -5,6 +5,8 @@
         --imagenet-weights hrnetv2_w18_imagenet_pretrained.pth
     torchrun --nproc_per_node 4 -m ritm_lite.train --preset hrnet18_cocolvis_itermask ...
     python -m ritm_lite.train ... --resume          # continue a stopped run exactly
+    python -m ritm_lite.train --preset course ... --init-checkpoint hrnet18s_cocolvis_itermask_3p.pth
+                                                    # fine-tune an official (or course) model
 
 ``--data`` is either a merged COCO+LVIS folder (``python -m ritm_lite.data.coco_lvis``), used
 with its ``train``/``val`` splits, or an ``img/`` + ``gt/`` folder such as COCO_MVal, split by
@@ -24,7 +26,10 @@ import torch
 
 from .data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset, split_by_image_id
 from .data.points_sampler import MultiPointSampler
+from .model.checkpoint import load_checkpoint
 from .model.pretrained import load_imagenet_hrnet
+from .model.ritm import PRESETS as MODEL_PRESETS
+from .model.ritm import RITMModel
 from .training.config import PRESETS, TrainConfig, get_preset
 from .training.distributed import cleanup_distributed, setup_distributed
 from .training.trainer import Trainer, TrainingDiverged
@@ -73,7 +78,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", required=True, type=Path, help="merged COCO+LVIS folder or img/+gt/ folder")
     parser.add_argument("--out", required=True, type=Path, help="output folder (checkpoints, logs)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pth")
-    parser.add_argument("--imagenet-weights", type=Path, help="HRNet ImageNet weights to start the backbone from")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--imagenet-weights", type=Path, help="HRNet ImageNet weights to start the backbone from")
+    start.add_argument("--init-checkpoint", type=Path,
+                       help="start from this RITM checkpoint's weights (official or ritm_lite, the "
+                            "preset's architecture): fine-tuning")
     parser.add_argument("--val-fraction", type=float, default=0.2, help="img/+gt/ data: share of images for validation")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
     parser.add_argument("--max-steps", type=int, help="stop after this many steps (checkpointing first)")
@@ -96,13 +105,31 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return get_preset(args.preset).replace(**changes)
 
 
+def initial_model(path: Path, config: TrainConfig) -> RITMModel:
+    """The model stored at ``path``, in training mode, if it is the preset's architecture."""
+    model = load_checkpoint(path)
+    if model.config != MODEL_PRESETS[config.model]:
+        raise ValueError(f"--init-checkpoint {path} holds {model.config}, but the preset trains "
+                         f"{config.model} ({MODEL_PRESETS[config.model]})")
+    return model.train()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     config = config_from_args(args)
+    if args.init_checkpoint is not None and args.resume:
+        print("error: --resume continues a run from its own checkpoint; drop --init-checkpoint",
+              file=sys.stderr)
+        return 2
+    try:
+        model = initial_model(args.init_checkpoint, config) if args.init_checkpoint else None
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     env = setup_distributed(args.device)
     try:
         train_set, val_set = build_datasets(args.data, config, args.val_fraction)
-        trainer = Trainer(config, train_set, args.out, val_set=val_set, env=env,
+        trainer = Trainer(config, train_set, args.out, val_set=val_set, env=env, model=model,
                           max_steps=args.max_steps, progress=not args.no_progress)
         if args.resume:
             state = trainer.resume()

@@ -190,6 +190,29 @@ def test_command_line_trains_and_resumes(tmp_path):
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "epoch_002.pth").config.backbone == "hrnet18s"
 
 
+@pytest.mark.slow
+def test_init_checkpoint_starts_training_from_its_weights(tmp_path, capsys):
+    from ritm_lite import save_checkpoint
+    from ritm_lite.train import main
+
+    _write_folder_dataset(tmp_path / "data")
+    torch.manual_seed(1)
+    start = build_model("hrnet18s")
+    start.conv1s[3].set_value(0.7)  # neither a fresh model's nor the preset's Conv1S scale
+    save_checkpoint(start, tmp_path / "start.pth")
+    args = ["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), *CLI_ARGS,
+            "--max-steps", "1", "--lr", "0"]  # lr 0: one real step that cannot move a weight
+    assert main(args + ["--init-checkpoint", str(tmp_path / "start.pth")]) == 0
+    trained = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pth")
+    for (name, expected), got in zip(start.named_parameters(), trained.parameters()):
+        assert torch.equal(expected, got), name
+
+    save_checkpoint(build_model("hrnet18", init=False), tmp_path / "w18.pth")
+    assert main(args + ["--init-checkpoint", str(tmp_path / "w18.pth")]) == 2
+    assert "the preset trains hrnet18s" in capsys.readouterr().err
+    assert main(args + ["--init-checkpoint", str(tmp_path / "w18.pth"), "--resume"]) == 2
+
+
 DDP_SCRIPT = textwrap.dedent("""
     import sys, torch
     from ritm_lite.train import main
