@@ -229,15 +229,21 @@ DDP_SCRIPT = textwrap.dedent("""
 """)
 
 
+def _torchrun_two_processes(tmp_path, script_text: str, port: int, *args: str):
+    """Train on a tiny folder dataset with 2 CPU processes (gloo) under torchrun, through
+    ``script_text`` (which receives ``tmp_path`` and then the ``ritm_lite.train`` arguments)."""
+    _write_folder_dataset(tmp_path / "data")
+    script = tmp_path / "ddp_script.py"
+    script.write_text(script_text)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+           str(script), str(tmp_path), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+           "--device", "cpu", *CLI_ARGS, "--batch-size", "4", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env={**_env(), "OMP_NUM_THREADS": "1"}, timeout=600)
+
+
 @pytest.mark.slow
 def test_two_process_ddp_with_gloo_keeps_replicas_identical(tmp_path):
-    _write_folder_dataset(tmp_path / "data")
-    script = tmp_path / "ddp_train.py"
-    script.write_text(DDP_SCRIPT)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           str(script), str(tmp_path), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
-           "--device", "cpu", *CLI_ARGS, "--batch-size", "4", "--max-steps", "2"]
-    result = subprocess.run(cmd, capture_output=True, text=True, env={**_env(), "OMP_NUM_THREADS": "1"}, timeout=600)
+    result = _torchrun_two_processes(tmp_path, DDP_SCRIPT, 29517, "--max-steps", "2")
     assert result.returncode == 0, result.stderr[-3000:]
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0 if k.endswith(("weight", "bias", "scale")))
@@ -278,14 +284,8 @@ DDP_DIVERGE_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_ddp_divergence_on_one_rank_stops_every_rank_and_keeps_the_last_checkpoint(tmp_path):
-    _write_folder_dataset(tmp_path / "data")
-    script = tmp_path / "ddp_diverge.py"
-    script.write_text(DDP_DIVERGE_SCRIPT)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29523",
-           str(script), str(tmp_path), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
-           "--device", "cpu", *CLI_ARGS, "--batch-size", "4", "--epoch-len", "8", "--val-interval", "0",
-           "--checkpoint-every-steps", "1"]
-    result = subprocess.run(cmd, capture_output=True, text=True, env={**_env(), "OMP_NUM_THREADS": "1"}, timeout=300)
+    result = _torchrun_two_processes(tmp_path, DDP_DIVERGE_SCRIPT, 29523, "--epoch-len", "8",
+                                     "--val-interval", "0", "--checkpoint-every-steps", "1")
     assert result.returncode != 0
     messages = {r: (tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)}  # both stopped cleanly
     assert messages[1].startswith("loss became nan on rank 1 at epoch 0, step 1 (global step 1)")
