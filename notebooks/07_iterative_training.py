@@ -191,5 +191,6 @@ else:
 # A few CPU minutes from scratch are far from the paper's 230 GPU-epochs from ImageNet
 # weights, so expect the curves to move only a little here. The third row, the course's
 # default weights (`ritm_lite.weights`, model card `ritm_lite/weights/MODEL_CARD.md`), is a
-# longer run of exactly this code: about 1,800 steps on a 2-core CPU. Even that is weak next to
-# the paper; notebook 10 shows the full-scale run on GPUs.
+# longer run of exactly this code on a 2-core CPU: 1,800 steps from scratch at half resolution,
+# then 900 more at full resolution (`--init-checkpoint`). Even that is weak next to the paper;
+# notebook 10 shows the full-scale run on GPUs.
