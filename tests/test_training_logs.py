@@ -10,8 +10,17 @@ event_file_loader = pytest.importorskip("tensorboard.backend.event_processing.ev
 
 
 def _events(out):
-    """Every event of every TensorBoard file under ``out/tensorboard``, file by file."""
-    files = sorted((out / "tensorboard").glob("events.out.tfevents.*"))
+    """Every event of every TensorBoard file under ``out/tensorboard``, file by file, oldest first.
+
+    A file is named ``events.out.tfevents.<seconds>.<host>.<pid>.<counter>``; files opened
+    in the same second are ordered by the process's counter, compared as a number (a name
+    sort puts writer 10 before writer 9).
+    """
+    def opened(path):
+        parts = path.name.split(".")
+        return int(parts[3]), int(parts[-1])
+
+    files = sorted((out / "tensorboard").glob("events.out.tfevents.*"), key=opened)
     return [list(event_file_loader.EventFileLoader(str(f)).Load()) for f in files]
 
 
