@@ -161,7 +161,7 @@ else:
     image[60:110, 40:200] = (60, 160, 200)
 
 if SMOKE:
-    scale = 128 / max(image.shape[:2])
+    scale = 192 / max(image.shape[:2])
     size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
     image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     gt = cv2.resize(gt.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0

@@ -81,7 +81,8 @@ def overlay_agreement(
     Returns:
         ``inside``: the fraction of mask pixels (1 px in from its edge) that equal the photo
         blended with object 1's colour at ``opacity`` (within 6 per channel); ``outside``:
-        the fraction of the other pixels (1 px out) left unchanged. Both 1.0 when perfect.
+        the fraction of the other pixels (1 px out) left unchanged. Both 1.0 when perfect
+        (and for an empty set of pixels); ``inside_pixels``: how many pixels ``inside`` judged.
     """
     height, width = shot.shape[:2]
     mask = (labels == 1).astype(np.uint8)
@@ -97,9 +98,10 @@ def overlay_agreement(
     blended = before * (1 - alpha) + PALETTE[0].astype(np.float64) * alpha
     matches = np.abs(shot - blended).max(axis=2) <= 6
     unchanged = np.abs(shot - before).max(axis=2) <= 2
+    # An empty set holds vacuously: a mask over the whole canvas leaves no pixel outside it.
     return {
-        "inside": float(matches[inside].mean()) if inside.any() else 0.0,
-        "outside": float(unchanged[outside].mean()) if outside.any() else 0.0,
+        "inside": float(matches[inside].mean()) if inside.any() else 1.0,
+        "outside": float(unchanged[outside].mean()) if outside.any() else 1.0,
         "inside_pixels": int(inside.sum()),
     }
 
