@@ -419,6 +419,8 @@ def test_fast_model_is_inference_only_and_checks_inputs():
         FastRITM(model, dtype=torch.float64)
     with pytest.raises(ValueError, match="points"):
         fast(torch.zeros(1, 4, 32, 32), torch.zeros(1, 3, 3))
+    with pytest.raises(ValueError, match="the model is torch.float32"):
+        fast(torch.zeros(1, 4, 32, 32, dtype=torch.float64), torch.zeros(1, 2, 3))
 
 
 def test_bfloat16_autocast_runs_and_stays_close():

@@ -160,7 +160,7 @@ class FastRITM(nn.Module):
 
     def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
         """Same contract as :meth:`ritm_lite.model.RITMModel.forward`."""
-        _check_inputs(image, points)
+        _check_inputs(image, points, self.mean.dtype)
         autocast = (
             torch.autocast(image.device.type, dtype=self.autocast_dtype)
             if self.autocast_dtype is not None

@@ -148,16 +148,14 @@ class RITMModel(nn.Module):
         }
 
 
-def _check_inputs(
-    image: torch.Tensor, points: torch.Tensor, model_dtype: torch.dtype | None = None
-) -> None:
+def _check_inputs(image: torch.Tensor, points: torch.Tensor, model_dtype: torch.dtype) -> None:
     if image.ndim != 4 or image.shape[1] != 4:
         raise ValueError(
             f"image must be (B, 4, H, W): RGB in [0, 1] plus the previous mask; got {tuple(image.shape)}"
         )
     if not image.is_floating_point():
         raise ValueError(f"image must be float32 with RGB in [0, 1], got {image.dtype}")
-    if model_dtype is not None and image.dtype != model_dtype and not _autocast_enabled(image.device.type):
+    if image.dtype != model_dtype and not _autocast_enabled(image.device.type):
         raise ValueError(
             f"image is {image.dtype} but the model is {model_dtype}: convert one to the other "
             "(or run under torch.autocast)"
