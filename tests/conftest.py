@@ -43,14 +43,24 @@ def require_shared(*parts: str) -> Path:
     pytest.skip(message + " (expected in a user's clone; CI always has it)")
 
 
+def _torch_threads(count: int):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(count)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def one_thread():
+    """One CPU thread: on a small shared CPU, two busy threads stall each other."""
+    yield from _torch_threads(1)
+
+
 @pytest.fixture
 def two_threads():
     """Two CPU threads, as the golden outputs were computed with (a sum's rounding depends on
     how many threads share it)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
+    yield from _torch_threads(2)
 
 
 @pytest.fixture(scope="session")

@@ -51,15 +51,6 @@ def model(reference, reference_dir):
     return net.eval()
 
 
-@pytest.fixture
-def one_thread():
-    """Run on one CPU thread: on small shared CPUs, two busy threads stall each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 SETTINGS = {
     "plain": {"zoom_in": False, "flip": False},
     "zoomin_flip": {"zoom_in": True, "flip": True, "zoom_in_target_size": 400},

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from model_support import calibrated_model
+from model_support import calibrated_model, reference_model
 from model_support import example_inputs as _inputs
 from torch import nn
 from torch._dynamo.utils import counters
@@ -43,13 +43,7 @@ from ritm_lite.model.fuse import count_batchnorm, fold_batchnorm, fold_conv_bn, 
 PRESETS = ["hrnet18s", "hrnet18", "hrnet32"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One CPU thread: on a small shared CPU, two busy threads stall each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 # --------------------------------------------------------------------------- folding
@@ -170,14 +164,6 @@ def test_compiled_fast_model_matches_eager():
         torch._dynamo.reset()  # free the compiled graphs for the tests that follow
 
 
-def _reference_model(reference_dir, preset: str) -> nn.Module:
-    stored = torch.load(reference_dir / f"ritm_{preset}_reference.pt", weights_only=True)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in stored["state_dict"].items()}
-    model = build_model(preset, init=False)
-    model.load_state_dict(state)
-    return model.eval()
-
-
 def _interaction(height: int = 300, width: int = 420):
     """A synthetic image with an ellipse, and four clicks (x, y) around it."""
     rows, cols = np.mgrid[:height, :width]
@@ -243,7 +229,7 @@ def reference_run(request, reference_dir) -> ReferenceRun:
     errors do not compound."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # module scope: set up before the one_thread fixture
-    model = _reference_model(reference_dir, request.param)
+    model, _ = reference_model(reference_dir, request.param)
     image, coords, labels = _interaction()
     exact, eager = Predictor(Float64(model), **SETTINGS), Predictor(model, **SETTINGS)
     exact.set_image(image)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from model_support import reference_model
 from torch import nn
 
 import ritm_lite
@@ -78,18 +79,11 @@ def test_clicks_change_the_prediction():
     assert not torch.allclose(a, b)
 
 
-def _reference_model(preset: str, reference_dir) -> tuple[nn.Module, dict]:
-    ref = torch.load(reference_dir / f"ritm_{preset}_reference.pt", weights_only=True)
-    model = build_model(preset, init=False)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ref["state_dict"].items()})
-    return model.eval(), ref
-
-
 @pytest.mark.reference_numerics
 @pytest.mark.parametrize("preset", ["hrnet18s", "hrnet18"])
 def test_logits_match_the_original_implementation(preset, reference_dir, two_threads):
     """On the fixture's own kernels (see ``reference_numerics``): within 1e-4, in fact equal."""
-    model, ref = _reference_model(preset, reference_dir)
+    model, ref = reference_model(reference_dir, preset)
     with torch.no_grad():
         out = model(ref["input"], ref["points"])
     assert relative_error(out["instances"], ref["instances"]) <= 1e-4
@@ -106,7 +100,7 @@ def test_logits_match_the_original_on_any_cpu(preset, reference_dir):
     own rounding of the same size (1.4e-4 seen on AVX-512). A wrong operation, order or
     constant would be off by orders of magnitude more.
     """
-    model, ref = _reference_model(preset, reference_dir)
+    model, ref = reference_model(reference_dir, preset)
     with torch.no_grad():
         out32 = model(ref["input"], ref["points"])
         out64 = model.double()(ref["input"].double(), ref["points"].double())

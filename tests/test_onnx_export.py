@@ -18,12 +18,7 @@ from ritm_lite.inference.onnx_export import AllSlotsDiskMaps, OnnxRuntimeModel, 
 from ritm_lite.model.click_encoding import disk_maps
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _random_points(rng: np.random.Generator, batch: int, clicks: int, height: int, width: int):
