@@ -40,7 +40,7 @@ from ritm_lite.inference.fast import FastRITM, optimize_for_inference
 from ritm_lite.model.conv1s import ScaleLayer
 from ritm_lite.model.fuse import count_batchnorm, fold_batchnorm, fold_conv_bn, fold_conv_scale
 
-PRESETS = ["hrnet18s", "hrnet18", "hrnet32"]
+PRESETS = ["hrnet18s", "hrnet18", "hrnet32", "efficientnet_lite0"]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

@@ -13,18 +13,19 @@ from ritm_lite.model import PRESETS, Conv1S, build_model
 from ritm_lite.model.flops import count_flops, count_parameters
 
 PARAMETERS = {"hrnet18s": 4_220_047, "hrnet18": 10_032_019, "hrnet32": 30_951_363}
+HRNET_PRESETS = sorted(PARAMETERS)  # the original's ITER-M models
 
 
 def relative_error(got: torch.Tensor, expected: torch.Tensor) -> float:
     return ((got - expected).abs().max() / expected.abs().max()).item()
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("preset", HRNET_PRESETS)
 def test_parameter_count_is_exactly_the_originals(preset):
     assert count_parameters(build_model(preset, init=False)) == PARAMETERS[preset]
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("preset", HRNET_PRESETS)
 def test_state_dict_keys_and_shapes_are_the_originals(preset, reference_dir):
     expected = json.loads((reference_dir / f"ritm_{preset}_state_dict_shapes.json").read_text())
     state = build_model(preset, init=False).state_dict()
@@ -69,9 +70,50 @@ def test_click_features_enter_after_the_first_stem_conv():
         assert torch.allclose(backbone.stem(x, extra), expected)
 
 
-def test_clicks_change_the_prediction():
+def test_lite0_click_features_enter_after_the_stems_bn_and_relu6():
+    """EfficientNet-Lite0: Conv1S's output is as wide as the stem (32) and is added after
+    ``conv_stem -> bn1 -> ReLU6``, before the first block."""
     torch.manual_seed(0)
-    model = build_model("hrnet18s").eval()
+    model = build_model("efficientnet_lite0").eval()
+    backbone = model.feature_extractor
+    assert model.conv1s[2].out_channels == backbone.conv_stem.out_channels == 32
+    assert model.conv1s[3].scale.item() == pytest.approx(0.05)
+    x, extra = torch.randn(1, 3, 64, 64), torch.randn(1, 32, 32, 32)
+    with torch.no_grad():
+        stem = torch.clamp(backbone.bn1.forward(backbone.conv_stem(x)), 0, 6)
+        assert torch.equal(backbone.stem_image(x), stem)
+        y = stem + extra
+        feats = []
+        for index, block in enumerate(backbone.blocks):
+            y = block(y)
+            feats.append(y)
+        expected = backbone.decoder([feats[i] for i in (0, 1, 2, 4, 6)])
+        got = backbone(x, extra)
+    assert all(torch.equal(a, b) for a, b in zip(got, expected))
+    assert got[0].shape == (1, 1, 32, 32) and got[1].shape == (1, 1, 4, 4)  # strides 2 and 16
+
+
+def test_lite0_trunk_learns_at_the_backbone_rate_and_the_new_layers_at_full_rate():
+    from ritm_lite.training.optim import parameter_groups
+
+    model = build_model("efficientnet_lite0")
+    new, backbone = parameter_groups(model, lr=1.0, backbone_lr_mult=0.1)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert {names[id(p)].split(".")[0] + "." + names[id(p)].split(".")[1] for p in backbone["params"]} == {
+        "feature_extractor.conv_stem", "feature_extractor.bn1", "feature_extractor.blocks"}
+    assert all(names[id(p)].startswith(("maps_transform.", "feature_extractor.decoder.")) for p in new["params"])
+    assert (new["lr"], backbone["lr"]) == (1.0, pytest.approx(0.1))
+
+
+def test_lite0_input_is_scaled_to_minus_one_to_one():
+    model = build_model("efficientnet_lite0")
+    assert model.mean.flatten().tolist() == [0.5] * 3 and model.std.flatten().tolist() == [0.5] * 3
+
+
+@pytest.mark.parametrize("preset", ["hrnet18s", "efficientnet_lite0"])
+def test_clicks_change_the_prediction(preset):
+    torch.manual_seed(0)
+    model = build_model(preset).eval()
     image = torch.rand(1, 4, 64, 64)
     with torch.no_grad():
         a = model(image, points_tensor([[Click(10, 10, True)]]))["instances"]

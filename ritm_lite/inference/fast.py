@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ritm_lite.model.fuse import count_batchnorm, fold_batchnorm
-from ritm_lite.model.ritm import RITMModel, _check_inputs
+from ritm_lite.model.ritm import RITMModel, check_inputs
 
 
 class FastRITM(nn.Module):
@@ -110,9 +110,9 @@ class FastRITM(nn.Module):
     # ------------------------------------------------------------------ the two parts
 
     def image_features(self, rgb: torch.Tensor) -> torch.Tensor:
-        """The click-independent part: ``(B, 3, H, W)`` RGB in [0, 1] -> ``(B, 64, H/2, W/2)``.
+        """The click-independent part: ``(B, 3, H, W)`` RGB in [0, 1] -> ``(B, C, H/2, W/2)``.
 
-        ImageNet normalisation and the stem's ``conv1 -> bn1 -> relu`` (BN folded).
+        The backbone's normalisation and its stem's first ``conv -> BN -> activation`` (BN folded).
         """
         normalised = ((rgb - self.mean) / self.std).contiguous(memory_format=self.memory_format)
         return self.feature_extractor.stem_image(normalised)
@@ -120,20 +120,18 @@ class FastRITM(nn.Module):
     def trunk(
         self, image_features: torch.Tensor, coord_features: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The click-dependent part: Conv1S, the rest of HRNet, the OCR head.
+        """The click-dependent part: Conv1S, then the backbone's ``from_stem`` (the rest of it and the head).
 
         Args:
-            image_features: ``(B, 64, H/2, W/2)`` from :meth:`image_features`.
+            image_features: ``(B, C, H/2, W/2)`` from :meth:`image_features` (C = 64 for
+                HRNet, 32 for EfficientNet-Lite).
             coord_features: ``(B, 3, H, W)`` ``[previous mask, positive disks, negative disks]``.
 
         Returns:
-            Main and auxiliary logits, ``(B, 1, H/4, W/4)`` each.
+            Main and auxiliary logits at the head's strides (HRNet: ``(B, 1, H/4, W/4)`` each).
         """
-        backbone = self.feature_extractor
         coord = coord_features.contiguous(memory_format=self.memory_format)
-        x = image_features + self.maps_transform(coord)
-        x = backbone.relu(backbone.bn2(backbone.conv2(x)))  # bn2 is an Identity once folded
-        logits, aux = backbone.head(backbone.body(x))
+        logits, aux = self.feature_extractor.from_stem(image_features, self.maps_transform(coord))
         return logits, aux
 
     # ------------------------------------------------------------------ forward
@@ -160,7 +158,7 @@ class FastRITM(nn.Module):
 
     def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
         """Same contract as :meth:`ritm_lite.model.RITMModel.forward`."""
-        _check_inputs(image, points, self.mean.dtype)
+        check_inputs(image, points, self.mean.dtype)
         autocast = (
             torch.autocast(image.device.type, dtype=self.autocast_dtype)
             if self.autocast_dtype is not None

@@ -22,9 +22,13 @@ this package's model is built from (:mod:`ritm_lite.model.hrnet`, :mod:`ritm_lit
   ``nn.Sequential`` whose first layer is a ``BatchNorm2d`` (OCR's nested ``bn_relu``);
   Conv1S's final ``ScaleLayer`` (``y = |s| x``) is folded into its convolution the same way;
 * in any other module: children named ``convK`` and ``bnK`` (same ``K``), whose ``forward``
-  applies ``bnK`` right after ``convK`` (HRNet's stem, ``BasicBlock``, ``Bottleneck``).
+  applies ``bnK`` right after ``convK`` (HRNet's stem, ``BasicBlock``, ``Bottleneck``);
+* timm's EfficientNet blocks and stem, by their documented pairs (:data:`TIMM_PAIRS`), where
+  the BatchNorm is timm's ``BatchNormAct2d`` (BatchNorm, then its activation).
 
-A folded BatchNorm (or scale) is replaced by ``nn.Identity``, so the module's ``forward`` is unchanged.
+A folded BatchNorm (or scale) is replaced by ``nn.Identity`` (a ``BatchNormAct2d`` by its
+activation), so the module's ``forward`` is unchanged. The folded convolution keeps its class
+(timm's ``Conv2dSame`` keeps its TensorFlow-style padding).
 """
 
 from __future__ import annotations
@@ -63,22 +67,11 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     shift = bn.bias.double() if bn.affine else torch.zeros_like(scale)
     bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
 
-    fused = nn.Conv2d(
-        conv.in_channels,
-        conv.out_channels,
-        conv.kernel_size,
-        stride=conv.stride,
-        padding=conv.padding,
-        dilation=conv.dilation,
-        groups=conv.groups,
-        bias=True,
-        padding_mode=conv.padding_mode,
-        device=conv.weight.device,
-        dtype=conv.weight.dtype,
-    )
+    fused = copy.deepcopy(conv)  # same class, padding and stride (timm's Conv2dSame included)
     weight = conv.weight.double() * scale.view(-1, 1, 1, 1)
     fused.weight.copy_(weight.to(conv.weight.dtype))
-    fused.bias.copy_(((bias - bn.running_mean.double()) * scale + shift).to(conv.weight.dtype))
+    folded_bias = ((bias - bn.running_mean.double()) * scale + shift).to(conv.weight.dtype)
+    fused.bias = nn.Parameter(folded_bias, requires_grad=conv.weight.requires_grad)
     return fused
 
 
@@ -94,6 +87,19 @@ def fold_conv_scale(conv: nn.Conv2d, scale: ScaleLayer) -> nn.Conv2d:
 
 
 _CONV_NAME = re.compile(r"conv(\d*)$")
+
+TIMM_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
+    # class name -> (conv, BatchNorm) children that forward applies one right after the other
+    "DepthwiseSeparableConv": (("conv_dw", "bn1"), ("conv_pw", "bn2")),
+    "InvertedResidual": (("conv_pw", "bn1"), ("conv_dw", "bn2"), ("conv_pwl", "bn3")),
+    "EfficientNetLiteFPN": (("conv_stem", "bn1"),),
+}
+
+
+def _after_folding(bn: nn.BatchNorm2d) -> nn.Module:
+    """What replaces a folded BatchNorm: nothing, or a timm ``BatchNormAct2d``'s activation."""
+    act = getattr(bn, "act", None)
+    return act if isinstance(act, nn.Module) else nn.Identity()
 
 
 def _fold_children(module: nn.Module) -> int:
@@ -119,6 +125,12 @@ def _fold_children(module: nn.Module) -> int:
                 setattr(module, following, nn.Identity())
                 folded += 1
         return folded
+    for conv_name, bn_name in TIMM_PAIRS.get(type(module).__name__, ()):
+        conv, bn = children.get(conv_name), children.get(bn_name)
+        if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+            setattr(module, conv_name, fold_conv_bn(conv, bn))
+            setattr(module, bn_name, _after_folding(bn))
+            folded += 1
     for name, conv in children.items():
         match = _CONV_NAME.match(name)
         bn = children.get(f"bn{match.group(1)}") if match else None

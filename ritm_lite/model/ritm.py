@@ -10,7 +10,11 @@
     both upsampled bilinearly (align_corners=True) to (B, 1, H, W)
 
 The parts are built separately and passed in (:class:`RITMModel` does not switch between
-concepts with flags). :func:`build_model` assembles the paper's ITER-M configurations.
+concepts with flags). :func:`build_model` assembles the paper's ITER-M configurations and the
+course's default, an ImageNet-pretrained EfficientNet-Lite0 with an FPN decoder
+(:mod:`ritm_lite.model.efficientnet_lite`). Every feature extractor splits where the clicks
+enter: ``stem_image(rgb)`` sees the image only, ``from_stem(stem, conv1s_output)`` does the
+rest; :meth:`RITMModel.forward` and the fast paths compose the two.
 Attribute names follow the original (``maps_transform`` is Conv1S, ``feature_extractor`` is
 HRNet + OCR), so an official checkpoint's ``state_dict`` loads with ``strict=True``.
 """
@@ -25,6 +29,7 @@ from torch import nn
 
 from .click_encoding import ClickMaps
 from .conv1s import Conv1S
+from .efficientnet_lite import EFFICIENTNET_LITE, LITE_MEAN, LITE_STD, EfficientNetLiteFPN
 from .hrnet import HRNET_W18, HRNET_W18_SMALL, HRNET_W32, HRNet, HRNetSpec
 from .init import xavier_gluon_init
 from .ocr import ocr_modules
@@ -43,16 +48,22 @@ BACKBONES: dict[str, HRNetSpec] = {
 class ModelConfig:
     """Everything needed to rebuild a model (stored in checkpoints)."""
 
-    backbone: str = "hrnet18s"  # key of BACKBONES: "hrnet18s", "hrnet18" or "hrnet32"
-    ocr_width: int = 48  # OCR key width; mid features are 2x this (ITER-M: 48 / 64 / 128)
+    backbone: str = "hrnet18s"  # "hrnet18s", "hrnet18", "hrnet32" (BACKBONES) or "efficientnet_lite0"
+    ocr_width: int = 48  # HRNet: OCR key width; mid features are 2x this (ITER-M: 48 / 64 / 128)
     disk_radius: float = 5.0  # click disk radius in pixels (the paper's r = 5)
     leaky_relu: bool = True  # Conv1S activation: LeakyReLU(0.2) in every ITER-M config
+    decoder_width: int = 64  # EfficientNet-Lite: FPN width (unused by HRNet, whose head is OCR)
 
     def __post_init__(self) -> None:
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {self.backbone!r}; choose from {sorted(BACKBONES)}")
+        known = sorted(BACKBONES) + sorted(EFFICIENTNET_LITE)
+        if self.backbone not in known:
+            raise ValueError(f"unknown backbone {self.backbone!r}; choose from {known}")
         if self.ocr_width <= 0:
             raise ValueError(f"ocr_width must be positive, got {self.ocr_width}")
+        if self.decoder_width <= 0:
+            raise ValueError(f"decoder_width must be positive, got {self.decoder_width}")
+        if not self.disk_radius > 0:
+            raise ValueError(f"disk_radius must be positive, got {self.disk_radius}")
 
 
 PRESETS: dict[str, ModelConfig] = {
@@ -60,6 +71,8 @@ PRESETS: dict[str, ModelConfig] = {
     "hrnet18s": ModelConfig(backbone="hrnet18s", ocr_width=48),
     "hrnet18": ModelConfig(backbone="hrnet18", ocr_width=64),
     "hrnet32": ModelConfig(backbone="hrnet32", ocr_width=128),
+    # The course's default: ImageNet-pretrained EfficientNet-Lite0 behind Conv1S, FPN decoder.
+    "efficientnet_lite0": ModelConfig(backbone="efficientnet_lite0", decoder_width=64),
 }
 
 
@@ -70,6 +83,8 @@ class HRNetOCR(HRNet):
     match. ``(B, 3, H, W) -> [main logits, aux logits]``, both ``(B, 1, H/4, W/4)``.
     """
 
+    full_rate_modules = ("ocr_distri_head", "ocr_gather_head", "conv3x3_ocr")  # lr x1 (the rest x0.1)
+
     def __init__(self, spec: HRNetSpec, ocr_width: int):
         super().__init__(spec)
         for name, module in ocr_modules(spec.out_channels, ocr_width).items():
@@ -77,6 +92,11 @@ class HRNetOCR(HRNet):
 
     def forward(self, x: torch.Tensor, click_features: torch.Tensor | None = None) -> list[torch.Tensor]:
         return self.head(super().forward(x, click_features))
+
+    def from_stem(self, stem: torch.Tensor, click_features: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The click-dependent rest: ``stem_image(x) (+ clicks)`` -> conv2 -> body -> head."""
+        x = stem if click_features is None else stem + click_features
+        return self.head(self.body(self.relu(self.bn2(self.conv2(x)))))
 
     def head(self, feats: torch.Tensor) -> list[torch.Tensor]:
         """The OCR head: HRNet features ``(B, 15C, H/4, W/4)`` -> ``[logits, aux]``."""
@@ -95,18 +115,21 @@ class RITMModel(nn.Module):
         maps_transform: the click branch (:class:`~ritm_lite.model.conv1s.Conv1S`).
         click_maps: the click encoding (disks of radius 5).
         config: the configuration it was built from (stored in checkpoints), if any.
+        mean, std: the RGB normalisation the backbone was pretrained with (ImageNet's for
+            HRNet; 0.5 / 0.5, i.e. [-1, 1], for EfficientNet-Lite).
     """
 
     def __init__(self, feature_extractor: nn.Module, maps_transform: nn.Module,
-                 click_maps: ClickMaps, config: ModelConfig | None = None):
+                 click_maps: ClickMaps, config: ModelConfig | None = None,
+                 mean: tuple[float, float, float] = IMAGENET_MEAN, std: tuple[float, float, float] = IMAGENET_STD):
         super().__init__()
         self.config = config
         self.click_maps = click_maps
         self.maps_transform = maps_transform
         self.feature_extractor = feature_extractor
         # Not part of the state dict: official checkpoints do not store them.
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     @property
     def conv1s(self) -> nn.Module:
@@ -123,7 +146,7 @@ class RITMModel(nn.Module):
         Returns:
             ``(B, 3, H, W)`` float32 — what Conv1S consumes.
         """
-        _check_inputs(image, points, self.mean.dtype)
+        check_inputs(image, points, self.mean.dtype)
         return torch.cat([image[:, 3:], self.click_maps(image, points)], dim=1)
 
     def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -140,7 +163,8 @@ class RITMModel(nn.Module):
         """
         coord = self.coord_features(image, points)
         rgb = (image[:, :3] - self.mean) / self.std
-        logits, aux = self.feature_extractor(rgb, self.maps_transform(coord))
+        stem = self.feature_extractor.stem_image(rgb)
+        logits, aux = self.feature_extractor.from_stem(stem, self.maps_transform(coord))
         size = image.shape[-2:]
         return {
             "instances": F.interpolate(logits, size=size, mode="bilinear", align_corners=True),
@@ -148,7 +172,8 @@ class RITMModel(nn.Module):
         }
 
 
-def _check_inputs(image: torch.Tensor, points: torch.Tensor, model_dtype: torch.dtype) -> None:
+def check_inputs(image: torch.Tensor, points: torch.Tensor, model_dtype: torch.dtype) -> None:
+    """Raise ``ValueError`` unless ``image`` / ``points`` are what :meth:`RITMModel.forward` takes."""
     if image.ndim != 4 or image.shape[1] != 4:
         raise ValueError(
             f"image must be (B, 4, H, W): RGB in [0, 1] plus the previous mask; got {tuple(image.shape)}"
@@ -191,10 +216,19 @@ def build_model(preset: str | ModelConfig = "hrnet18s", init: bool = True) -> RI
         config = PRESETS[preset]
     else:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    click_maps = ClickMaps(radius=config.disk_radius, use_disks=True)
+    if config.backbone in EFFICIENTNET_LITE:
+        extractor = EfficientNetLiteFPN(config.backbone, width=config.decoder_width)
+        conv1s = Conv1S(in_channels=3, out_channels=extractor.stem_channels, leaky_relu=config.leaky_relu)
+        model = RITMModel(extractor, conv1s, click_maps, config, mean=LITE_MEAN, std=LITE_STD)
+        if init:  # the trunk keeps timm's init until ImageNet weights are loaded into it
+            xavier_gluon_init(model.maps_transform)
+            xavier_gluon_init(extractor.decoder)
+        return model
     model = RITMModel(
         feature_extractor=HRNetOCR(BACKBONES[config.backbone], config.ocr_width),
         maps_transform=Conv1S(in_channels=3, leaky_relu=config.leaky_relu),
-        click_maps=ClickMaps(radius=config.disk_radius, use_disks=True),
+        click_maps=click_maps,
         config=config,
     )
     if init:

