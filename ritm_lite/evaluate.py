@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from ritm_lite.data.benchmarks import BENCHMARKS, PAPER_ZOOM_IN_TARGET_SIZE, load_benchmark
+from ritm_lite.data.datasets import split_by_image_id
 from ritm_lite.evaluation import (
     DatasetResult,
     GrabCutPeer,
@@ -76,6 +77,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--pred-thr", type=float, default=0.49, help="probability threshold of the mask"
     )
     parser.add_argument("--limit", type=int, help="evaluate only the first N objects")
+    parser.add_argument(
+        "--training-split", choices=["train", "val"],
+        help="img/ + gt/ data (COCO_MVal): only this side of the training CLI's split by image id "
+             "(split_by_image_id with --val-fraction and --split-seed, as `ritm_lite.train` makes it)",
+    )
+    parser.add_argument("--val-fraction", type=float, default=0.2, help="with --training-split")
+    parser.add_argument("--split-seed", type=int, default=0, help="with --training-split (train's --seed)")
     parser.add_argument("--no-zoom-in", action="store_true", help="run without ZoomIn")
     parser.add_argument("--no-flip", action="store_true", help="run without flip averaging")
     parser.add_argument(
@@ -145,6 +153,10 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
     The files go where :func:`output_paths` says; their paths are printed after the table.
     """
     samples = load_benchmark(args.dataset, args.data_root)
+    if args.training_split is not None:
+        train_names, val_names = split_by_image_id(samples.names, args.val_fraction, seed=args.split_seed)
+        samples = samples.subset(train_names if args.training_split == "train" else val_names)
+        print(f"{args.dataset}, the training CLI's {args.training_split} split: {len(samples)} objects")
     result = evaluate_dataset(
         samples,
         predictor,
@@ -171,6 +183,7 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
         "checkpoint": str(args.checkpoint) if args.checkpoint else None,
         "preset": args.preset,
         "peer": args.peer,
+        "training_split": args.training_split,
         "zoom_in": not args.no_zoom_in and not args.peer,
         "flip": not args.no_flip and not args.peer,
         **result.to_dict(),

@@ -203,3 +203,34 @@ def test_the_predictor_zooms_to_600_px_on_davis_only(tmp_path, dataset, extra, s
     predictor = evaluate.build_predictor(args)
     assert predictor.zoom_in is not None and predictor.zoom_in.config.target_size == size
     assert predictor.flip is not None
+
+
+def make_mval_folder(root: Path) -> Path:
+    """Six instances of four COCO image ids in the COCO_MVal layout (img/ + gt/)."""
+    (root / "img").mkdir(parents=True)
+    (root / "gt").mkdir()
+    rows, cols = np.mgrid[:40, :56]
+    for k, name in enumerate(["disk00_000000000001", "disk01_000000000001", "disk00_000000000002",
+                              "disk00_000000000003", "disk01_000000000003", "disk00_000000000004"]):
+        inside = (rows - 20) ** 2 + (cols - 12 - 5 * k) ** 2 <= 64
+        image = np.where(inside[..., None], [200, 40, 40], [40, 160, 120]).astype(np.uint8)
+        cv2.imwrite(str(root / "img" / f"{name}.png"), image[:, :, ::-1])
+        cv2.imwrite(str(root / "gt" / f"{name}.png"), inside.astype(np.uint8) * 255)
+    return root
+
+
+@pytest.mark.parametrize("side", ["train", "val"])
+def test_training_split_evaluates_exactly_the_training_clis_split(tmp_path, side, capsys):
+    from ritm_lite.data.datasets import split_by_image_id
+
+    data = make_mval_folder(tmp_path / "mval")
+    out = tmp_path / "split.json"
+    evaluate.main(["--peer", "opencv-grabcut", "--dataset", "COCO_MVal", "--data-root", str(data),
+                   "--training-split", side, "--val-fraction", "0.5", "--max-clicks", "1",
+                   "--quiet", "--json", str(out)])
+    names = sorted(p.stem for p in (data / "gt").iterdir())
+    expected = dict(zip(["train", "val"], split_by_image_id(names, 0.5, seed=0)))[side]
+    record = json.loads(out.read_text())
+    assert sorted(o["name"] for o in record["objects"]) == expected and 0 < len(expected) < len(names)
+    assert record["training_split"] == side
+    assert f"{side} split: {len(expected)} objects" in capsys.readouterr().out

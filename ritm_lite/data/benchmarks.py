@@ -81,6 +81,19 @@ class Benchmark(Sequence[Sample]):
     def __repr__(self) -> str:
         return f"Benchmark({self.name!r}, {len(self)} objects)"
 
+    @property
+    def names(self) -> list[str]:
+        """Each object's name (the file stem for the image + mask layouts), in order."""
+        return [entry[-1] for entry in self._entries]
+
+    def subset(self, names: Sequence[str]) -> Benchmark:
+        """The objects named in ``names``, in this benchmark's order; unknown names raise."""
+        wanted = set(names)
+        unknown = sorted(wanted - set(self.names))
+        if unknown:
+            raise ValueError(f"{self.name} has no objects named {unknown[:3]} ({len(unknown)} unknown)")
+        return Benchmark(self.name, [e for e in self._entries if e[-1] in wanted], self._load)
+
 
 # --------------------------------------------------------------------------- file reading
 
