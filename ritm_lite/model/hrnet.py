@@ -232,10 +232,18 @@ class HRNet(nn.Module):
         return self.body(self.stem(x, click_features))
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
-        """Everything after the stem: ``(B, 64, H/4, W/4) -> (B, spec.out_channels, H/4, W/4)``."""
+        """Everything after the stem: ``(B, 64, H/4, W/4) -> (B, spec.out_channels, H/4, W/4)``.
+
+        The branches of :meth:`branches`, upsampled to the first one's size and concatenated.
+        """
+        branches = self.branches(x)
+        return torch.cat([branches[0]] + [resample_to(b, branches[0]) for b in branches[1:]], dim=1)
+
+    def branches(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The multi-resolution outputs of the last stage, ``(B, width * 2^b, H/4/2^b, W/4/2^b)``."""
         branches = [self.layer1(x)]
         for index in range(2, len(self.spec.stages) + 2):
             transition = getattr(self, f"transition{index - 1}")
             inputs = [t(branches[min(b, len(branches) - 1)]) for b, t in enumerate(transition)]
             branches = getattr(self, f"stage{index}")(inputs)
-        return torch.cat([branches[0]] + [resample_to(b, branches[0]) for b in branches[1:]], dim=1)
+        return branches

