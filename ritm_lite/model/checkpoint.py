@@ -134,7 +134,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> RITMM
     """Load an official RITM checkpoint or a ritm_lite one.
 
     Args:
-        path: the ``.pth`` file.
+        path: the ``.pth`` file, or the name of an official checkpoint
+            (``"coco_lvis_h18s_itermask"``, see ``python -m ritm_lite.weights list``), which is
+            downloaded into torch's hub cache the first time.
         map_location: passed to ``torch.load``.
 
     Returns:
@@ -144,7 +146,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> RITMM
         FileNotFoundError: no such file.
         CheckpointError: truncated/corrupt file, foreign file, pickled code, unsupported
             architecture, or a state dict that does not match the architecture.
+        ritm_lite.data.download.DownloadError: an official checkpoint's every mirror failed.
     """
+    if isinstance(path, str) and not Path(path).exists():
+        from ..weights.registry import OFFICIAL_CHECKPOINTS, download  # ritm_lite.weights imports us
+
+        if path in OFFICIAL_CHECKPOINTS:
+            path = download(path)
     config, state_dict, _ = read_checkpoint(path, map_location)
     model = build_model(config, init=False)
     expected = model.state_dict()
