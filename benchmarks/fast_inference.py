@@ -213,7 +213,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--presets", default="hrnet18s,hrnet18")
+    parser.add_argument("--presets", default="efficientnet_lite0,hrnet18s,hrnet18")
     parser.add_argument("--devices", default="auto", help="cpu, cuda or auto (cpu + cuda if any)")
     parser.add_argument("--threads", default="2,1", help="CPU thread counts to run")
     parser.add_argument("--cpu-sizes", default="400", help="ZoomIn crops on CPU: 400, 480x854")

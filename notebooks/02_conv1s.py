@@ -153,3 +153,46 @@ assert float(delta[far].max()) < 1e-6
 # %%
 print(model.conv1s)
 print([k for k in model.state_dict() if k.startswith("maps_transform")])
+
+# %% [markdown]
+# The course's default model, EfficientNet-Lite0, takes Conv1S the same way: its stem is
+# `conv_stem -> bn1 -> ReLU6` with 32 channels, so Conv1S ends in 32 channels there, and the
+# ImageNet weights of the trunk stay as they were trained.
+
+# %%
+lite = build_model("efficientnet_lite0")
+print(lite.conv1s)
+print("stem channels:", lite.feature_extractor.stem_channels)
+
+# %% [markdown]
+# ## The argument, measured at an equal CPU budget
+#
+# Does it matter? `benchmarks/conv1s_argument.py` trains the Lite0 model three ways with
+# everything else equal (data, crops, batch, steps, seeds): ImageNet trunk + Conv1S (the
+# course's model), the same architecture from scratch + Conv1S, and ImageNet trunk + Conv1E,
+# and scores each on COCO_MVal's validation split (mean IoU after 1..5 automatic clicks).
+# This cell reads the stored runs; where none are stored yet it says so.
+
+# %%
+import json
+
+from ritm_lite.utils import PROJECT_ROOT
+
+RUNS = PROJECT_ROOT / "benchmarks" / "results" / "conv1s_argument"
+records = [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
+if records:
+    arms = sorted({r["arm"] for r in records})
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for arm in arms:
+        curves = np.array([r["val_miou_per_click"] for r in records if r["arm"] == arm])
+        mean, spread = curves.mean(0), curves.std(0)
+        print(f"{arm:18s} seeds {len(curves)}  mIoU after 1/3/5 clicks: "
+              + " / ".join(f"{mean[k]:.3f}±{spread[k]:.3f}" for k in (0, 2, 4) if k < len(mean)))
+        ax.errorbar(np.arange(1, len(mean) + 1), mean, yerr=spread, label=arm, capsize=3)
+    ax.set_xlabel("clicks")
+    ax.set_ylabel("mean IoU (COCO_MVal validation)")
+    ax.legend()
+    plt.show()
+else:
+    print(f"No stored runs in {RUNS} yet: `python benchmarks/conv1s_argument.py --steps 400 --seeds 0 1` "
+          "makes them (about 20 CPU minutes per arm and seed).")

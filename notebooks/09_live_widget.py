@@ -95,7 +95,7 @@ from IPython.display import display
 import ritm_lite
 from ritm_lite.inference import Predictor
 from ritm_lite.utils import default_device, shared_dir, show_source, smoke_mode
-from ritm_lite.weights import load_course_model
+from ritm_lite.weights import select_model
 from ritm_lite.widget import (  # none of these needs ipycanvas or ipywidgets
     SegmentationState,
     coco_to_label_map,
@@ -119,22 +119,21 @@ print("smoke mode:", SMOKE, "· device:", default_device())
 # %% [markdown]
 # ## The model
 #
-# Set `CHECKPOINT` (or the environment variable `RITM_CHECKPOINT`) to a trained checkpoint —
-# a `ritm_lite` file or an official RITM one; `ritm_lite.load_checkpoint` reads both.
-# Without one, this notebook loads the **course's own HRNet-W18-small** (`ritm_lite.weights`),
-# trained from scratch on a 2-core CPU on the 648 training instances of COCO_MVal: it needs
-# many more clicks than the paper's models (its model card, `ritm_lite/weights/MODEL_CARD.md`,
-# has the measured NoC). An official RITM checkpoint gives the paper's quality.
+# `MODEL` (or the environment variable `RITM_MODEL`) picks the weights. `"auto"` uses the
+# paper's official HRNet-W18-small (`coco_lvis_h18s_itermask`, 16.5 MiB, downloaded once into
+# torch's hub cache) when it is cached or can be downloaded, and otherwise the **course's
+# default weights** (`ritm_lite.weights`): an ImageNet-pretrained EfficientNet-Lite0 behind
+# Conv1S, trained on a 2-core CPU on the 648 training instances of COCO_MVal (its model card,
+# `ritm_lite/weights/MODEL_CARD.md`, has the measured NoC beside OpenCV GrabCut's and the
+# paper's). An official checkpoint name, a course weights name or a checkpoint file (a
+# `ritm_lite` one or an official RITM one) choose explicitly. At smoke size nothing is
+# downloaded.
 
 # %%
-CHECKPOINT = os.environ.get("RITM_CHECKPOINT")  # e.g. "runs/hrnet18s/last.pth"
+MODEL = os.environ.get("RITM_MODEL", "auto")
 
-if CHECKPOINT:
-    model = ritm_lite.load_checkpoint(CHECKPOINT)
-    print(f"loaded {CHECKPOINT}")
-else:
-    model = load_course_model()
-    print("No checkpoint given: the course's CPU-trained hrnet18s, see ritm_lite/weights/MODEL_CARD.md")
+model, model_name, said = select_model(MODEL, download=not SMOKE)
+print("Using", said)
 model = model.to(default_device())
 
 # %% [markdown]

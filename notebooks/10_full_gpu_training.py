@@ -133,7 +133,7 @@ print((merged / "train" / "summary.json").read_text())
 #
 # ```bash
 # python -m ritm_lite.train --preset hrnet18_cocolvis_itermask --data data/coco_lvis --out runs/w18 \
-#     --imagenet-weights hrnetv2_w18_imagenet_pretrained.pth
+#     --imagenet-weights timm
 # ```
 #
 # Several GPUs on one machine (the global batch is split over them), or several machines
@@ -144,9 +144,14 @@ print((merged / "train" / "summary.json").read_text())
 # torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29400 -m ritm_lite.train ...
 # ```
 #
-# The ImageNet HRNet weights come from the HRNet authors
-# (https://github.com/HRNet/HRNet-Image-Classification); without them the backbone starts from
-# scratch (then consider `--backbone-lr-mult 1.0`). A stopped run continues exactly with
+# The ImageNet HRNet weights the paper starts from are the HRNet authors'
+# (https://github.com/HRNet/HRNet-Image-Classification, OneDrive links a script cannot fetch);
+# timm's hub hosts the same weights, and `--imagenet-weights timm` fetches them
+# (`hrnet_w18_small_v2.ms_in1k`, `hrnet_w18.ms_in1k`, `hrnet_w32.ms_in1k`: always with the
+# explicit tag, timm's default tag for these names is another set of weights; their keys are
+# ours, `tests/test_pretrained.py` checks every tensor). A file of your own still works:
+# `--imagenet-weights hrnetv2_w18_imagenet_pretrained.pth`. Without either the backbone starts
+# from scratch (then consider `--backbone-lr-mult 1.0`). A stopped run continues exactly with
 # `--resume`. On CUDA the trainer uses bf16 (fp16 where bf16 is missing) and channels_last.
 
 # %%
@@ -155,9 +160,8 @@ out = PROJECT_ROOT / "runs" / ("w18_cocolvis" if FULL else "notebook10_smoke" + 
 if FULL:
     launcher = ["torchrun", f"--nproc_per_node={GPUS}", "-m", "ritm_lite.train"] if GPUS > 1 else [sys.executable, "-m", "ritm_lite.train"]
     args = ["--preset", PRESET, "--data", str(merged), "--out", str(out)]
-    weights = DATA / "hrnetv2_w18_imagenet_pretrained.pth"
-    if weights.exists():
-        args += ["--imagenet-weights", str(weights)]
+    weights = DATA / "hrnetv2_w18_imagenet_pretrained.pth"  # a file of your own wins
+    args += ["--imagenet-weights", str(weights) if weights.exists() else "timm"]
     if (out / "checkpoints" / "last.pth").exists():
         args += ["--resume"]
 else:
@@ -167,6 +171,9 @@ else:
             "--crop-size", "64", "96", "--batch-size", "2", "--epoch-len", "4", "--epochs", "2", "--workers", "0",
             "--min-object-area", "20", "--max-steps", "3", "--no-progress"]
 print(get_preset(PRESET))
+if not FULL:
+    print("smoke run: random weights; the full run would add --imagenet-weights timm, which fetches "
+          "timm's hrnet_w18.ms_in1k from the Hugging Face hub")
 run(launcher + args)
 
 # %% [markdown]

@@ -26,6 +26,10 @@ predictor, ZoomIn, flip, the evaluation and the widget use it unchanged.
 
 The architecture itself is timm's (``timm.create_model("tf_efficientnet_lite0")``); only
 the decoder is ours. Key names are timm's (``conv_stem``, ``bn1``, ``blocks.S.I.*``).
+
+This backbone is **not in the paper or the original code**: it is the course's answer to
+having no downloadable ImageNet HRNet offline. Conv1S, the click encoding, the losses and the
+training procedure are the original's; HRNet + OCR stays the model that matches the paper.
 """
 
 from __future__ import annotations
