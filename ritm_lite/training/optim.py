@@ -32,8 +32,9 @@ def is_backbone_parameter(name: str, full_rate_modules: tuple[str, ...] = FULL_R
 def parameter_groups(model: nn.Module, lr: float, backbone_lr_mult: float) -> list[dict]:
     """Two Adam parameter groups: ``new`` (Conv1S + the head's new modules, ``lr``) and ``backbone``."""
     net = getattr(model, "module", model)
-    full_rate = getattr(net.feature_extractor, "full_rate_modules", FULL_RATE_HEAD_MODULES)
-    slow_clicks = isinstance(net.maps_transform, Conv1E)  # the original: lr x0.1 for conv_extend
+    extractor = getattr(net, "feature_extractor", None)
+    full_rate = getattr(extractor, "full_rate_modules", FULL_RATE_HEAD_MODULES)
+    slow_clicks = isinstance(getattr(net, "maps_transform", None), Conv1E)  # original: x0.1 for conv_extend
     new, backbone = [], []
     for name, param in model.named_parameters():
         if param.requires_grad:
