@@ -215,9 +215,11 @@ class HRNet(nn.Module):
 
         ``click_features`` ``(B, 64, H/2, W/2)`` (Conv1S's output) is added after the first conv.
         """
-        x = self.stem_image(x)
-        if click_features is not None:
-            x = x + click_features
+        return self.stem_rest(self.stem_image(x), click_features)
+
+    def stem_rest(self, stem: torch.Tensor, click_features: torch.Tensor | None = None) -> torch.Tensor:
+        """``stem_image``'s output (+ Conv1S's) -> ``conv2 -> bn2 -> relu``: ``(B, 64, H/4, W/4)``."""
+        x = stem if click_features is None else stem + click_features
         return self.relu(self.bn2(self.conv2(x)))
 
     def stem_image(self, x: torch.Tensor) -> torch.Tensor:

@@ -95,8 +95,7 @@ class HRNetOCR(HRNet):
 
     def from_stem(self, stem: torch.Tensor, click_features: torch.Tensor | None = None) -> list[torch.Tensor]:
         """The click-dependent rest: ``stem_image(x) (+ clicks)`` -> conv2 -> body -> head."""
-        x = stem if click_features is None else stem + click_features
-        return self.head(self.body(self.relu(self.bn2(self.conv2(x)))))
+        return self.head(self.body(self.stem_rest(stem, click_features)))
 
     def head(self, feats: torch.Tensor) -> list[torch.Tensor]:
         """The OCR head: HRNet features ``(B, 15C, H/4, W/4)`` -> ``[logits, aux]``."""

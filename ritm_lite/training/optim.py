@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 from ..model.conv1s import Conv1E
+from ..model.ritm import HRNetOCR
 from .config import TrainConfig
 
-FULL_RATE_HEAD_MODULES = ("ocr_distri_head", "ocr_gather_head", "conv3x3_ocr")  # HRNet + OCR's
+FULL_RATE_HEAD_MODULES = HRNetOCR.full_rate_modules  # the default: HRNet + OCR's
 
 
 def is_backbone_parameter(name: str, full_rate_modules: tuple[str, ...] = FULL_RATE_HEAD_MODULES) -> bool:
