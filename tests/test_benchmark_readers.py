@@ -53,11 +53,12 @@ def test_berkeley_reads_images_and_masks_folders(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["DAVIS", "COCO_MVal"])
-def test_img_gt_layout_treats_any_nonzero_as_object(tmp_path, name):
+def test_img_gt_layout_reads_the_largest_channel_of_colour_masks(tmp_path, name):
     write_rgb(tmp_path / "img" / "cat1_42.jpg", rgb_image(3))
     mask = np.zeros((12, 16, 3), np.uint8)
-    mask[1:3, 1:4, 2] = 255
-    mask[5, 5, 0] = 1  # any channel, any non-zero value
+    mask[1:3, 1:4, 2] = 255  # any channel
+    mask[5, 5, 1] = 128  # the upper half of the grey range is object
+    mask[7, 7, 0] = 3  # compression noise in a 0/255 mask is not
     (tmp_path / "gt").mkdir()
     cv2.imwrite(str(tmp_path / "gt" / "cat1_42.png"), mask)
     sample = load_benchmark(name, tmp_path)[0]

@@ -142,14 +142,14 @@ def test_samples_are_aligned_and_clicks_consistent(tmp_path):
     assert seen_objects > len(dataset) // 2
 
 
-def test_ignore_value_becomes_minus_one(tmp_path):
+def test_ignore_band_becomes_minus_one(tmp_path):
     write_folder(tmp_path)
     gt = tmp_path / "gt" / "toy cat00_000000000002.png"
     mask = cv2.imread(str(gt), cv2.IMREAD_GRAYSCALE)
     band = cv2.dilate(mask, np.ones((5, 5), np.uint8)) - mask
     cv2.imwrite(str(gt), np.where(band > 0, 128, mask).astype(np.uint8))
     config = DatasetConfig(augmentation=None, min_object_area=1, epoch_len=-1)
-    dataset = FolderDataset(tmp_path, names=["toy cat00_000000000002"], config=config, ignore_value=128, seed=0)
+    dataset = FolderDataset(tmp_path, names=["toy cat00_000000000002"], config=config, ignore_band=True, seed=0)
     instances = dataset[0]["instances"][0].numpy()
     np.testing.assert_array_equal(instances == -1, band > 0)
     np.testing.assert_array_equal(instances == 1, mask > 0)

@@ -13,13 +13,18 @@ benchmark      layout under ``root``                            ground truth
 =============  ==============================================  ===================================
 GrabCut        ``data_GT/*`` images, ``boundary_GT/<stem>.bmp``  255 object, 128 ignore band, 0 bg
 Berkeley       ``images/*``, ``masks/<stem>.*``                 as GrabCut (as the original)
-DAVIS          ``img/*``, ``gt/<stem>.*``                       any non-zero pixel is the object
+DAVIS          ``img/*``, ``gt/<stem>.*``                       0/255 (or 0/1) object mask
 COCO_MVal      ``img/*``, ``gt/<stem>.*``                       as DAVIS
 SBD            ``img/<id>.jpg``, ``inst/<id>.mat``, ``val.txt``  ``GTinst.Segmentation``: 1..K
 PascalVOC      ``JPEGImages/<id>.jpg``,                          palette PNG: 1..K objects,
                ``SegmentationObject/<id>.png``,                  255 boundary (ignored)
                ``ImageSets/Segmentation/val.txt``
 =============  ==============================================  ===================================
+
+Mask files are read with :func:`ritm_lite.data.masks.read_mask`, the one value rule of the
+package (0/1 label maps or the upper half of the grey range; see that module): on the
+published files it gives the original readers' masks. A mask with no object pixel, or of
+another size than its image, is an error naming the file, not a silently solved object.
 
 Differences from the original readers: Pascal VOC masks are read as palette indices (the
 original converts the decoded colours to grey and ignores grey level 220, which selects the
@@ -34,13 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from .files import image_mask_pairs, read_rgb
-
-IGNORE = -1
-"""Ground-truth value of ignored pixels."""
+from .masks import IGNORE, read_mask
 
 PAPER_ZOOM_IN_TARGET_SIZE = {"DAVIS": 600}
 """ZoomIn crop size the paper's protocol uses per benchmark (400 for all others)."""
@@ -98,13 +100,6 @@ class Benchmark(Sequence[Sample]):
 # --------------------------------------------------------------------------- file reading
 
 
-def _read_mask_channels(path: Path) -> np.ndarray:
-    mask = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if mask is None:
-        raise ValueError(f"cannot read mask {path}")
-    return mask
-
-
 def _read_split(path: Path) -> list[str]:
     if not path.is_file():
         raise FileNotFoundError(f"split file {path} not found")
@@ -114,18 +109,22 @@ def _read_split(path: Path) -> list[str]:
 # --------------------------------------------------------------------------- GrabCut / Berkeley
 
 
-def grabcut_mask(mask: np.ndarray) -> np.ndarray:
-    """GrabCut-style grey mask -> int32 ground truth: >128 object, 128 ignore, else background."""
-    gt = np.zeros(mask.shape, dtype=np.int32)
-    gt[mask > 128] = 1
-    gt[mask == 128] = IGNORE
-    return gt
+def _sample(image_path: Path, gt: np.ndarray, name: str, mask_path: Path) -> Sample:
+    """A :class:`Sample`, once the mask is known to have the image's size."""
+    image = read_rgb(image_path)
+    if gt.shape != image.shape[:2]:
+        raise ValueError(
+            f"mask {mask_path} is {gt.shape[1]}x{gt.shape[0]} but its image {image_path} is "
+            f"{image.shape[1]}x{image.shape[0]} (width x height)"
+        )
+    if not (gt == 1).any():
+        raise ValueError(f"{name}: the object has no pixel in {mask_path}")
+    return Sample(image, gt, name)
 
 
 def _load_grabcut(entry: tuple[Path, Path, str]) -> Sample:
     image_path, mask_path, name = entry
-    mask = _read_mask_channels(mask_path)[:, :, 0]  # the original reads the first channel
-    return Sample(read_rgb(image_path), grabcut_mask(mask), name)
+    return _sample(image_path, read_mask(mask_path, ignore_band=True), name, mask_path)
 
 
 def grabcut(
@@ -147,12 +146,11 @@ def berkeley(root: str | Path, images_dir: str = "images", masks_dir: str = "mas
 
 def _load_binary(entry: tuple[Path, Path, str]) -> Sample:
     image_path, mask_path, name = entry
-    gt = (_read_mask_channels(mask_path).max(axis=2) > 0).astype(np.int32)
-    return Sample(read_rgb(image_path), gt, name)
+    return _sample(image_path, read_mask(mask_path), name, mask_path)
 
 
 def davis(root: str | Path, images_dir: str = "img", masks_dir: str = "gt") -> Benchmark:
-    """DAVIS (345 frames of the paper's protocol): ``img/`` + ``gt/``, non-zero = object."""
+    """DAVIS (345 frames of the paper's protocol): ``img/`` + ``gt/`` object masks."""
     return Benchmark("DAVIS", image_mask_pairs(Path(root), images_dir, masks_dir), _load_binary)
 
 
@@ -181,7 +179,7 @@ def _object_ids(instances: np.ndarray, skip: tuple[int, ...] = (0,)) -> list[int
 def _load_sbd(entry: tuple[Path, Path, int, str]) -> Sample:
     image_path, mat_path, object_id, name = entry
     gt = (read_sbd_instances(mat_path) == object_id).astype(np.int32)
-    return Sample(read_rgb(image_path), gt, name)
+    return _sample(image_path, gt, name, mat_path)
 
 
 def _descend(root: str | Path, *inner: str) -> Path:
@@ -228,7 +226,7 @@ def _load_voc(entry: tuple[Path, Path, int, str]) -> Sample:
     indices = read_palette_png(png_path)
     gt = (indices == object_id).astype(np.int32)
     gt[indices == VOC_BOUNDARY] = IGNORE
-    return Sample(read_rgb(image_path), gt, name)
+    return _sample(image_path, gt, name, png_path)
 
 
 def pascal_voc(root: str | Path, split: str = "val") -> Benchmark:

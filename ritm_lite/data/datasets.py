@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -43,6 +42,7 @@ from torch.utils.data import Dataset
 from ritm_lite.clicks import points_array
 from ritm_lite.data.augmentation import AugmentationConfig, augment
 from ritm_lite.data.files import files_by_stem, read_rgb
+from ritm_lite.data.masks import IGNORE, read_mask
 from ritm_lite.data.points_sampler import MultiPointSampler
 
 
@@ -197,9 +197,11 @@ class FolderDataset(InteractiveDataset):
 
     Instances of the same photo (same :func:`image_id_from_name`) are grouped: one item is
     one photo with all its instance masks, so the other instances serve as "other objects"
-    for negative clicks and can be merged. A mask pixel is an object where its value is
-    above 127 (and not ``ignore_value``); pixels equal to ``ignore_value`` (128 for GrabCut)
-    become ignore (-1).
+    for negative clicks and can be merged. Mask files are read with
+    :func:`ritm_lite.data.masks.read_mask`, the package's one value rule (0/1 label maps, or
+    grey ``>= 128``; with ``ignore_band=True`` the grey value 128 is ignore, as in GrabCut).
+    Every mask is checked when the dataset is made: one with no object pixel, or a mask
+    without an image, is an error naming the file.
 
     Args:
         root: folder holding ``images_dir`` and ``masks_dir``.
@@ -216,19 +218,30 @@ class FolderDataset(InteractiveDataset):
         seed: int | None = None,
         images_dir: str = "img",
         masks_dir: str = "gt",
-        ignore_value: int | None = None,
+        ignore_band: bool = False,
     ) -> None:
         super().__init__(config, seed)
         self.root = Path(root)
-        self.ignore_value = ignore_value
+        self.ignore_band = ignore_band
         images = files_by_stem(self.root / images_dir)
         masks = files_by_stem(self.root / masks_dir)
-        stems = sorted(set(images) & set(masks)) if names is None else [Path(n).stem for n in names]
+        if names is None:
+            orphans = sorted(set(masks) - set(images))
+            if orphans:
+                raise FileNotFoundError(
+                    f"no image for the mask {masks[orphans[0]].name} in {self.root / images_dir} "
+                    f"({len(orphans)} masks without an image)"
+                )
+            stems = sorted(masks)
+        else:
+            stems = [Path(n).stem for n in names]
         missing = [s for s in stems if s not in images or s not in masks]
         if missing:
             raise FileNotFoundError(f"no image and mask pair for {missing[:5]} in {self.root}")
         if not stems:
             raise ValueError(f"no image/mask pairs found in {self.root}")
+        for stem in stems:  # fails here, naming the file, rather than training on background
+            read_mask(masks[stem], ignore_band=ignore_band)
         groups: dict[str, list[str]] = {}
         for stem in stems:
             groups.setdefault(image_id_from_name(stem), []).append(stem)
@@ -243,17 +256,16 @@ class FolderDataset(InteractiveDataset):
         image = read_rgb(self._image_paths[image_index])
         layers = []
         for path in self._mask_paths[image_index]:
-            layer = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-            if layer is None or layer.shape != image.shape[:2]:
-                raise RuntimeError(f"mask {path} is unreadable or does not match its image {image.shape[:2]}")
+            layer = read_mask(path, ignore_band=self.ignore_band)
+            if layer.shape != image.shape[:2]:
+                raise ValueError(
+                    f"mask {path} is {layer.shape[1]}x{layer.shape[0]} but its image "
+                    f"{self._image_paths[image_index]} is {image.shape[1]}x{image.shape[0]}"
+                )
             layers.append(layer)
         stack = np.stack(layers, axis=2)
-        ignore = None
-        objects = stack > 127
-        if self.ignore_value is not None:
-            objects &= stack != self.ignore_value
-            ignore = (stack == self.ignore_value).any(axis=2)
-        return InstanceSample(image, objects, ignore)
+        ignore = (stack == IGNORE).any(axis=2) if self.ignore_band else None
+        return InstanceSample(image, stack == 1, ignore)
 
 
 # ---------------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ def image_mask_pairs(root: str | Path, images_dir: str = "img", masks_dir: str =
     """``(image, mask, stem)`` for every image of ``root/images_dir``; each must have a mask.
 
     Raises:
-        FileNotFoundError: a folder is missing, an image has no mask, or there are no images.
+        FileNotFoundError: a folder is missing, an image has no mask, a mask has no image, or
+            there are no images.
     """
     root = Path(root)
     images = files_by_stem(root / images_dir)
@@ -38,6 +39,12 @@ def image_mask_pairs(root: str | Path, images_dir: str = "img", masks_dir: str =
     missing = [name for name in images if name not in masks]
     if missing:
         raise FileNotFoundError(f"no mask for {images[missing[0]].name} in {root / masks_dir}")
+    orphans = [name for name in masks if name not in images]
+    if orphans:
+        raise FileNotFoundError(
+            f"no image for the mask {masks[orphans[0]].name} in {root / images_dir} "
+            f"({len(orphans)} masks without an image)"
+        )
     if not images:
         raise FileNotFoundError(f"no images in {root / images_dir}")
     return [(path, masks[stem], stem) for stem, path in images.items()]

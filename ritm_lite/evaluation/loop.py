@@ -55,6 +55,16 @@ def _model_seconds(predictor: Any, wall: float) -> float:
     return float(seconds) if seconds is not None else wall
 
 
+def check_protocol(target_iou: float, pred_thr: float, min_clicks: int, max_clicks: int) -> None:
+    """``ValueError`` unless ``0 < pred_thr < 1``, ``target_iou > 0`` and ``1 <= min_clicks <= max_clicks``."""
+    if not 0.0 < pred_thr < 1.0:
+        raise ValueError(f"pred_thr is a probability threshold in (0, 1), got {pred_thr}")
+    if not target_iou > 0.0:
+        raise ValueError(f"target_iou must be positive (above 1: never stop early), got {target_iou}")
+    if not 1 <= min_clicks <= max_clicks:
+        raise ValueError(f"need 1 <= min_clicks <= max_clicks, got {min_clicks} and {max_clicks}")
+
+
 def evaluate_sample(
     image: np.ndarray,
     gt_mask: np.ndarray,
@@ -75,7 +85,19 @@ def evaluate_sample(
         target_iou: stop once the IoU reaches it (the paper: 0.9; > 1 never stops early).
         pred_thr: probability threshold of the predicted mask (the paper: 0.49).
         callback: called after every click as ``callback(click_index, clicks, probs)``.
+
+    Raises:
+        ValueError: the image is not ``(H, W, 3)``, the mask is not ``(H, W)``, the object has
+            no pixel (it would count as solved at once), or a protocol setting is out of range.
     """
+    check_protocol(target_iou, pred_thr, min_clicks, max_clicks)
+    image, gt_mask = np.asarray(image), np.asarray(gt_mask)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be (H, W, 3), got shape {image.shape}")
+    if gt_mask.shape != image.shape[:2]:
+        raise ValueError(f"gt_mask {gt_mask.shape} does not have the image's size {image.shape[:2]}")
+    if not (gt_mask == 1).any():
+        raise ValueError("gt_mask has no object pixel (value 1): an empty object cannot be evaluated")
     clicker = Clicker(gt_mask)
     pred_mask = np.zeros(np.shape(gt_mask), dtype=bool)
     ious: list[float] = []
@@ -194,6 +216,9 @@ def evaluate_dataset(
         limit: evaluate only the first ``limit`` objects.
         progress: show a tqdm progress bar over objects.
     """
+    check_protocol(target_iou, pred_thr, min_clicks, max_clicks)
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
     sample_iter, total = _iterate(samples, limit)
     names: list[str] = []
     all_ious: list[np.ndarray] = []
@@ -201,10 +226,14 @@ def evaluate_dataset(
     all_seconds: list[np.ndarray] = []
     bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
     for index, sample in enumerate(sample_iter):
-        result = evaluate_sample(
-            sample.image, sample.gt_mask, predictor, target_iou, pred_thr, min_clicks, max_clicks
-        )
-        names.append(str(getattr(sample, "name", index)))
+        name = str(getattr(sample, "name", index))
+        try:
+            result = evaluate_sample(
+                sample.image, sample.gt_mask, predictor, target_iou, pred_thr, min_clicks, max_clicks
+            )
+        except ValueError as err:
+            raise ValueError(f"object {name!r}: {err}") from err
+        names.append(name)
         all_ious.append(result.ious)
         all_clicks.append(result.clicks)
         all_seconds.append(result.seconds)

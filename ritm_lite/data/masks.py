@@ -1,0 +1,91 @@
+"""The one rule that turns a mask file's pixel values into object, background and ignore.
+
+Every reader of mask files (the benchmarks, the training folders) goes through
+:func:`mask_labels`, so a mask means the same thing wherever it is read:
+
+* a mask whose values are all 0 or 1 is a **label map**: 1 is the object (what the widget
+  saves, and what many tools export);
+* any other mask is a **grey mask**: the object is the upper half of the value range,
+  ``value >= 128`` for 8-bit files (0/255 masks; anti-aliased or JPEG-compressed edges split
+  at half), ``>= 32768`` for 16-bit ones; a colour mask is read as the largest of its
+  colour channels (as the original's DAVIS reader does);
+* in layouts with an **ignore band** (GrabCut, Berkeley) the value 128 marks pixels that are
+  neither object nor background: ``-1``, never clicked on and left out of the IoU.
+
+On the benchmarks as published (GrabCut 0/128/255, COCO_MVal and DAVIS 0/255) this gives
+exactly the original readers' masks (GrabCut: ``> 128`` object, ``== 128`` ignore; DAVIS:
+``> 0`` object). Where they differ, on masks saved another way, the original's rules go wrong
+silently: a 0/1 GrabCut mask is an empty object there, and ``> 0`` turns JPEG noise into object.
+
+A mask with no object pixel is an error naming the file: an empty object would count as
+solved at the first click (IoU of two empty masks is 1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+IGNORE = -1
+"""Label of ignored pixels."""
+
+IGNORE_BAND = 128
+"""Grey value of GrabCut's and Berkeley's ignore band."""
+
+
+def object_min_grey(dtype: np.dtype) -> int:
+    """A grey mask's object: values at or above half the dtype's range (128 for uint8)."""
+    return (int(np.iinfo(dtype).max) + 1) // 2
+
+
+def read_mask(path: str | Path, ignore_band: bool = False) -> np.ndarray:
+    """``(H, W)`` int32 labels of the mask file ``path`` (:func:`mask_labels`'s rule).
+
+    Raises:
+        ValueError: unreadable, or no object pixel (the message names the file).
+    """
+    import cv2
+
+    values = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if values is None:
+        raise ValueError(f"cannot read mask {path}")
+    if values.ndim == 3:
+        values = values[:, :, :3].max(axis=2)  # colour: the largest channel; alpha is not a label
+    return mask_labels(values, path, ignore_band=ignore_band)
+
+
+def mask_labels(values: np.ndarray, source: str | Path, ignore_band: bool = False) -> np.ndarray:
+    """``(H, W)`` int32 labels (1 object, 0 background, -1 ignore) of one mask's values.
+
+    Args:
+        values: ``(H, W)`` bool or unsigned integer mask values (grey, or a 0/1 label map).
+        source: where the values come from (a file), named in errors.
+        ignore_band: the layout marks ignored pixels with 128 (GrabCut, Berkeley; 8-bit only).
+
+    Raises:
+        ValueError: not a non-empty 2-D bool or unsigned integer array, or no object pixel.
+    """
+    values = np.asarray(values)
+    if values.ndim != 2 or values.dtype.kind not in "ub" or values.size == 0:
+        raise ValueError(
+            f"{source}: a mask must be a non-empty (H, W) array of unsigned integers, "
+            f"got shape {values.shape} {values.dtype}"
+        )
+    labels = np.zeros(values.shape, dtype=np.int32)
+    if values.dtype == bool or int(values.max()) <= 1:  # a 0/1 label map
+        labels[values == 1] = 1
+        threshold = 1
+    else:
+        threshold = object_min_grey(values.dtype)
+        labels[values >= threshold] = 1  # grey: the upper half of the range
+        if ignore_band and values.dtype == np.uint8:
+            labels[values == IGNORE_BAND] = IGNORE
+    if not (labels == 1).any():
+        kinds = np.unique(values)
+        raise ValueError(
+            f"{source}: the mask has no object pixel (values {kinds[:8].tolist()}"
+            f"{' ...' if kinds.size > 8 else ''}); an object is 1 in a 0/1 label map or >= "
+            f"{threshold if threshold > 1 else 128} in a grey mask"
+        )
+    return labels
