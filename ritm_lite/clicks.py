@@ -75,17 +75,25 @@ def clicks_from_prompts(
         raise ValueError(
             f"got {len(coords)} point_coords but {len(labels)} point_labels: one label per click"
         )
-    if not np.all(np.isin(labels, (0, 1))):
+    if labels.dtype.kind not in "biuf" or not np.all(np.isin(labels, (0, 1))):
         raise ValueError(f"point_labels must be 1 (positive) or 0 (negative), got {labels.tolist()}")
     if not np.all(np.isfinite(coords)):
         raise ValueError("point_coords must be finite numbers")
     height, width = image_size
-    outside = (coords[:, 0] < 0) | (coords[:, 0] > width - 1) | (coords[:, 1] < 0) | (coords[:, 1] > height - 1)
+    # Pixel i covers [i - 0.5, i + 0.5): a click anywhere on an edge pixel is on the image,
+    # and is moved to that pixel's centre line so every click lies in [0, W-1] x [0, H-1].
+    outside = (
+        (coords[:, 0] < -0.5) | (coords[:, 0] >= width - 0.5)
+        | (coords[:, 1] < -0.5) | (coords[:, 1] >= height - 0.5)
+    )
     if np.any(outside):
         bad = coords[outside][0].tolist()
         raise ValueError(
             f"click (x, y) = {tuple(bad)} is outside the {width}x{height} (width x height) image"
         )
+    coords = np.stack(
+        [np.clip(coords[:, 0], 0, width - 1), np.clip(coords[:, 1], 0, height - 1)], axis=1
+    )
     return [
         Click(x=float(x), y=float(y), is_positive=bool(label), index=i)
         for i, ((x, y), label) in enumerate(zip(coords, labels))

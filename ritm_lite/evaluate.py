@@ -89,6 +89,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--zoom-in-size", type=int, help="ZoomIn crop size (default: 400, 600 on DAVIS)"
     )
+    parser.add_argument(
+        "--max-size", type=int,
+        help="shrink what the network sees to this long side (LimitLongestSide; default: never)",
+    )
     parser.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
     parser.add_argument(
         "--seed", type=int, default=0, help="torch seed for --preset's random weights"
@@ -102,6 +106,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.data_root = root / "data" / args.dataset
     if args.max_clicks < 1:
         parser.error("--max-clicks must be at least 1")
+    if not 0.0 < args.pred_thr < 1.0:
+        parser.error(f"--pred-thr is a probability threshold in (0, 1), got {args.pred_thr}")
+    if not args.target_iou > 0.0:
+        parser.error(f"--target-iou must be positive (above 1: never stop early), got {args.target_iou}")
+    for flag in ("limit", "zoom_in_size", "max_size"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
+    if args.peer and (args.zoom_in_size is not None or args.max_size is not None):
+        parser.error("--zoom-in-size and --max-size apply to a network, not to --peer")
+    if not 0.0 < args.val_fraction < 1.0:
+        parser.error(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
     return args
 
 
@@ -111,6 +127,8 @@ def method_name(args: argparse.Namespace) -> str:
         return args.peer
     name = args.checkpoint.stem if args.checkpoint else f"{args.preset} (random)"
     extras = [x for x, off in (("zoom", args.no_zoom_in), ("flip", args.no_flip)) if not off]
+    if args.max_size is not None:
+        extras.append(f"max{args.max_size}")
     return f"{name}+{'+'.join(extras)}" if extras else name
 
 
@@ -124,6 +142,18 @@ def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", method_name(args)).strip("_")
     json_path = args.json or Path(f"{args.dataset}_{slug}.json")
     return json_path, args.plot or json_path.with_suffix(".png")
+
+
+def check_writable(path: Path) -> None:
+    """Make ``path``'s folder and check that a file can be written there (``OSError`` if not)."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; name a file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existed = path.exists()
+    with open(path, "a"):
+        pass
+    if not existed:
+        path.unlink()
 
 
 def build_predictor(args: argparse.Namespace):
@@ -144,6 +174,7 @@ def build_predictor(args: argparse.Namespace):
         zoom_in=not args.no_zoom_in,
         flip=not args.no_flip,
         zoom_in_target_size=size,
+        max_size=args.max_size,
     )
 
 
@@ -152,6 +183,9 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
 
     The files go where :func:`output_paths` says; their paths are printed after the table.
     """
+    json_path, plot_path = output_paths(args)
+    for path in (json_path, plot_path):  # found unwritable now, not after the whole run
+        check_writable(path)
     samples = load_benchmark(args.dataset, args.data_root)
     if args.training_split is not None:
         train_names, val_names = split_by_image_id(samples.names, args.val_fraction, seed=args.split_seed)
@@ -174,8 +208,6 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
             f"note: {args.preset} has random weights: "
             "these numbers say nothing about RITM's accuracy"
         )
-    json_path, plot_path = output_paths(args)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "method": name,
         "dataset": args.dataset,
@@ -186,10 +218,10 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
         "training_split": args.training_split,
         "zoom_in": not args.no_zoom_in and not args.peer,
         "flip": not args.no_flip and not args.peer,
+        "max_size": args.max_size,
         **result.to_dict(),
     }
     json_path.write_text(json.dumps(record, indent=1))
-    plot_path.parent.mkdir(parents=True, exist_ok=True)
     figure = plot_miou_curves({name: result}, args.dataset)
     figure.savefig(plot_path, dpi=120, bbox_inches="tight")
     print(f"wrote {json_path} and {plot_path}")
@@ -198,7 +230,11 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    run(args, build_predictor(args))
+    try:
+        run(args, build_predictor(args))
+    except (ValueError, OSError) as err:  # bad data, checkpoint or output path: one line, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

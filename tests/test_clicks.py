@@ -12,6 +12,11 @@ def test_prompts_become_clicks_in_order():
     assert clicks == [Click(10.0, 4.0, True, 0), Click(2.5, 3.0, False, 1)]
 
 
+def test_a_click_on_the_outer_half_of_an_edge_pixel_is_on_that_pixel():
+    clicks = clicks_from_prompts([[-0.3, 19.4], [29.49, -0.5]], [1, 0], image_size=(20, 30))
+    assert [(c.x, c.y) for c in clicks] == [(0.0, 19.0), (29.0, 0.0)]
+
+
 @pytest.mark.parametrize(
     "coords, labels, message",
     [
@@ -21,7 +26,9 @@ def test_prompts_become_clicks_in_order():
         ([[1, 2]], [2], "1 \\(positive\\) or 0"),
         ([[np.nan, 2]], [1], "finite"),
         ([[30, 2]], [1], "outside"),  # x == width
-        ([[-0.5, 2]], [1], "outside"),
+        ([[-0.51, 2]], [1], "outside"),  # beyond the outer half of pixel 0
+        ([[29.5, 2]], [1], "outside"),  # pixel 29 covers [28.5, 29.5)
+        ([[1, 2]], ["yes"], "1 \\(positive\\) or 0"),
         ([[3, 20]], [0], "outside"),  # y == height
     ],
 )

@@ -2,6 +2,7 @@
 
 from ritm_lite.inference.fast import FastRITM, optimize_for_inference
 from ritm_lite.inference.flip import HorizontalFlip, flip_clicks
+from ritm_lite.inference.limit_longest_side import LimitLongestSide
 from ritm_lite.inference.onnx_export import OnnxRuntimeModel, export_onnx
 from ritm_lite.inference.predictor import Predictor, PredictorState
 from ritm_lite.inference.zoom_in import Box, ZoomIn, ZoomInConfig
@@ -10,6 +11,7 @@ __all__ = [
     "Box",
     "FastRITM",
     "HorizontalFlip",
+    "LimitLongestSide",
     "OnnxRuntimeModel",
     "Predictor",
     "PredictorState",

@@ -6,10 +6,13 @@ Each call to :meth:`Predictor.predict` is one click of the interaction (Sec. 3 o
 1. input = ``cat(image, previous prediction)``, a ``(1, 4, H, W)`` float tensor (RGB in
    ``[0, 1]``, then the previous probabilities);
 2. :class:`~ritm_lite.inference.zoom_in.ZoomIn` crops it around the object (from the 2nd
-   click on) and :class:`~ritm_lite.inference.flip.HorizontalFlip` adds the mirror image;
+   click on), :class:`~ritm_lite.inference.limit_longest_side.LimitLongestSide` shrinks
+   what is still longer than ``max_size`` (when set), and
+   :class:`~ritm_lite.inference.flip.HorizontalFlip` adds the mirror image;
 3. the model turns it, with all clicks so far, into ``"instances"`` logits;
 4. inverse transforms in reverse order: flip averages the logits, the sigmoid makes
-   probabilities, ZoomIn pastes the crop into a full-size zero map;
+   probabilities, LimitLongestSide resizes them back, ZoomIn pastes the crop into a
+   full-size zero map;
 5. the result is the next call's previous prediction.
 
 >>> predictor = Predictor(model)                       # doctest: +SKIP
@@ -20,6 +23,7 @@ Each call to :meth:`Predictor.predict` is one click of the interaction (Sec. 3 o
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -30,6 +34,7 @@ from torch import nn
 
 from ritm_lite.clicks import Click, clicks_from_prompts, points_tensor
 from ritm_lite.inference.flip import HorizontalFlip
+from ritm_lite.inference.limit_longest_side import LimitLongestSide
 from ritm_lite.inference.zoom_in import ZoomIn, ZoomInConfig
 
 
@@ -37,6 +42,7 @@ from ritm_lite.inference.zoom_in import ZoomIn, ZoomInConfig
 class PredictorState:
     """Everything :meth:`Predictor.set_state` needs to undo to an earlier click."""
 
+    image_digest: str  # BLAKE2 digest of the image's pixels: a state only fits its own image
     prev_prediction: torch.Tensor  # (1, 1, H, W) probabilities
     zoom_in: dict | None  # ZoomIn.get_state(), or None without ZoomIn
 
@@ -53,8 +59,12 @@ class Predictor:
         zoom_in: ``True`` for the paper's ZoomIn, ``False`` for none, or a
             :class:`ZoomInConfig` / :class:`ZoomIn` of your own.
         flip: average the logits of the image and of its mirror image (one batch of two).
-        zoom_in_target_size: long side of the ZoomIn crop when ``zoom_in=True`` (400; the
-            paper uses 600 on DAVIS).
+        zoom_in_target_size: long side of the ZoomIn crop when ``zoom_in=True`` (default
+            400; the paper uses 600 on DAVIS); only with ``zoom_in=True``.
+        max_size: shrink what the network would see to this long side, in pixels, when it
+            is longer (the original predictor's ``max_size``; its demo uses 800). ``None``:
+            never (the paper's evaluation). It mostly acts on the first click, which sees
+            the whole image.
         device: where to run; ``None`` keeps the model where it is, otherwise the model is
             moved there.
     """
@@ -64,7 +74,8 @@ class Predictor:
         model: nn.Module,
         zoom_in: bool | ZoomIn | ZoomInConfig = True,
         flip: bool = True,
-        zoom_in_target_size: int = 400,
+        zoom_in_target_size: int | None = None,
+        max_size: int | None = None,
         device: torch.device | str | None = None,
     ):
         if device is not None:
@@ -74,8 +85,13 @@ class Predictor:
             device = param.device if param is not None else torch.device("cpu")
         self.model = model.eval()
         self.device = torch.device(device)
+        if zoom_in_target_size is not None and zoom_in is not True:
+            raise ValueError(
+                "zoom_in_target_size sets the size of the default ZoomIn (zoom_in=True); "
+                "with a ZoomInConfig pass its target_size there"
+            )
         if zoom_in is True:
-            zoom_in = ZoomIn(ZoomInConfig(target_size=zoom_in_target_size))
+            zoom_in = ZoomIn(ZoomInConfig(target_size=400 if zoom_in_target_size is None else zoom_in_target_size))
         elif isinstance(zoom_in, ZoomInConfig):
             zoom_in = ZoomIn(zoom_in)
         elif zoom_in is False or zoom_in is None:
@@ -83,9 +99,11 @@ class Predictor:
         elif not isinstance(zoom_in, ZoomIn):
             raise ValueError(f"zoom_in must be a bool, a ZoomInConfig or a ZoomIn, got {zoom_in!r}")
         self.zoom_in: ZoomIn | None = zoom_in
+        self.limit: LimitLongestSide | None = LimitLongestSide(max_size) if max_size is not None else None
         self.flip: HorizontalFlip | None = HorizontalFlip() if flip else None
         self._image: torch.Tensor | None = None  # (1, 3, H, W) float32 in [0, 1]
         self._prev_prediction: torch.Tensor | None = None  # (1, 1, H, W) probabilities
+        self._image_digest: str | None = None  # which image the state belongs to
         self.last_model_seconds = 0.0  # time spent in the model by the last predict()
 
     # ------------------------------------------------------------------ image and state
@@ -101,6 +119,9 @@ class Predictor:
             raise ValueError(f"image must be an (H, W, 3) RGB array, got shape {image.shape}")
         if image.dtype != np.uint8:
             raise ValueError(f"image must be uint8 (0..255), got {image.dtype}")
+        if min(image.shape[:2]) < 1:
+            raise ValueError(f"image has no pixels: shape {image.shape}")
+        self._image_digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16).hexdigest()
         tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div(255)
         self._image = tensor.unsqueeze(0).to(self.device)
         self.reset()
@@ -128,6 +149,7 @@ class Predictor:
         """A snapshot to return to with :meth:`set_state` (undo)."""
         self._require_image()
         return PredictorState(
+            image_digest=self._image_digest,
             prev_prediction=self._prev_prediction.clone(),
             zoom_in=self.zoom_in.get_state() if self.zoom_in is not None else None,
         )
@@ -135,6 +157,8 @@ class Predictor:
     def set_state(self, state: PredictorState) -> None:
         """Return to a snapshot taken by :meth:`get_state` on the same image."""
         self._require_image()
+        if state.image_digest != self._image_digest:
+            raise ValueError("this state belongs to another image (taken before set_image was given a new one)")
         if tuple(state.prev_prediction.shape) != tuple(self._prev_prediction.shape):
             raise ValueError("this state belongs to an image of another size")
         self._prev_prediction = state.prev_prediction.clone().to(self.device)
@@ -181,13 +205,18 @@ class Predictor:
             if self.zoom_in is not None and self.zoom_in.needs_recompute():
                 probs = self._step(clicks)
         self._prev_prediction = probs
-        return probs[0, 0].cpu().numpy()
+        return probs[0, 0].cpu().numpy().copy()  # the caller's own array, not a view of the state
 
     def _step(self, clicks: list[Click]) -> torch.Tensor:
         net_input = torch.cat([self._image, self._prev_prediction], dim=1)
         clicks_lists = [clicks]
-        for transform in self._transforms():
-            net_input, clicks_lists = transform.transform(net_input, clicks_lists)
+        if self.zoom_in is not None:
+            net_input, clicks_lists = self.zoom_in.transform(net_input, clicks_lists)
+        zoomed_size = tuple(net_input.shape[2:])
+        if self.limit is not None:
+            net_input, clicks_lists = self.limit.transform(net_input, clicks_lists)
+        if self.flip is not None:
+            net_input, clicks_lists = self.flip.transform(net_input, clicks_lists)
         points = points_tensor(clicks_lists, device=self.device)
 
         if self.device.type == "cuda":
@@ -205,6 +234,8 @@ class Predictor:
         if self.flip is not None:
             logits = self.flip.inv_transform(logits)
         probs = torch.sigmoid(logits)
+        if self.limit is not None:
+            probs = self.limit.inv_transform(probs, zoomed_size)
         if self.zoom_in is not None:
             probs = self.zoom_in.inv_transform(probs)
         return probs

@@ -65,6 +65,22 @@ class ZoomInConfig:
     )
     prob_thresh: float = 0.5  # the previous prediction's object = probabilities above this
 
+    def __post_init__(self) -> None:
+        sizes = self.target_size if isinstance(self.target_size, tuple) else (self.target_size,)
+        if not sizes or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in sizes):
+            raise ValueError(f"target_size must be a positive number of pixels or an (h, w) pair, got {self.target_size!r}")
+        if isinstance(self.target_size, tuple) and len(self.target_size) != 2:
+            raise ValueError(f"target_size as a pair is (height, width), got {self.target_size!r}")
+        if self.skip_clicks < -1:
+            raise ValueError(f"skip_clicks must be -1 (zoom from the first click) or more, got {self.skip_clicks}")
+        if not self.expansion_ratio >= 1.0:
+            raise ValueError(f"expansion_ratio must be at least 1 (the box grows), got {self.expansion_ratio}")
+        if not self.min_crop_size >= 1:
+            raise ValueError(f"min_crop_size must be at least 1 pixel, got {self.min_crop_size}")
+        for name in ("recompute_thresh_iou", "prob_thresh"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+
 
 # --------------------------------------------------------------------------- box maths
 

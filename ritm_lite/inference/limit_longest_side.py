@@ -1,0 +1,67 @@
+"""LimitLongestSide: run the network on a smaller copy of an image that is too large.
+
+The original predictor (``BasePredictor(max_size=...)``, used with ``max_size=800`` by its demo)
+shrinks any input whose long side exceeds ``max_size`` before the network sees it and
+resizes the probabilities back afterwards. It sits after ZoomIn, so in practice it acts on
+the clicks that see the whole image (the first one, under the paper's ZoomIn); a ZoomIn crop
+is already ``target_size`` (400) pixels long.
+
+Two reasons to use it: a 12-megapixel photo costs seconds per click on a CPU at full size,
+and a network trained on small crops recognises objects best at the scale it was trained
+at (``MODEL_CARD.md`` in ``ritm_lite/weights`` measures this for the course weights).
+
+The maths is ZoomIn's with the whole image as the box:
+
+    s = max_size / max(H, W);  (h, w) = (round(s H), round(s W))      (only when s < 1)
+    x' = w (x - 0) / W,  y' = h (y - 0) / H                            (clicks, float)
+
+and the probabilities go back with the same bilinear resize (``align_corners=True``).
+Both directions are pure functions: :meth:`LimitLongestSide.inv_transform` is told the
+size to return to.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ritm_lite.clicks import Click
+from ritm_lite.inference.zoom_in import Box, clicks_to_crop, crop_and_resize, crop_size
+
+
+class LimitLongestSide:
+    """Shrink inputs whose long side exceeds ``max_size`` pixels (aspect ratio kept).
+
+    Args:
+        max_size: the longest side, in pixels, the network may see (positive).
+    """
+
+    def __init__(self, max_size: int):
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+            raise ValueError(f"max_size must be a positive number of pixels, got {max_size!r}")
+        self.max_size = max_size
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """``(h, w)`` the network sees for an ``height`` x ``width`` input."""
+        if max(height, width) <= self.max_size:
+            return height, width
+        return crop_size(Box(0, height - 1, 0, width - 1), self.max_size)
+
+    def transform(
+        self, image_nd: torch.Tensor, clicks_lists: list[list[Click]]
+    ) -> tuple[torch.Tensor, list[list[Click]]]:
+        """``(B, C, H, W)`` -> ``(B, C, h, w)`` and the clicks in the smaller image's pixels;
+        the inputs unchanged when ``max(H, W) <= max_size``."""
+        height, width = image_nd.shape[2:]
+        size = self.output_size(height, width)
+        if size == (height, width):
+            return image_nd, clicks_lists
+        box = Box(0, height - 1, 0, width - 1)
+        return crop_and_resize(image_nd, box, size), [clicks_to_crop(c, box, size) for c in clicks_lists]
+
+    @staticmethod
+    def inv_transform(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """``(B, 1, h, w)`` maps -> ``(B, 1, *size)`` (bilinear, ``align_corners=True``)."""
+        if tuple(maps.shape[2:]) == tuple(size):
+            return maps
+        return F.interpolate(maps, size=tuple(size), mode="bilinear", align_corners=True)
