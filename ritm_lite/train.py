@@ -124,10 +124,17 @@ def initial_model(path: Path, config: TrainConfig) -> RITMModel:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    config = config_from_args(args)
-    if args.init_checkpoint is not None and args.resume:
-        print("error: --resume continues a run from its own checkpoint; drop --init-checkpoint",
-              file=sys.stderr)
+    try:
+        config = config_from_args(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.max_steps is not None and args.max_steps < 1:
+        print(f"error: --max-steps must be at least 1, got {args.max_steps}", file=sys.stderr)
+        return 2
+    if args.resume and (args.init_checkpoint is not None or args.imagenet_weights is not None):
+        flag = "--init-checkpoint" if args.init_checkpoint is not None else "--imagenet-weights"
+        print(f"error: --resume continues a run from its own checkpoint; drop {flag}", file=sys.stderr)
         return 2
     try:
         model = initial_model(args.init_checkpoint, config) if args.init_checkpoint else None
@@ -136,14 +143,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     env = setup_distributed(args.device)
     try:
-        train_set, val_set = build_datasets(args.data, config, args.val_fraction)
-        trainer = Trainer(config, train_set, args.out, val_set=val_set, env=env, model=model,
-                          max_steps=args.max_steps, progress=not args.no_progress)
-        if args.resume:
-            state = trainer.resume()
-            if env.is_main:
-                print(f"resumed at epoch {state.epoch}, step {state.step}", file=sys.stderr)
-        elif args.imagenet_weights is not None:
+        try:  # bad data or a bad resume point: one line naming the problem, no traceback
+            train_set, val_set = build_datasets(args.data, config, args.val_fraction)
+            trainer = Trainer(config, train_set, args.out, val_set=val_set, env=env, model=model,
+                              max_steps=args.max_steps, progress=not args.no_progress)
+            if args.resume:
+                state = trainer.resume()
+                if env.is_main:
+                    print(f"resumed at epoch {state.epoch}, step {state.step}", file=sys.stderr)
+        except (ValueError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        if args.imagenet_weights is not None:
             path = None if args.imagenet_weights == BUNDLED else args.imagenet_weights
             try:
                 report = load_imagenet(trainer.model, path)

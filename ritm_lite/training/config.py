@@ -62,6 +62,30 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if not (self.lr > 0 and self.backbone_lr_mult > 0 and 0 < self.gamma <= 1 and self.eps > 0):
+            raise ValueError(
+                f"need lr > 0, backbone_lr_mult > 0, 0 < gamma <= 1 and eps > 0, got {self.lr}, "
+                f"{self.backbone_lr_mult}, {self.gamma}, {self.eps}"
+            )
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"Adam betas must be in [0, 1), got {self.betas}")
+        if list(self.milestones) != sorted(set(self.milestones)) or any(m < 1 for m in self.milestones):
+            raise ValueError(f"milestones must be increasing epochs >= 1, got {self.milestones}")
+        if self.max_num_points < 1 or self.max_num_next_clicks < 0:
+            raise ValueError(
+                f"need max_num_points >= 1 and max_num_next_clicks >= 0, got {self.max_num_points}, "
+                f"{self.max_num_next_clicks}"
+            )
+        if self.nfl_gamma < 0 or not 0 <= self.nfl_alpha <= 1 or self.aux_loss_weight < 0:
+            raise ValueError("need nfl_gamma >= 0, 0 <= nfl_alpha <= 1 and aux_loss_weight >= 0")
+        if self.min_object_area < 0 or not 0 <= self.keep_background_prob <= 1:
+            raise ValueError("need min_object_area >= 0 and keep_background_prob in [0, 1]")
+        if self.checkpoint_interval < 1 or self.checkpoint_every_steps < 1 or self.val_interval < 0:
+            raise ValueError("need checkpoint_interval >= 1, checkpoint_every_steps >= 1, val_interval >= 0")
+        if self.workers < 0 or self.val_epoch_len < 0:
+            raise ValueError("need workers >= 0 and val_epoch_len >= 0")
         if self.batch_size < 1 or self.epoch_len < self.batch_size:
             raise ValueError(f"need 1 <= batch_size <= epoch_len, got {self.batch_size}, {self.epoch_len}")
         if self.max_num_next_clicks > self.max_num_points:

@@ -76,6 +76,8 @@ class Trainer:
         self.config, self.train_set, self.val_set = config, train_set, val_set
         self.env = env or DistEnv(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
         self.out_dir = Path(out_dir)
+        if max_steps is not None and max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, got {max_steps}")
         self.max_steps, self.progress = max_steps, progress and self.env.is_main
         if config.batch_size // self.env.world_size < 2:
             raise ValueError(

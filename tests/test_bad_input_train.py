@@ -1,0 +1,74 @@
+"""Bad input to `python -m ritm_lite.train`: one `error: ...` line and exit code 2, as the merge
+CLI does, before any training step; never a run that trains on nothing and exits 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ritm_lite import train
+from ritm_lite.training.config import TrainConfig
+
+
+def _folder(root: Path, value: int) -> Path:
+    (root / "img").mkdir(parents=True)
+    (root / "gt").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        name = f"thing0_{i:012d}"
+        cv2.imwrite(str(root / "img" / f"{name}.jpg"), rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+        mask = np.zeros((64, 64), np.uint8)
+        mask[10:50, 10:50] = value
+        cv2.imwrite(str(root / "gt" / f"{name}.png"), mask)
+    return root
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str]:
+    try:
+        code = train.main(argv)
+    except SystemExit as stop:
+        code = stop.code
+    return code, capsys.readouterr().err
+
+
+def _argv(data: Path, out: Path, *extra: str) -> list[str]:
+    return ["--preset", "course", "--data", str(data), "--out", str(out), "--no-progress",
+            "--workers", "0", *extra]
+
+
+def test_all_empty_masks_stop_with_the_file_named(tmp_path, capsys):
+    code, err = _run(_argv(_folder(tmp_path / "data", 0), tmp_path / "run"), capsys)
+    assert code == 2 and err.startswith("error:") and "thing0_" in err and "no object pixel" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_missing_data_folder_is_one_line(tmp_path, capsys):
+    code, err = _run(_argv(tmp_path / "nowhere", tmp_path / "run"), capsys)
+    assert code == 2 and err.startswith("error:") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--epochs", "0"], "epochs"),
+        (["--max-steps", "0"], "--max-steps"),
+        (["--lr", "-1"], "lr"),
+        (["--milestones", "5", "3"], "milestones"),
+        (["--batch-size", "0"], "batch_size"),
+        (["--keep-background-prob", "2"], "keep_background_prob"),
+        (["--resume", "--imagenet-weights"], "--resume"),
+    ],
+)
+def test_settings_out_of_range_are_refused_before_training(tmp_path, capsys, flags, message):
+    code, err = _run(_argv(_folder(tmp_path / "data", 255), tmp_path / "run", *flags), capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_the_config_itself_refuses_zero_epochs():
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
