@@ -23,6 +23,7 @@ from ritm_lite.widget.io import (
     label_map_to_coco,
     load_image,
     load_mask,
+    result_paths,
     save_coco_rle_json,
     save_label_map_png,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "load_image",
     "load_mask",
     "overlay_rgba",
+    "result_paths",
     "save_coco_rle_json",
     "save_label_map_png",
 ]

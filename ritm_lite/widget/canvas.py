@@ -45,7 +45,13 @@ import numpy as np
 from ipycanvas import MultiCanvas, hold_canvas
 from ipycanvas.canvas import COMMANDS
 
-from ritm_lite.widget.io import load_image, load_mask, save_coco_rle_json, save_label_map_png
+from ritm_lite.widget.io import (
+    load_image,
+    load_mask,
+    result_paths,
+    save_coco_rle_json,
+    save_label_map_png,
+)
 from ritm_lite.widget.overlay import NEGATIVE_COLOR, POSITIVE_COLOR, overlay_png
 from ritm_lite.widget.state import BusyError, PredictorLike, SegmentationState
 
@@ -260,11 +266,12 @@ class ClickSegmenter(widgets.VBox):
         self._changed()
 
     def save(self, path: str | Path | None = None) -> tuple[Path, Path]:
-        """Write ``<path>.png`` (label map) and ``<path>.json`` (COCO RLE) of the result."""
-        stem = Path(path if path is not None else self.save_path.value)
+        """Write ``<path>.png`` (label map) and ``<path>.json`` (COCO RLE) of the result
+        (:func:`~ritm_lite.widget.io.result_paths`)."""
+        png_path, json_path = result_paths(path if path is not None else self.save_path.value)
         labels = self.state.result_label_map()
-        png = save_label_map_png(labels, stem.with_suffix(".png"))
-        coco = save_coco_rle_json(labels, stem.with_suffix(".json"), file_name=png.name)
+        png = save_label_map_png(labels, png_path)
+        coco = save_coco_rle_json(labels, json_path, file_name=png.name)
         self._note = f"saved {png} and {coco.name}"
         self._show_status()
         return png, coco

@@ -152,12 +152,35 @@ def save_label_map_png(label_map: np.ndarray, path: str | Path) -> Path:
         )
     if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.uint16).max):
         raise ValueError("label ids must lie in 0..65535 to be stored in a PNG")
-    dtype = np.uint8 if labels.size == 0 or labels.max() <= 255 else np.uint16
+    if labels.size == 0:
+        raise ValueError(f"the label map has no pixels: shape {labels.shape}")
+    dtype = np.uint8 if labels.max() <= 255 else np.uint16
     path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"a label map is saved as a lossless .png, not {path.name!r}")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; name a .png file")
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), labels.astype(dtype)):
         raise ValueError(f"OpenCV could not write {path}")
     return path
+
+
+def result_paths(path: str | Path) -> tuple[Path, Path]:
+    """``(<path>.png, <path>.json)``: where a segmentation result named ``path`` is saved.
+
+    Only a ``.png`` or ``.json`` suffix is replaced; any other dot is part of the name
+    (``scan_1.2`` -> ``scan_1.2.png``, ``scan_1.2.json``).
+
+    Raises:
+        ValueError: an empty name, or a name that is an existing folder.
+    """
+    path = Path(path)
+    if not path.name or str(path).endswith(("/", "\\")) or path.is_dir():
+        raise ValueError(f"save path {str(path)!r} names a folder; give a file name such as 'segmentation'")
+    if path.suffix.lower() in (".png", ".json"):
+        path = path.with_suffix("")
+    return path.with_name(path.name + ".png"), path.with_name(path.name + ".json")
 
 
 def label_map_to_coco(

@@ -157,9 +157,12 @@ class SegmentationState:
             The new :class:`~ritm_lite.clicks.Click`; :attr:`probability` holds the result.
 
         Raises:
-            ValueError: the click lies outside the image (nothing changes).
+            ValueError: the click lies outside the image, or ``is_positive`` is not a bool
+                (nothing changes).
             BusyError: a prediction is already running (nothing changes).
         """
+        if not isinstance(is_positive, (bool, np.bool_)) and is_positive not in (0, 1):
+            raise ValueError(f"is_positive must be True/False (or 1/0), got {is_positive!r}")
         new = clicks_from_prompts([[x, y]], [int(bool(is_positive))], self.size)[0]
         with self._exclusive():
             return self._add(new.x, new.y, new.is_positive)

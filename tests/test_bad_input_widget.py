@@ -1,0 +1,89 @@
+"""Bad input to the widget's session state and to saving results: clear errors or correct files."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from ritm_lite.widget import (
+    SegmentationState,
+    coco_to_label_map,
+    result_paths,
+    save_coco_rle_json,
+    save_label_map_png,
+)
+from tests.widget_support import DiskPredictor
+
+
+@pytest.fixture
+def state() -> SegmentationState:
+    return SegmentationState(DiskPredictor(radius=4), np.zeros((32, 40, 3), np.uint8))
+
+
+@pytest.mark.parametrize("sign", ["no", "yes", 2, None, [1]])
+def test_a_click_sign_that_is_not_a_bool_is_refused(state, sign):
+    with pytest.raises(ValueError, match="is_positive"):
+        state.add_click(10, 10, sign)
+    assert state.clicks == []
+
+
+@pytest.mark.parametrize("sign, positive", [(True, True), (False, False), (1, True), (0, False), (np.bool_(False), False)])
+def test_bools_and_0_1_are_click_signs(state, sign, positive):
+    assert state.add_click(10, 10, sign).is_positive is positive
+
+
+def test_clicks_outside_the_image_change_nothing(state):
+    with pytest.raises(ValueError, match="outside"):
+        state.add_click(40, 5)  # x == width
+    with pytest.raises(ValueError, match="finite"):
+        state.add_click(float("nan"), 5)
+    assert state.clicks == []
+
+
+@pytest.mark.parametrize("name", ["labels.jpg", "labels.JPEG", "labels.bmp", "labels"])
+def test_a_label_map_is_only_saved_as_png(tmp_path, name):
+    with pytest.raises(ValueError, match="png"):
+        save_label_map_png(np.ones((4, 4), np.int32), tmp_path / name)
+    assert not (tmp_path / name).exists()
+
+
+def test_a_label_map_without_pixels_or_ids_out_of_range_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="no pixels"):
+        save_label_map_png(np.zeros((0, 4), np.int32), tmp_path / "a.png")
+    with pytest.raises(ValueError, match="0..65535"):
+        save_label_map_png(np.full((2, 2), -1, np.int32), tmp_path / "a.png")
+    with pytest.raises(ValueError, match="integer"):
+        save_label_map_png(np.ones((2, 2), np.float32), tmp_path / "a.png")
+
+
+def test_a_label_map_png_named_like_a_folder_is_refused(tmp_path):
+    (tmp_path / "out.png").mkdir()
+    with pytest.raises(IsADirectoryError):
+        save_label_map_png(np.ones((2, 2), np.int32), tmp_path / "out.png")
+
+
+def test_a_dot_in_the_save_name_is_kept(tmp_path):
+    png, coco = result_paths(tmp_path / "scan_1.2")
+    assert (png.name, coco.name) == ("scan_1.2.png", "scan_1.2.json")
+    assert result_paths(tmp_path / "scan.png") == (tmp_path / "scan.png", tmp_path / "scan.json")
+    assert result_paths("result.JSON")[0].name == "result.png"
+    labels = np.zeros((6, 8), np.int32)
+    labels[1:4, 2:6] = 1
+    save_label_map_png(labels, png)
+    save_coco_rle_json(labels, coco, file_name=png.name)
+    np.testing.assert_array_equal(cv2.imread(str(png), cv2.IMREAD_UNCHANGED), labels)
+    np.testing.assert_array_equal(coco_to_label_map(json.loads(coco.read_text())), labels)
+    assert not (tmp_path / "scan_1.png").exists()
+
+
+@pytest.mark.parametrize("name", ["", ".", "folder"])
+def test_a_save_name_that_is_a_folder_is_refused(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ValueError, match="folder"):
+        result_paths(name)
+    with pytest.raises(ValueError, match="folder"):
+        result_paths(str(tmp_path) + "/")
