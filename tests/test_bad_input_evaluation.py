@@ -193,3 +193,12 @@ def test_evaluate_reports_data_errors_in_one_line_naming_the_file(tmp_path, caps
     assert code == 2 and "Traceback" not in err
     assert err.startswith("error:") and "toy1" in err
     assert not out.exists()
+
+
+def test_evaluate_reports_a_missing_or_broken_checkpoint_in_one_line(tmp_path, capsys):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(b"\x00" * 64)
+    for checkpoint in (tmp_path / "missing.pth", broken):
+        code, err = _cli(["--checkpoint", str(checkpoint), "--data-root", str(data), "--quiet"], capsys)
+        assert code == 2 and err.startswith("error:") and "Traceback" not in err

@@ -87,3 +87,43 @@ def test_a_save_name_that_is_a_folder_is_refused(tmp_path, monkeypatch, name):
         result_paths(name)
     with pytest.raises(ValueError, match="folder"):
         result_paths(str(tmp_path) + "/")
+
+
+@pytest.mark.parametrize("threshold", [2.0, -0.1, float("nan")])
+def test_a_threshold_that_is_not_a_probability_is_refused(state, threshold):
+    with pytest.raises(ValueError, match="threshold"):
+        state.threshold = threshold
+    with pytest.raises(ValueError, match="threshold"):
+        SegmentationState(DiskPredictor(), np.zeros((8, 8, 3), np.uint8), threshold=threshold)
+    assert state.threshold == 0.5
+
+
+@pytest.mark.parametrize(
+    "mask, message",
+    [
+        (np.full((32, 40), np.nan), "no NaN"),
+        (np.full((32, 40), 3.0), r"\[0, 1\]"),
+        (np.zeros((32, 40), np.uint8), "no object pixel"),
+        (np.full((32, 40), -1, np.int64), "0..65535"),
+    ],
+)
+def test_a_loaded_mask_that_is_not_a_mask_is_refused(state, mask, message):
+    with pytest.raises(ValueError, match=message):
+        state.load_mask(mask)
+    assert state.prior_mask is None
+
+
+def test_a_loaded_mask_follows_the_one_mask_rule(state, tmp_path):
+    from ritm_lite.widget import load_mask
+
+    square = np.zeros((32, 40), np.uint8)
+    square[8:20, 10:30] = 255
+    noisy = square.copy()
+    noisy[0, :5] = 3  # JPEG-like noise in the background
+    expected = (square > 0).astype(np.float32)
+    for mask in (noisy, square // 255, (square > 0).astype(np.int64), square.astype(np.float32) / 255):
+        np.testing.assert_array_equal(load_mask(mask, (32, 40)), expected)
+    assert cv2.imwrite(str(tmp_path / "mask.png"), noisy)
+    np.testing.assert_array_equal(load_mask(tmp_path / "mask.png", (32, 40)), expected)
+    state.load_mask(noisy)
+    np.testing.assert_array_equal(state.prior_mask, expected)

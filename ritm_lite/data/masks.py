@@ -59,7 +59,8 @@ def mask_labels(values: np.ndarray, source: str | Path, ignore_band: bool = Fals
     """``(H, W)`` int32 labels (1 object, 0 background, -1 ignore) of one mask's values.
 
     Args:
-        values: ``(H, W)`` bool or unsigned integer mask values (grey, or a 0/1 label map).
+        values: ``(H, W)`` bool or integer mask values (grey, or a 0/1 label map); a
+            signed integer array counts as 8-bit when its values fit, else as 16-bit.
         source: where the values come from (a file), named in errors.
         ignore_band: the layout marks ignored pixels with 128 (GrabCut, Berkeley; 8-bit only).
 
@@ -67,11 +68,16 @@ def mask_labels(values: np.ndarray, source: str | Path, ignore_band: bool = Fals
         ValueError: not a non-empty 2-D bool or unsigned integer array, or no object pixel.
     """
     values = np.asarray(values)
-    if values.ndim != 2 or values.dtype.kind not in "ub" or values.size == 0:
+    if values.ndim != 2 or values.dtype.kind not in "uib" or values.size == 0:
         raise ValueError(
             f"{source}: a mask must be a non-empty (H, W) array of unsigned integers, "
             f"got shape {values.shape} {values.dtype}"
         )
+    if values.dtype.kind == "i":  # an in-memory array: its values say which depth it has
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high > 65535:
+            raise ValueError(f"{source}: mask values must lie in 0..65535, got {low}..{high}")
+        values = values.astype(np.uint8 if high <= 255 else np.uint16)
     labels = np.zeros(values.shape, dtype=np.int32)
     if values.dtype == bool or int(values.max()) <= 1:  # a 0/1 label map
         labels[values == 1] = 1

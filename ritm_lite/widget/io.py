@@ -112,12 +112,39 @@ def load_image(source: ImageSource) -> np.ndarray:
     return to_rgb(_read(source))
 
 
+def mask_foreground(mask: np.ndarray, source: str | Path) -> np.ndarray:
+    """``H x W`` bool foreground of a mask to correct.
+
+    Bool and unsigned integer masks follow the package's one mask rule
+    (:func:`ritm_lite.data.masks.mask_labels`: a 0/1 label map, or grey ``>= 128``; a colour
+    mask by its largest channel); float masks are probabilities, foreground above 0.5.
+
+    Raises:
+        ValueError: not ``H x W`` (or ``H x W x C``), NaN or values outside ``[0, 1]`` in a
+            float mask, a signed integer mask, or no foreground pixel (``source`` is named).
+    """
+    from ritm_lite.data.masks import mask_labels
+
+    mask = np.asarray(mask)
+    if mask.ndim == 3:
+        mask = mask[..., :3].max(axis=2)
+    if mask.ndim != 2:
+        raise ValueError(f"{source}: a mask must be H x W or H x W x C, got shape {mask.shape}")
+    if np.issubdtype(mask.dtype, np.floating):
+        if not np.all(np.isfinite(mask)) or mask.min(initial=0) < 0 or mask.max(initial=0) > 1:
+            raise ValueError(f"{source}: a float mask holds probabilities in [0, 1] (no NaN)")
+        foreground = mask > 0.5
+        if not foreground.any():
+            raise ValueError(f"{source}: the mask has no object pixel (no probability above 0.5)")
+        return foreground
+    return mask_labels(mask, source) == 1
+
+
 def load_mask(source: ImageSource, image_size: tuple[int, int]) -> np.ndarray:
-    """Load an existing mask to correct: any non-zero pixel is foreground.
+    """Load an existing mask to correct (path, encoded bytes or array).
 
     Args:
-        source: path, encoded bytes or array (``H x W`` or ``H x W x C``; a colour mask
-            counts a pixel as foreground when any channel is non-zero).
+        source: ``H x W`` or ``H x W x C``, read by :func:`mask_foreground`.
         image_size: ``(height, width)`` of the image being segmented.
 
     Returns:
@@ -125,19 +152,19 @@ def load_mask(source: ImageSource, image_size: tuple[int, int]) -> np.ndarray:
 
     Raises:
         ValueError: the mask's size differs from the image's (it is never silently
-            resized: a mask for another image would be wrong everywhere).
+            resized: a mask for another image would be wrong everywhere), or its values
+            are not a mask (see :func:`mask_foreground`).
     """
+    name = str(source) if isinstance(source, (str, Path)) else "the mask"
     mask = np.asarray(_read(source))
-    if mask.ndim == 3:
-        mask = np.any(mask != 0, axis=2)
-    if mask.ndim != 2:
+    if mask.ndim not in (2, 3):
         raise ValueError(f"a mask must be H x W or H x W x C, got shape {mask.shape}")
-    if tuple(mask.shape) != tuple(image_size):
+    if tuple(mask.shape[:2]) != tuple(image_size):
         raise ValueError(
             f"the mask is {mask.shape[1]}x{mask.shape[0]} (width x height) but the image is "
             f"{image_size[1]}x{image_size[0]}: load a mask made for this image"
         )
-    return (mask != 0).astype(np.float32)
+    return mask_foreground(mask, name).astype(np.float32)
 
 
 def save_label_map_png(label_map: np.ndarray, path: str | Path) -> Path:

@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ritm_lite.clicks import Click, clicks_from_prompts
-from ritm_lite.widget.io import to_rgb
+from ritm_lite.widget.io import mask_foreground, to_rgb
 
 
 @runtime_checkable
@@ -107,10 +107,21 @@ class SegmentationState:
 
     def __init__(self, predictor: PredictorLike, image: np.ndarray, threshold: float = 0.5):
         self.predictor = predictor
-        self.threshold = threshold
+        self.threshold = threshold  # checked by the property
         self.timing = ClickTiming()
         self._lock = threading.Lock()
         self.set_image(image)
+
+    @property
+    def threshold(self) -> float:
+        """Probability above which a pixel belongs to the object, in ``[0, 1]``."""
+        return self._threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        if not 0.0 <= float(value) <= 1.0:  # also refuses NaN
+            raise ValueError(f"threshold must be a probability in [0, 1], got {value!r}")
+        self._threshold = float(value)
 
     # ----------------------------------------------------------------- image and mask
     def set_image(self, image: np.ndarray) -> None:
@@ -126,22 +137,26 @@ class SegmentationState:
             self._start_object(prior_mask=None)
 
     def load_mask(self, mask: np.ndarray) -> None:
-        """Make ``mask`` (``H x W``, non-zero = object) the current object, to be corrected.
+        """Make ``mask`` (``H x W``) the current object, to be corrected.
 
-        The current object's clicks are dropped; the next click passes the mask to the
+        ``mask`` is read by :func:`ritm_lite.widget.io.mask_foreground` (bool or integer
+        masks by the package's one mask rule, float masks as probabilities above 0.5). The
+        current object's clicks are dropped; the next click passes the mask to the
         predictor as ``mask_input``.
 
         Raises:
-            ValueError: the mask's shape is not the image's ``(H, W)``.
+            ValueError: the mask's shape is not the image's ``(H, W)``, or its values are
+                not a mask (NaN, probabilities outside ``[0, 1]``, no object pixel).
         """
         array = np.asarray(mask)
         if array.shape != self.size:
             raise ValueError(
                 f"the mask has shape {array.shape} but the image is {self.size} (height, width)"
             )
+        foreground = mask_foreground(array, "the loaded mask")
         with self._exclusive():
             self.predictor.set_state(self._fresh_state)
-            self._start_object(prior_mask=(array != 0).astype(np.float32))
+            self._start_object(prior_mask=foreground.astype(np.float32))
 
     def _start_object(self, prior_mask: np.ndarray | None) -> None:
         self.clicks: list[Click] = []
