@@ -58,9 +58,17 @@ __all__ = ["MergeConfig", "InstanceMask", "ImageMerge", "merge_image", "image_ma
            "merge_coco_lvis", "MergedCocoLvis", "main"]
 
 
+IOU_THRESHOLDS = ("replace_box_iou", "replace_mask_iou", "duplicate_box_iou", "duplicate_mask_iou")
+
+
 @dataclass(frozen=True)
 class MergeConfig:
-    """Thresholds of the merge (comparisons are strict: ``>`` and ``<``)."""
+    """Thresholds of the merge (comparisons are strict: ``>`` and ``<``).
+
+    The IoU thresholds lie in ``[0, 1]``, as an IoU does: since the test is ``IoU > t``, 1
+    turns a rule off (no pair is ever that close) and 0 fires on any overlap. A value outside
+    (``5`` silently turned replacement off) is refused.
+    """
 
     min_area: int = 80                # masks with fewer pixels are dropped (both sources)
     replace_box_iou: float = 0.7      # COCO replaced by LVIS when box IoU > this ...
@@ -68,6 +76,17 @@ class MergeConfig:
     duplicate_box_iou: float = 0.7    # LVIS near-duplicate when box IoU > this ...
     duplicate_mask_iou: float = 0.85  # ... and mask IoU > this
     keep_coco_only_images: bool = False  # the original's set holds LVIS images only
+
+    def __post_init__(self) -> None:
+        area = self.min_area
+        if isinstance(area, bool) or not isinstance(area, int) or area < 0:
+            raise ValueError(f"min_area (--min-area) must be a pixel count >= 0, got {area!r}")
+        for name in IOU_THRESHOLDS:
+            value = getattr(self, name)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or not 0 <= value <= 1:  # NaN fails too
+                raise ValueError(f"{name} (--{name.replace('_', '-')}) is an IoU threshold and "
+                                 f"must lie in [0, 1] (1 turns the rule off), got {value!r}")
 
 
 @dataclass
@@ -139,7 +158,7 @@ def image_masks(file: AnnotationFile, image: ImageEntry) -> tuple[list[InstanceM
         rle = segmentation_to_rle(ann["segmentation"], image.height, image.width, where)
         bbox = tuple(float(v) for v in mask_utils.toBbox(rle))
         masks.append(InstanceMask(rle, int(mask_utils.area(rle)), bbox, file.kind,
-                                int(ann.get("id", -1)), int(ann.get("category_id", -1))))
+                                  int(ann["id"]), int(ann.get("category_id", -1))))
     return masks, crowd
 
 
@@ -178,7 +197,9 @@ def merge_coco_lvis(coco: str | Path | Sequence[str | Path], lvis: str | Path,
             photos come from both COCO folders).
         lvis: the LVIS v1 file of the split (``lvis_v1_train.json``).
         out: output root; the split is written to ``out/split``.
-        images_dir: the COCO image root (checked: every kept image must exist there).
+        images_dir: the COCO image root (checked: every kept image must exist there, and
+            recorded: training reads the images from there). Without it the split holds
+            masks only, and reading its images asks for a merge with ``--images``.
         config: thresholds, see :class:`MergeConfig`.
 
     Returns:
@@ -186,7 +207,8 @@ def merge_coco_lvis(coco: str | Path | Sequence[str | Path], lvis: str | Path,
 
     Raises:
         ValueError: malformed/mismatched files (see :mod:`ritm_lite.data.coco_lvis_files`),
-            images of one name but different sizes, no common image at all, missing images.
+            images of one name but different sizes, no common image at all, missing images,
+            no image left with an object (nothing to train on).
         FileExistsError: ``out/split`` exists and not ``overwrite``.
     """
     coco_paths = [coco] if isinstance(coco, (str, Path)) else list(coco)
@@ -249,9 +271,22 @@ def merge_coco_lvis(coco: str | Path | Sequence[str | Path], lvis: str | Path,
                 coco_pair[1].id if coco_pair else None, lvis_entry.id if lvis_entry else None,
                 list(result.objects)))
             counts["images"]["written"] += 1
+        if not counts["images"]["written"]:
+            raise ValueError(_nothing_kept(counts, config))
         summary.update(counts)
         writer.commit(summary)
     return MergedCocoLvis(out, split).summary
+
+
+def _nothing_kept(counts: dict[str, dict[str, int]], config: MergeConfig) -> str:
+    """Why a merge that would write no image is refused (training needs at least one)."""
+    cm, lm = counts["coco_masks"], counts["lvis_masks"]
+    if not cm["total"] and not lm["total"]:
+        return ("no image has an object: neither the COCO nor the LVIS file holds an "
+                "annotation of the images merged (empty 'annotations' lists?)")
+    return (f"no image keeps an object: of {cm['total']} COCO masks {cm['crowd_skipped']} are "
+            f"crowd regions and {cm['dropped_small']} under min_area={config.min_area} px, of "
+            f"{lm['total']} LVIS masks {lm['dropped_small']} under min_area")
 
 
 def _check_images(root: Path, rel_paths: list[str]) -> None:
@@ -285,7 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output root; writes OUT/SPLIT/")
     parser.add_argument("--split", default="train", help="output split name (default: train)")
     parser.add_argument("--images", default=None,
-                        help="COCO image root (holding train2017/, val2017/); checked and recorded")
+                        help="COCO image root (holding train2017/, val2017/); checked and recorded "
+                             "for training (python -m ritm_lite.train --data OUT needs it)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT/SPLIT")
     parser.add_argument("--keep-coco-only-images", action="store_true",
                         help="also keep COCO images that LVIS lacks (the original does not)")
@@ -296,10 +332,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,
                             help=f"(default {default})")
     args = parser.parse_args(argv)
-    config = MergeConfig(args.min_area, args.replace_box_iou, args.replace_mask_iou,
-                         args.duplicate_box_iou, args.duplicate_mask_iou,
-                         args.keep_coco_only_images)
     try:
+        config = MergeConfig(args.min_area, args.replace_box_iou, args.replace_mask_iou,
+                             args.duplicate_box_iou, args.duplicate_mask_iou,
+                             args.keep_coco_only_images)
         summary = merge_coco_lvis(args.coco, args.lvis, args.out, args.split, args.images,
                                   config, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, FileExistsError) as err:
@@ -307,6 +343,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(format_summary(summary))
     print(f"written to {Path(args.out) / args.split}")
+    if args.images is None:
+        print("note: without --images the split records no image folder, so "
+              f"`python -m ritm_lite.train --data {args.out}` cannot read its images: run this "
+              "again with --images COCO_ROOT --overwrite (COCO_ROOT holds train2017/, val2017/)",
+              file=sys.stderr)
     return 0
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,13 +236,30 @@ class MergedCocoLvis:
         row = self._images[i]
         return int(row["height"]), int(row["width"])
 
+    def require_images_dir(self) -> Path:
+        """The COCO image root; a RuntimeError saying how to record one if the merge had none."""
+        if self.images_dir is not None:
+            return self.images_dir
+        sources = self.summary.get("sources") or {}
+        coco = " ".join(map(shlex.quote, sources.get("coco") or [])) or "COCO_JSON ..."
+        lvis = shlex.quote(sources["lvis"]) if sources.get("lvis") else "LVIS_JSON"
+        options = "".join(  # the merge settings, as the command line of the merge spells them
+            f" --{name.replace('_', '-')}" + ("" if isinstance(value, bool) else f" {value}")
+            for name, value in (self.summary.get("config") or {}).items() if value is not False)
+        raise RuntimeError(
+            f"{self.folder} records no image folder (it was merged without --images), so its "
+            "images cannot be found. Merge again with `python -m ritm_lite.data.coco_lvis "
+            f"--coco {coco} --lvis {lvis} --out {shlex.quote(str(self.folder.parent))} "
+            f"--split {shlex.quote(self.folder.name)}"
+            f"{options} --images COCO_ROOT --overwrite` (COCO_ROOT: the folder holding "
+            "train2017/ and val2017/), or pass images_dir= to MergedCocoLvis")
+
     def image_path(self, i: int) -> Path:
         """Path of image ``i``: ``images_dir/rel_path``, or ``images_dir/<file name>``."""
-        if self.images_dir is None:
-            raise RuntimeError("no image folder was recorded at merge time: pass images_dir=")
+        root = self.require_images_dir()
         rel_path = str(self._images[i]["rel_path"])
-        path = self.images_dir / rel_path
-        flat = self.images_dir / Path(rel_path).name
+        path = root / rel_path
+        flat = root / Path(rel_path).name
         return path if path.exists() or not flat.exists() else flat
 
     def load_image(self, i: int) -> np.ndarray:
