@@ -62,8 +62,10 @@ def dataset_config(config: TrainConfig, train: bool) -> DatasetConfig:
     )
 
 
-def build_datasets(data: Path, config: TrainConfig, val_fraction: float = 0.2):
-    """Training and validation datasets for a merged COCO+LVIS folder or an img/+gt/ folder."""
+def build_datasets(data: Path, config: TrainConfig, val_fraction: float = 0.2,
+                   images_dir: Path | None = None):
+    """Training and validation datasets for a merged COCO+LVIS folder or an img/+gt/ folder
+    (``images_dir``: the COCO image root of a merged folder, when it records none)."""
     train_cfg, val_cfg = dataset_config(config, True), dataset_config(config, False)
     if (data / "img").is_dir() and (data / "gt").is_dir():
         names = sorted(p.stem for p in (data / "gt").iterdir() if not p.name.startswith("."))
@@ -72,8 +74,8 @@ def build_datasets(data: Path, config: TrainConfig, val_fraction: float = 0.2):
                 FolderDataset(data, val_names, val_cfg, seed=config.seed + 1) if val_names else None)
     val_set = None
     if (data / "val").is_dir():
-        val_set = CocoLvisDataset.from_disk(data, "val", val_cfg, seed=config.seed + 1)
-    return CocoLvisDataset.from_disk(data, "train", train_cfg, seed=config.seed), val_set
+        val_set = CocoLvisDataset.from_disk(data, "val", val_cfg, seed=config.seed + 1, images_dir=images_dir)
+    return CocoLvisDataset.from_disk(data, "train", train_cfg, seed=config.seed, images_dir=images_dir), val_set
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -92,6 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                        help="start from this RITM checkpoint's weights (official or ritm_lite, the "
                             "preset's architecture): fine-tuning")
     parser.add_argument("--val-fraction", type=float, default=0.2, help="img/+gt/ data: share of images for validation")
+    parser.add_argument("--images", type=Path, help="merged COCO+LVIS data: the COCO image root, when the merge recorded none")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
     parser.add_argument("--max-steps", type=int, help="stop after this many steps (checkpointing first)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -144,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     env = setup_distributed(args.device)
     try:
         try:  # bad data or a bad resume point: one line naming the problem, no traceback
-            train_set, val_set = build_datasets(args.data, config, args.val_fraction)
+            train_set, val_set = build_datasets(args.data, config, args.val_fraction, args.images)
             trainer = Trainer(config, train_set, args.out, val_set=val_set, env=env, model=model,
                               max_steps=args.max_steps, progress=not args.no_progress)
             if args.resume:

@@ -72,3 +72,17 @@ def test_settings_out_of_range_are_refused_before_training(tmp_path, capsys, fla
 def test_the_config_itself_refuses_zero_epochs():
     with pytest.raises(ValueError, match="epochs"):
         TrainConfig(epochs=0)
+
+
+def test_a_merged_set_without_images_says_how_to_train_it(tmp_path, capsys):
+    from ritm_lite.data.coco_lvis import merge_coco_lvis
+    from ritm_lite.data.samples import SamplePaths
+    from ritm_lite.utils import PROJECT_ROOT
+
+    samples = SamplePaths.under(PROJECT_ROOT / "data" / "samples")
+    merge_coco_lvis(samples.coco_json, samples.lvis_json, tmp_path / "merged", progress=False)
+    code, err = _run(_argv(tmp_path / "merged", tmp_path / "run", "--max-steps", "1"), capsys)
+    assert code == 2 and "--images COCO_ROOT" in err and "Traceback" not in err
+    config = train.config_from_args(train.parse_args(_argv(tmp_path / "merged", tmp_path / "run")))
+    train_set, _ = train.build_datasets(tmp_path / "merged", config, images_dir=samples.images_dir)
+    assert train_set.load(0).image.ndim == 3  # --images makes the same set trainable

@@ -303,12 +303,22 @@ class CocoLvisDataset(InteractiveDataset):
 
     @classmethod
     def from_disk(
-        cls, root: str | Path, split: str, config: DatasetConfig | None = None, seed: int | None = None
+        cls, root: str | Path, split: str, config: DatasetConfig | None = None, seed: int | None = None,
+        images_dir: str | Path | None = None,
     ) -> CocoLvisDataset:
-        """Open a merged set written by ``python -m ritm_lite.data.coco_lvis``."""
+        """Open a merged set written by ``python -m ritm_lite.data.coco_lvis``.
+
+        ``images_dir`` is the COCO image root when the merge recorded none (or another one);
+        without any, a ``ValueError`` says how to give one, before any training starts.
+        """
         from ritm_lite.data.coco_lvis import MergedCocoLvis
 
-        return cls(MergedCocoLvis(root, split), config, seed)
+        source = MergedCocoLvis(root, split, images_dir=images_dir)
+        try:
+            source.require_images_dir()
+        except RuntimeError as err:
+            raise ValueError(f"{err} (the training CLI: --images COCO_ROOT)") from None
+        return cls(source, config, seed)
 
     def num_images(self) -> int:
         return len(self.source)
