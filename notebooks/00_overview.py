@@ -40,6 +40,16 @@
 # the prediction with that of the horizontally flipped image.
 
 # %% [markdown]
+# ## What you will learn
+#
+# * the task (click-based interactive segmentation) and how it is scored (NoC@85 / NoC@90)
+# * the four ideas of the paper this course rebuilds, and which notebook builds each
+# * how to set up the course locally or on Colab, and which weights the notebooks use
+#
+# **Assumes:** Python and NumPy; no deep-learning background beyond what a convolution is. **Ends with** an exercise that checks your answer
+# (`ritm_lite.course`; solutions in `notebooks/solutions/`).
+
+# %% [markdown]
 # ## The course map
 #
 # Each notebook builds one piece and imports it from the `ritm_lite` package, which is the
@@ -139,3 +149,21 @@ plt.show()
 # RITM code on fixed weights and inputs. The test suite — and notebook 03 — check that
 # `ritm_lite` reproduces them: same parameter counts, same `state_dict` keys (official
 # checkpoints load unchanged), same logits. So what you learn here is the real model.
+
+# %% [markdown]
+# ## Exercise
+#
+# Public coordinates are `(x, y)`; the network's points tensor stores `(row, col)`.
+# Replace the `...` below with your answer and run the next cell: it says **right**, or
+# **not yet** with a hint.
+
+# %%
+from ritm_lite import course
+
+print(course.task("00.row_col"))
+
+# %% tags=["exercise"]
+answer = ...  # exercise 00.row_col: your answer here
+
+# %%
+course.check("00.row_col", answer)

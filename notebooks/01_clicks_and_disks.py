@@ -21,6 +21,16 @@
 # argument (Sec. 3.1): **adding a click changes a disk map only near that click, while a
 # distance map shifts everywhere.**
 
+# %% [markdown]
+# ## What you will learn
+#
+# * why clicks must become image-sized maps, and the `(x, y)` -> `(row, col)` conversion
+# * how RITM encodes clicks as disks of radius 5, and how distance maps differ
+# * why a new click should change the maps only near it (the paper's argument for disks)
+#
+# **Assumes:** notebook 00; NumPy broadcasting. **Ends with** an exercise that checks your answer
+# (`ritm_lite.course`; solutions in `notebooks/solutions/`).
+
 # %%
 import cv2
 import matplotlib.pyplot as plt
@@ -153,3 +163,21 @@ assert changed["disks (RITM)"] < 0.01 < changed["distance maps"]
 #
 # These maps, together with the previous mask, are the three auxiliary channels
 # `[previous mask, positive disks, negative disks]`. Notebook 02 shows how they enter the network.
+
+# %% [markdown]
+# ## Exercise
+#
+# Disks make a click's effect local. Check it with a number.
+# Replace the `...` below with your answer and run the next cell: it says **right**, or
+# **not yet** with a hint.
+
+# %%
+from ritm_lite import course
+
+print(course.task("01.disk_change"))
+
+# %% tags=["exercise"]
+answer = ...  # exercise 01.disk_change: your answer here
+
+# %%
+course.check("01.disk_change", answer)

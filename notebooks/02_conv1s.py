@@ -30,6 +30,16 @@
 # DMF, and RITM uses Conv1S because its separate branch can be trained with a larger learning
 # rate than the pretrained backbone (1.0 vs 0.1 in the original training scripts).
 
+# %% [markdown]
+# ## What you will learn
+#
+# * the three ways to feed clicks to a pretrained backbone: DMF, Conv1E and Conv1S
+# * why Conv1S keeps an ImageNet-pretrained first convolution intact
+# * how the course measures the argument: pretrained vs from scratch, Conv1S vs Conv1E
+#
+# **Assumes:** notebooks 00-01; what a convolution's weight tensor `(out, in, k, k)` holds. **Ends with** an exercise that checks your answer
+# (`ritm_lite.course`; solutions in `notebooks/solutions/`).
+
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
@@ -196,3 +206,21 @@ if records:
 else:
     print(f"No stored runs in {RUNS} yet: `python benchmarks/conv1s_argument.py --steps 400 --seeds 0 1` "
           "makes them (about 20 CPU minutes per arm and seed).")
+
+# %% [markdown]
+# ## Exercise
+#
+# Conv1E, the alternative to Conv1S, extends the pretrained first convolution.
+# Replace the `...` below with your answer and run the next cell: it says **right**, or
+# **not yet** with a hint.
+
+# %%
+from ritm_lite import course
+
+print(course.task("02.conv1e"))
+
+# %% tags=["exercise"]
+answer = ...  # exercise 02.conv1e: your answer here
+
+# %%
+course.check("02.conv1e", answer)

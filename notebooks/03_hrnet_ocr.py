@@ -21,6 +21,16 @@
 # stage, exchanging information between branches after every module. This matters for
 # interactive segmentation: masks must follow object boundaries at high resolution.
 
+# %% [markdown]
+# ## What you will learn
+#
+# * HRNet's parallel branches and how they exchange information, stage by stage
+# * OCR: soft object regions and their context, on top of HRNet
+# * parameters and FLOPs of the three sizes, and the proof that this is the original model
+#
+# **Assumes:** notebooks 00-02; strided convolutions and upsampling. **Ends with** an exercise that checks your answer
+# (`ritm_lite.course`; solutions in `notebooks/solutions/`).
+
 # %%
 import matplotlib.pyplot as plt
 import torch
@@ -175,3 +185,21 @@ else:
 #
 # Official RITM checkpoints (`hrnet18s_cocolvis_itermask_3p.pth`, ...) use the same keys, so
 # `ritm_lite.load_checkpoint` reads them too — without executing any pickled code.
+
+# %% [markdown]
+# ## Exercise
+#
+# HRNet's four branches run at strides 4, 8, 16 and 32.
+# Replace the `...` below with your answer and run the next cell: it says **right**, or
+# **not yet** with a hint.
+
+# %%
+from ritm_lite import course
+
+print(course.task("03.branches"))
+
+# %% tags=["exercise"]
+answer = ...  # exercise 03.branches: your answer here
+
+# %%
+course.check("03.branches", answer)

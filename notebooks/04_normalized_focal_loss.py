@@ -23,6 +23,16 @@
 # **as predictions improve, the focal loss's total weight — and with it its gradient —
 # fades away; NFL keeps it constant.**
 
+# %% [markdown]
+# ## What you will learn
+#
+# * binary cross-entropy, focal loss and the Normalized Focal Loss, from their formulas
+# * the "gradient fade" of the focal loss as predictions improve, measured
+# * where the library computes each term (`ritm_lite.losses`), line by line
+#
+# **Assumes:** notebook 00; what a sigmoid and a log-likelihood loss are. **Ends with** an exercise that checks your answer
+# (`ritm_lite.course`; solutions in `notebooks/solutions/`).
+
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
@@ -242,3 +252,21 @@ plt.show()
 # %% [markdown]
 # BCE still pushes on the ~93 % of pixels that are already right; FL ignores them but its
 # push on the boundary has shrunk; NFL puts a large push where the errors are.
+
+# %% [markdown]
+# ## Exercise
+#
+# Write the Normalized Focal Loss yourself, from the formula above.
+# Replace the `...` below with your answer and run the next cell: it says **right**, or
+# **not yet** with a hint.
+
+# %%
+from ritm_lite import course
+
+print(course.task("04.nfl"))
+
+# %% tags=["exercise"]
+answer = ...  # exercise 04.nfl: your answer here
+
+# %%
+course.check("04.nfl", answer)

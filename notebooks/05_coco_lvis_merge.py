@@ -31,6 +31,16 @@
 # notebook explains the rule, runs it on tiny generated annotations with pictures of each
 # case, and shows how to run it on the real files.
 
+# %% [markdown]
+# ## What you will learn
+#
+# * why the training data matters as much as the model (COCO + LVIS)
+# * the merge rule: which mask is kept when COCO and LVIS describe the same object
+# * how to run the merge on the real annotation files
+#
+# **Assumes:** notebook 00; boxes as COCO's `(x, y, width, height)`. **Ends with** an exercise that checks your answer
+# (`ritm_lite.course`; solutions in `notebooks/solutions/`).
+
 # %%
 from __future__ import annotations
 
@@ -307,3 +317,21 @@ plt.show()
 #
 # The images themselves stay where the COCO archives put them; the merged folder records
 # that path, and `MergedCocoLvis(root, split, images_dir=...)` can point elsewhere.
+
+# %% [markdown]
+# ## Exercise
+#
+# The merge compares objects by the IoU of their boxes first.
+# Replace the `...` below with your answer and run the next cell: it says **right**, or
+# **not yet** with a hint.
+
+# %%
+from ritm_lite import course
+
+print(course.task("05.box_iou"))
+
+# %% tags=["exercise"]
+answer = ...  # exercise 05.box_iou: your answer here
+
+# %%
+course.check("05.box_iou", answer)

@@ -26,6 +26,16 @@
 # 3. the click-count distribution;
 # 4. the sample the trainer receives.
 
+# %% [markdown]
+# ## What you will learn
+#
+# * how training samples are made: augmentation, crops, and the multi-point click sampler
+# * where a simulated user clicks, positive and negative
+# * what one training batch looks like, on real COCO_MVal photos
+#
+# **Assumes:** notebooks 00-01. **Ends with** an exercise that checks your answer
+# (`ritm_lite.course`; solutions in `notebooks/solutions/`).
+
 # %%
 import cv2
 import matplotlib.pyplot as plt
@@ -254,3 +264,21 @@ for b in range(len(batch["images"])):
     for click in clicks_from_points(batch["points"][b]):
         assert (instances[int(click.y), int(click.x)] == 1) == click.is_positive
 print("clicks consistent with the targets")
+
+# %% [markdown]
+# ## Exercise
+#
+# The automatic clicker chooses its next click inside the current errors.
+# Replace the `...` below with your answer and run the next cell: it says **right**, or
+# **not yet** with a hint.
+
+# %%
+from ritm_lite import course
+
+print(course.task("06.errors"))
+
+# %% tags=["exercise"]
+answer = ...  # exercise 06.errors: your answer here
+
+# %%
+course.check("06.errors", answer)

@@ -28,6 +28,16 @@
 # default: an ImageNet-pretrained EfficientNet-Lite0 behind Conv1S (notebook 02), trained with
 # the original recipe.
 
+# %% [markdown]
+# ## What you will learn
+#
+# * iterative training: clicks placed where the model's own prediction is wrong
+# * mask guidance: the previous prediction fed back as an input channel
+# * a short training run on the CPU, its loss curve and its NoC
+#
+# **Assumes:** notebooks 01-06 (the model, the loss and the samples). **Ends with** an exercise that checks your answer
+# (`ritm_lite.course`; solutions in `notebooks/solutions/`).
+
 # %%
 import time
 
@@ -199,3 +209,21 @@ else:
 # weights (`ritm_lite.weights`, model card `ritm_lite/weights/MODEL_CARD.md`), is a longer run
 # of exactly this code and preset on a 2-core CPU (the card gives the command, the steps and
 # the time). The paper trains 230 GPU-epochs on COCO+LVIS; notebook 10 shows that run.
+
+# %% [markdown]
+# ## Exercise
+#
+# Iterative training puts each new click into the larger error, positive or negative.
+# Replace the `...` below with your answer and run the next cell: it says **right**, or
+# **not yet** with a hint.
+
+# %%
+from ritm_lite import course
+
+print(course.task("07.sign"))
+
+# %% tags=["exercise"]
+answer = ...  # exercise 07.sign: your answer here
+
+# %%
+course.check("07.sign", answer)

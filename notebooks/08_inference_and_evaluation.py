@@ -42,6 +42,16 @@
 # > **Time.** About 5 minutes on a laptop CPU (the benchmark cell evaluates 10 GrabCut
 # > objects; `FULL_BENCHMARK = True` evaluates all 50, about 15 minutes per network).
 
+# %% [markdown]
+# ## What you will learn
+#
+# * the Predictor: one forward pass per click, the previous mask fed back
+# * ZoomIn and flip averaging, and what each is worth
+# * the automatic clicker, IoU and NoC@85 / NoC@90: the paper's evaluation protocol
+#
+# **Assumes:** notebooks 01-03 and 07. **Ends with** an exercise that checks your answer
+# (`ritm_lite.course`; solutions in `notebooks/solutions/`).
+
 # %%
 import json
 from pathlib import Path
@@ -480,3 +490,21 @@ plt.show()
 # IoU and NoC are the protocol's; all of them follow the original code click by click
 # (`tests/test_eval_parity.py` replays the original's stored evaluation trajectory with
 # the reference HRNet-W18-small, with and without ZoomIn + flip, to 1e-4).
+
+# %% [markdown]
+# ## Exercise
+#
+# NoC is the number of clicks an object needs to reach the target IoU.
+# Replace the `...` below with your answer and run the next cell: it says **right**, or
+# **not yet** with a hint.
+
+# %%
+from ritm_lite import course
+
+print(course.task("08.noc"))
+
+# %% tags=["exercise"]
+answer = ...  # exercise 08.noc: your answer here
+
+# %%
+course.check("08.noc", answer)

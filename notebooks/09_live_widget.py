@@ -45,6 +45,16 @@
 # inside a callback (which ipywidgets would swallow) appear in the status line.
 
 # %% [markdown]
+# ## What you will learn
+#
+# * segmenting your own photos by clicking, in JupyterLab or Colab
+# * undo, several objects, correcting an existing mask, saving PNG and COCO RLE
+# * what the widget adds to the Predictor of notebook 08 (and what it does not)
+#
+# **Assumes:** notebook 08. **Ends with** an exercise that checks your answer
+# (`ritm_lite.course`; solutions in `notebooks/solutions/`).
+
+# %% [markdown]
 # ## Set-up on Colab
 #
 # Locally nothing is needed (`make course` installed everything; the cell below does nothing).
@@ -288,3 +298,21 @@ from_json = coco_to_label_map(json.loads(json_path.read_text()))
 assert (from_png == labels).all() and (from_json == labels).all()
 rle = json.loads(json_path.read_text())["annotations"][0]["segmentation"]
 print(f"{png_path.name}: {from_png.dtype} label map · {json_path.name}: RLE {rle['counts'][:40]}…")
+
+# %% [markdown]
+# ## Exercise
+#
+# The widget and the evaluation score a mask by IoU, leaving the ignored pixels out.
+# Replace the `...` below with your answer and run the next cell: it says **right**, or
+# **not yet** with a hint.
+
+# %%
+from ritm_lite import course
+
+print(course.task("09.iou"))
+
+# %% tags=["exercise"]
+answer = ...  # exercise 09.iou: your answer here
+
+# %%
+course.check("09.iou", answer)

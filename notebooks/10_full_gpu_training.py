@@ -33,6 +33,16 @@
 # trains for real, and therefore needs the real data: without it, it stops and says what to
 # download (set `RITM_SMOKE=1` before starting Jupyter to run the smoke size on a GPU machine).
 
+# %% [markdown]
+# ## What you will learn
+#
+# * the paper's training on COCO + LVIS, on one or several GPUs
+# * the original schedule (epochs, learning rates, batch sizes) and how to resume it
+# * how to evaluate the result with the command line of notebook 08
+#
+# **Assumes:** notebooks 05-08; a machine with a CUDA GPU for the full run. **Ends with** an exercise that checks your answer
+# (`ritm_lite.course`; solutions in `notebooks/solutions/`).
+
 # %%
 import json
 import os
@@ -219,3 +229,21 @@ if grabcut_root is not None and grabcut_root.is_dir():
          "--data-root", str(grabcut_root), "--json", str(out / "grabcut.json"), *extra])
 else:
     print("No GrabCut data here: download it with `python -m ritm_lite.data.download grabcut --root data/`.")
+
+# %% [markdown]
+# ## Exercise
+#
+# The original schedule counts epochs of random samples, not passes over the data.
+# Replace the `...` below with your answer and run the next cell: it says **right**, or
+# **not yet** with a hint.
+
+# %%
+from ritm_lite import course
+
+print(course.task("10.samples"))
+
+# %% tags=["exercise"]
+answer = ...  # exercise 10.samples: your answer here
+
+# %%
+course.check("10.samples", answer)

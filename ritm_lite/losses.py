@@ -63,10 +63,10 @@ def _focal_terms(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``valid`` mask, ``alpha_t`` (zero on ignored pixels), ``p_t`` and ``(1 - p_t)^gamma``."""
     valid = labels != IGNORE_LABEL
-    probs = torch.sigmoid(logits)
-    alpha_t = torch.where(labels > 0.5, alpha * valid, (1.0 - alpha) * valid)
-    p_t = torch.where(valid, 1.0 - torch.abs(labels - probs), torch.ones_like(probs))
-    return valid, alpha_t, p_t, (1.0 - p_t) ** gamma
+    probs = torch.sigmoid(logits)  # p = sigmoid(logit)
+    alpha_t = torch.where(labels > 0.5, alpha * valid, (1.0 - alpha) * valid)  # a_t = alpha if y = 1 else 1 - alpha
+    p_t = torch.where(valid, 1.0 - torch.abs(labels - probs), torch.ones_like(probs))  # p_t = 1 - |y - p|
+    return valid, alpha_t, p_t, (1.0 - p_t) ** gamma  # focal weight (1 - p_t)^gamma
 
 
 def _mean_over_valid(loss: torch.Tensor, valid: torch.Tensor, eps: float) -> torch.Tensor:
@@ -117,9 +117,9 @@ def normalized_focal_loss(
     """
     _check(logits, labels)
     valid, alpha_t, p_t, beta = _focal_terms(logits, labels, alpha, gamma)
-    beta = beta * focal_normalizer(logits, labels, gamma, eps)
-    log_p_t = torch.log(torch.clamp(p_t + eps, max=1.0))
-    return _mean_over_valid(-alpha_t * beta * log_p_t * valid, valid, eps)
+    beta = beta * focal_normalizer(logits, labels, gamma, eps)  # (1 - p_t)^gamma * |P| / sum_P (1 - p_t)^gamma
+    log_p_t = torch.log(torch.clamp(p_t + eps, max=1.0))  # log min(p_t + eps, 1)
+    return _mean_over_valid(-alpha_t * beta * log_p_t * valid, valid, eps)  # NFL = -a_t * beta * log(p_t)
 
 
 def focal_loss(

@@ -2,12 +2,15 @@
 
 The notebooks are jupytext pairs: ``NN_name.py`` (py:percent, the file to edit and review)
 and ``NN_name.ipynb`` (what JupyterLab opens). ``RITM_SMOKE=1`` makes each notebook run at
-a tiny size; a notebook that does not run end to end is broken.
+a tiny size; a notebook that does not run end to end is broken. Each notebook's exercise
+cells (tagged ``exercise``) are filled in with ``notebooks/solutions/NN_name.py`` first, and
+the checks must then say "right" (``tests/test_course.py`` shows they reject wrong answers).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,28 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
 TIMEOUT_S = int(os.environ.get("RITM_NOTEBOOK_TIMEOUT", "900"))
+
+
+SOLUTIONS_DIR = NOTEBOOK_DIR / "solutions"
+EXERCISE_KEY = re.compile(r"# exercise (\S+):")
+
+
+def solutions(script: Path) -> dict[str, str]:
+    """``{key: code}`` of ``notebooks/solutions/<script's name>``: its ``# %% <key>`` blocks."""
+    path = SOLUTIONS_DIR / script.name
+    blocks = re.split(r"^# %% (\S+)\n", path.read_text(), flags=re.M) if path.is_file() else [""]
+    return {key: code.strip() for key, code in zip(blocks[1::2], blocks[2::2])}
+
+
+def exercise_keys(notebook) -> list[str]:
+    """The key of every exercise cell (tagged ``exercise``) of a jupytext notebook, in order."""
+    keys = []
+    for cell in notebook.cells:
+        if "exercise" in cell.metadata.get("tags", []):
+            match = EXERCISE_KEY.search(cell.source)
+            assert match, f"an exercise cell names no key (# exercise KEY:): {cell.source!r}"
+            keys.append(match.group(1))
+    return keys
 
 
 def _cells(notebook) -> list[tuple[str, str]]:
@@ -52,6 +77,14 @@ def test_notebook_runs_at_smoke_size(script: Path, monkeypatch):
     # The kernel must import *this* checkout's ritm_lite (also from a git worktree).
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
     notebook = jupytext.read(script)
+    solved = solutions(script)
+    keys = exercise_keys(notebook)
+    assert keys, f"{script.name} has no exercise"
+    for cell in notebook.cells:
+        if "exercise" in cell.metadata.get("tags", []):
+            key = EXERCISE_KEY.search(cell.source).group(1)
+            assert key in solved, f"no solution for {key} in {SOLUTIONS_DIR / script.name}"
+            cell.source = solved[key]
     client = nbclient.NotebookClient(
         notebook,
         timeout=TIMEOUT_S,
@@ -59,3 +92,10 @@ def test_notebook_runs_at_smoke_size(script: Path, monkeypatch):
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )
     client.execute()
+    printed = "".join(
+        output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+        for output in cell.get("outputs", []) if output.get("output_type") == "stream"
+    )
+    for key in keys:
+        assert f"right ({key})" in printed, f"{script.name}: the check of {key} did not say right:\n{printed[-2000:]}"
+    assert "not yet (" not in printed

@@ -1,0 +1,335 @@
+"""Exercises that check themselves, one or two per notebook.
+
+A notebook's exercise is a cell the student fills in (``answer = ...``) followed by a cell
+that calls :func:`check`, which says **right**, or **not yet** with a hint. An unanswered
+exercise (``answer = ...``, Python's ``Ellipsis``) says so and lets "Run All" go on. The
+checks compare the answer with the library on inputs the student did not choose, so a
+hard-coded answer does not pass. Solutions live outside the notebooks
+(``notebooks/solutions/``); the test suite runs every notebook with them filled in and
+checks that wrong answers are rejected.
+
+>>> from ritm_lite import course
+>>> course.check("08.noc", lambda ious, threshold, max_clicks: 20)   # doctest: +SKIP
+not yet (08.noc): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+RIGHT = "right"
+NOT_YET = "not yet"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One checked exercise.
+
+    Attributes:
+        key: ``"<notebook number>.<name>"``, e.g. ``"04.nfl"``.
+        task: what the student is asked to write, in one or two sentences.
+        judge: called with the answer; returns ``None`` when it is right, else a hint.
+    """
+
+    key: str
+    task: str
+    judge: Callable[[Any], str | None]
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def _exercise(key: str, task: str) -> Callable[[Callable[[Any], str | None]], Callable[[Any], str | None]]:
+    def register(judge: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+        EXERCISES[key] = Exercise(key, task, judge)
+        return judge
+
+    return register
+
+
+def task(key: str) -> str:
+    """The task of exercise ``key`` (to print above the cell to fill in)."""
+    return _get(key).task
+
+
+def _get(key: str) -> Exercise:
+    if key not in EXERCISES:
+        raise KeyError(f"no exercise {key!r}; the exercises are {sorted(EXERCISES)}")
+    return EXERCISES[key]
+
+
+def judge(key: str, answer: Any) -> str | None:
+    """``None`` if ``answer`` solves exercise ``key``, else the hint (an error counts as wrong)."""
+    exercise = _get(key)
+    if answer is Ellipsis:
+        return "not answered yet: replace the ... in the cell above with your answer"
+    try:
+        return exercise.judge(answer)
+    except Exception as err:  # the student's code raised: that is a wrong answer, with its error
+        return f"your answer raised {type(err).__name__}: {err}"
+
+
+def check(key: str, answer: Any) -> bool:
+    """Print whether ``answer`` solves exercise ``key`` ("right", or "not yet" and a hint).
+
+    Returns:
+        ``True`` when the answer is right. A wrong answer never raises, so "Run All" goes on.
+    """
+    hint = judge(key, answer)
+    print(f"{RIGHT} ({key})" if hint is None else f"{NOT_YET} ({key}): {hint}")
+    return hint is None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _rng(key: str) -> np.random.Generator:
+    return np.random.default_rng(abs(hash(key)) % 2**32)  # new inputs in every session
+
+
+def _close(got: Any, expected: Any, what: str, atol: float = 1e-5) -> str | None:
+    got_array = np.asarray(got.detach() if isinstance(got, torch.Tensor) else got, dtype=np.float64)
+    expected_array = np.asarray(expected, dtype=np.float64)
+    if got_array.shape != expected_array.shape:
+        return f"{what} has shape {got_array.shape}, expected {expected_array.shape}"
+    if not np.allclose(got_array, expected_array, atol=atol, rtol=1e-4):
+        worst = float(np.abs(got_array - expected_array).max())
+        return f"{what} differs from the library's by up to {worst:.3g}"
+    return None
+
+
+# --------------------------------------------------------------------------- the exercises
+
+
+@_exercise(
+    "00.row_col",
+    "Write `answer(point_coords)`: SAM-style (N, 2) clicks (x, y) -> the (N, 2) integer array of "
+    "(row, col) pairs that RITM's points tensor stores.",
+)
+def _row_col(answer: Callable) -> str | None:
+    coords = _rng("00").integers(0, 500, (6, 2))
+    got = np.asarray(answer(coords.copy()))
+    if got.shape == coords.shape and np.array_equal(got, coords):
+        return "that is (x, y) unchanged: the row is y, the column is x"
+    return _close(got, coords[:, ::-1], "your (row, col) array")
+
+
+@_exercise(
+    "01.disk_change",
+    "A positive click at (x, y) = (100, 60) is already on a 160x240 image. A second positive "
+    "click lands at (200, 120). How many pixels of the positive disk map (radius 5) change? "
+    "`answer` is that number.",
+)
+def _disk_change(answer: Any) -> str | None:
+    from ritm_lite.clicks import Click, points_tensor
+    from ritm_lite.model import disk_maps
+
+    one = [Click(100, 60, True, 0)]
+    two = one + [Click(200, 120, True, 1)]
+    maps = [disk_maps(points_tensor([c]), 160, 240, radius=5.0)[0, 0] for c in (one, two)]
+    expected = int((maps[0] != maps[1]).sum())
+    if int(answer) == expected:
+        return None
+    if int(answer) == 160 * 240:
+        return "that is what a distance map does (every pixel moves); a disk map only changes near the new click"
+    return "count the pixels (r, c) with (r - 120)^2 + (c - 200)^2 <= 5^2"
+
+
+@_exercise(
+    "02.conv1e",
+    "Conv1E gives the pretrained first convolution two more input channels. Write "
+    "`answer(weight)`: an (O, 3, k, k) pretrained weight -> the (O, 5, k, k) weight of the "
+    "extended convolution that, at the start of training, computes exactly the pretrained "
+    "features whatever the click maps are.",
+)
+def _conv1e(answer: Callable) -> str | None:
+    weight = torch.from_numpy(_rng("02").normal(size=(8, 3, 3, 3)).astype(np.float32))
+    got = torch.as_tensor(answer(weight.clone()))
+    if tuple(got.shape) != (8, 5, 3, 3):
+        return f"the extended weight must be (O, 5, k, k) = (8, 5, 3, 3), got {tuple(got.shape)}"
+    if not torch.allclose(got[:, :3], weight):
+        return "the RGB part must keep the pretrained weights"
+    if got[:, 3:].abs().max() > 0:
+        return "with non-zero weights on the new channels the clicks change the pretrained features from the first step"
+    return None
+
+
+def hrnet_branch_sizes(height: int, width: int) -> list[tuple[int, int]]:
+    """``(h, w)`` of HRNet's four branches for an ``height`` x ``width`` input.
+
+    Every downsampling is a 3x3 convolution with stride 2 and padding 1:
+    ``n -> floor((n + 2 - 3) / 2) + 1``; the stem does it twice (stride 4), each new branch
+    once more (strides 8, 16, 32).
+    """
+    def down(n: int) -> int:
+        return (n + 2 * 1 - 3) // 2 + 1
+
+    size = (down(down(height)), down(down(width)))
+    sizes = [size]
+    for _ in range(3):
+        size = (down(size[0]), down(size[1]))
+        sizes.append(size)
+    return sizes
+
+
+@_exercise(
+    "03.branches",
+    "Write `answer(height, width)`: the list of (h, w) sizes of HRNet's four branches for an "
+    "input of that size (strides 4, 8, 16, 32, each step a 3x3 convolution with stride 2, padding 1).",
+)
+def _branches(answer: Callable) -> str | None:
+    for height, width in ((400, 400), (321, 479), (67, 45)):
+        got = [tuple(int(v) for v in size) for size in answer(height, width)]
+        expected = hrnet_branch_sizes(height, width)
+        if got != expected:
+            if got == [(height // s, width // s) for s in (4, 8, 16, 32)]:
+                return f"for {height}x{width}: a stride-2 convolution with padding 1 rounds *up* odd sizes"
+            return f"for {height}x{width} the branches are not {got}"
+    return None
+
+
+@_exercise(
+    "04.nfl",
+    "Write `answer(logits, labels, gamma)`: the Normalized Focal Loss per sample (alpha 0.5) for "
+    "(B, 1, H, W) logits and 0/1 labels, following the formula of this notebook.",
+)
+def _nfl(answer: Callable) -> str | None:
+    from ritm_lite.losses import focal_loss, normalized_focal_loss
+
+    rng = _rng("04")
+    logits = torch.from_numpy(rng.normal(0, 3, (2, 1, 12, 16)).astype(np.float32))
+    labels = torch.from_numpy((rng.random((2, 1, 12, 16)) > 0.6).astype(np.float32))
+    for gamma in (2.0, 1.0):
+        got = answer(logits.clone(), labels.clone(), gamma)
+        expected = normalized_focal_loss(logits, labels, alpha=0.5, gamma=gamma)
+        if _close(got, expected, "NFL") is not None:
+            if _close(got, focal_loss(logits, labels, alpha=0.5, gamma=gamma), "FL") is None:
+                return "that is the focal loss: NFL divides its weights by their sum over the image (times the pixel count)"
+            return _close(got, expected, f"your NFL (gamma {gamma})")
+    return None
+
+
+@_exercise(
+    "05.box_iou",
+    "Write `answer(a, b)`: the IoU of two boxes given as COCO's (x, y, width, height).",
+)
+def _box_iou(answer: Callable) -> str | None:
+    rng = _rng("05")
+    for _ in range(20):
+        a = [float(v) for v in (*rng.uniform(0, 50, 2), *rng.uniform(1, 40, 2))]
+        b = [float(v) for v in (*rng.uniform(0, 50, 2), *rng.uniform(1, 40, 2))]
+        width = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+        height = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+        inter = width * height
+        expected = inter / (a[2] * a[3] + b[2] * b[3] - inter)
+        hint = _close(float(answer(list(a), list(b))), expected, f"IoU of {a} and {b}", atol=1e-6)
+        if hint is not None:
+            return hint + " (boxes are (x, y, width, height), not corner pairs)"
+    return None
+
+
+@_exercise(
+    "06.errors",
+    "Write `answer(gt_mask, pred_mask)`: the (false negatives, false positives) bool maps the "
+    "clicker chooses from; gt_mask is 1 object, 0 background, -1 ignored.",
+)
+def _errors(answer: Callable) -> str | None:
+    from ritm_lite.evaluation.clicker import error_regions
+
+    rng = _rng("06")
+    gt = rng.choice([-1, 0, 1], size=(20, 24), p=[0.1, 0.5, 0.4]).astype(np.int32)
+    pred = rng.random((20, 24)) > 0.5
+    got = answer(gt.copy(), pred.copy())
+    for name, mine, theirs in zip(("false negatives", "false positives"), got, error_regions(gt, pred)):
+        if np.asarray(mine).shape != theirs.shape or not np.array_equal(np.asarray(mine, bool), theirs):
+            return f"your {name} differ; remember that ignored pixels (-1) are neither"
+    return None
+
+
+@_exercise(
+    "07.sign",
+    "Write `answer(probs, gt)`: the sign of the next *training* click (True positive, False "
+    "negative) by the original's rule: compare the largest distance-transform value inside the "
+    "false negatives with that inside the false positives (threshold 0.49).",
+)
+def _sign(answer: Callable) -> str | None:
+    from ritm_lite.training.iterative import click_candidates
+
+    def case(fn_box: tuple[slice, slice], fp_box: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+        gt = np.zeros((60, 60), np.float32)
+        gt[5:36, 5:36] = 1
+        probs = gt.copy()
+        probs[fn_box] = 0.0  # missed object pixels
+        probs[fp_box] = 1.0  # leaked background pixels
+        return probs, gt
+
+    square_in, strip_in = (slice(15, 23), slice(15, 23)), (slice(10, 13), slice(6, 35))
+    square_out, strip_out = (slice(40, 48), slice(40, 48)), (slice(45, 48), slice(2, 58))
+    cases = [case(strip_in, square_out), case(square_in, strip_out)]  # area and depth disagree
+    rng = _rng("07")
+    for _ in range(6):
+        top, left, size = *rng.integers(6, 25, 2), int(rng.integers(2, 10))
+        out_top, out_left, out_size = *rng.integers(38, 50, 2), int(rng.integers(2, 10))
+        cases.append(case((slice(top, top + size), slice(left, left + size)),
+                          (slice(out_top, out_top + out_size), slice(out_left, out_left + out_size))))
+    for probs, gt in cases:
+        expected, _ = click_candidates(probs, gt)
+        if bool(answer(probs.copy(), gt.copy())) != bool(expected):
+            return "compare the *largest distance to the region's border*, not the regions' areas"
+    return None
+
+
+@_exercise(
+    "08.noc",
+    "Write `answer(ious, threshold, max_clicks)`: the number of clicks an object needed to reach "
+    "`threshold`, given its IoU after each click (max_clicks when it never did).",
+)
+def _noc(answer: Callable) -> str | None:
+    from ritm_lite.evaluation.metrics import clicks_to_reach
+
+    rng = _rng("08")
+    curves = [np.sort(rng.random(n)) for n in (1, 5, 20)] + [np.array([0.95]), np.array([0.2, 0.9, 0.5])]
+    for ious in curves:
+        for threshold in (0.85, 0.9):
+            expected = clicks_to_reach(ious, threshold, 20)
+            got = answer(ious.copy(), threshold, 20)
+            if int(got) != expected:
+                return f"for IoUs {np.round(ious, 2).tolist()} at {threshold}: {expected} clicks, not {got} (clicks count from 1)"
+    return None
+
+
+@_exercise(
+    "09.iou",
+    "Write `answer(gt_mask, pred_mask)`: the IoU of a bool prediction with the object of a "
+    "ground truth that is 1 object, 0 background, -1 ignored (ignored pixels count nowhere).",
+)
+def _iou(answer: Callable) -> str | None:
+    from ritm_lite.evaluation.metrics import iou
+
+    rng = _rng("09")
+    gt = rng.choice([-1, 0, 1], size=(30, 30), p=[0.2, 0.4, 0.4]).astype(np.int32)
+    pred = rng.random((30, 30)) > 0.4
+    hint = _close(float(answer(gt.copy(), pred.copy())), iou(gt, pred), "your IoU", atol=1e-6)
+    return None if hint is None else hint + "; leave the -1 pixels out of both the intersection and the union"
+
+
+@_exercise(
+    "10.samples",
+    "How many training samples does the original HRNet-W18 ITER-M schedule draw in total? "
+    "`answer` is that number (use the training preset, not the paper's text).",
+)
+def _samples(answer: Any) -> str | None:
+    from ritm_lite.training.config import get_preset
+
+    config = get_preset("hrnet18_cocolvis_itermask")
+    expected = config.epochs * config.epoch_len
+    if int(answer) == expected:
+        return None
+    if int(answer) == 55 * config.epoch_len:
+        return "that uses the paper's 55 epochs; the code trains for `epochs` of `epoch_len` samples"
+    return "an epoch here is `epoch_len` random samples; multiply by the number of epochs"
