@@ -70,8 +70,9 @@ def test_a_canvas_click_runs_one_prediction_and_redraws_the_overlay(recorder, se
     assert [(c.x, c.y, c.is_positive) for c in seg.state.clicks] == [(20, 30, True)]
     expected = disk(SIZE, 20, 30, R).astype(np.int32)  # object 1
     np.testing.assert_array_equal(sent_overlay(recorder, seg), overlay_rgba(expected, 0.5))
-    # Only the overlay and click layers are redrawn, in a single held message.
-    assert len(recorder.messages) == messages + 1
+    # The click's marker is drawn at once (one message), then the overlay and click layers
+    # are redrawn in a single held message once the prediction is there.
+    assert len(recorder.messages) == messages + 2
     assert len(recorder.images[seg.canvas[PHOTO].model_id]) == photo_sends
     assert recorder.circles[seg.canvas[CLICKS].model_id] == [
         (20.5, 30.5, "fillCircles"),
@@ -432,3 +433,33 @@ def test_real_predictor_corrects_a_loaded_mask(recorder, hrnet18s, image):
         np.array([[20, 20]], np.float32), np.array([1]), mask_input=(mask > 0).astype(np.float32)
     )
     np.testing.assert_array_equal(seg.state.probability, expected)
+
+
+def test_a_click_shows_that_it_is_working_before_the_prediction_returns(recorder, image):
+    class Watching(DiskPredictor):
+        def predict(self, point_coords, point_labels, mask_input=None):
+            self.status_during = seg.status.value
+            self.markers_during = list(recorder.circles[seg.canvas[CLICKS].model_id])
+            return super().predict(point_coords, point_labels, mask_input)
+
+    predictor = Watching(radius=R)
+    seg = ClickSegmenter(predictor, image)
+    mouse_down(seg.canvas, 20, 30)
+    assert "computing positive click 1" in predictor.status_during
+    assert (20.5, 30.5, "fillCircles") in predictor.markers_during
+    assert "computing" not in seg.status.value and "last click" in seg.status.value
+
+
+def test_a_low_threshold_with_zoom_in_says_why_the_mask_is_a_rectangle(recorder, seg):
+    mouse_down(seg.canvas, 20, 30)
+    seg.threshold.value = 0.05
+    assert "crop rectangle" in seg.status.value
+    seg.threshold.value = 0.5
+    assert "crop rectangle" not in seg.status.value
+
+
+def test_after_undo_the_status_line_shows_no_latency(recorder, seg):
+    mouse_down(seg.canvas, 20, 30)
+    mouse_down(seg.canvas, 40, 30)
+    key_down(seg.canvas, "z")
+    assert "last click" not in seg.status.value and "1 click" in seg.status.value

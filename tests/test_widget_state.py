@@ -381,3 +381,10 @@ def test_the_widget_free_parts_import_without_ipycanvas():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ClickSegmenter: ImportError"
+
+
+def test_undo_forgets_the_undone_clicks_latency(state):
+    state.add_click(10, 10, True)
+    assert state.timing.forward_s > 0
+    state.undo()
+    assert state.timing.forward_s == 0 and state.timing.total_s == 0

@@ -45,6 +45,7 @@ import numpy as np
 from ipycanvas import MultiCanvas, hold_canvas
 from ipycanvas.canvas import COMMANDS
 
+from ritm_lite.clicks import Click
 from ritm_lite.widget.io import (
     load_image,
     load_mask,
@@ -56,6 +57,7 @@ from ritm_lite.widget.overlay import NEGATIVE_COLOR, POSITIVE_COLOR, overlay_png
 from ritm_lite.widget.state import BusyError, PredictorLike, SegmentationState
 
 PHOTO, OVERLAY, CLICKS = 0, 1, 2  # MultiCanvas layers, bottom to top
+LOW_THRESHOLD = 0.1  # below it the status line explains why the mask may be a rectangle
 
 
 def _put_png(layer: Any, png: bytes, x: int = 0, y: int = 0) -> None:
@@ -221,6 +223,7 @@ class ClickSegmenter(widgets.VBox):
         """
         start = time.perf_counter()
         is_positive = self.mode.value == "positive" if positive is None else bool(positive)
+        self._show_working(x, y, is_positive)  # at once: the prediction may take seconds
         self.state.add_click(x, y, is_positive)
         render_start = time.perf_counter()
         self._redraw()
@@ -325,6 +328,9 @@ class ClickSegmenter(widgets.VBox):
 
     def _set_threshold(self, value: float) -> None:
         self.state.threshold = float(value)
+        if value < LOW_THRESHOLD and self.zoom_toggle.value:
+            self._note = (f"below {LOW_THRESHOLD} the mask can fill ZoomIn's crop rectangle: outside "
+                          "the crop the probability is exactly 0, inside it is rarely that low")
         self._redraw()
         self._changed()
 
@@ -355,12 +361,23 @@ class ClickSegmenter(widgets.VBox):
             self._draw_clicks()
         self._show_status()
 
-    def _draw_clicks(self) -> None:
+    def _show_working(self, x: float, y: float, is_positive: bool) -> None:
+        """Draw the new click's marker and say "computing" before the prediction runs."""
+        if self.state.busy or not (0 <= x < self.state.size[1] and 0 <= y < self.state.size[0]):
+            return  # add_click will refuse it with the reason, changing nothing
+        with hold_canvas():
+            self._draw_clicks(pending=Click(x, y, is_positive, len(self.state.clicks)))
+        sign = "positive" if is_positive else "negative"
+        self.status.value = (f"<span class='ritm-status'><b>object {self.state.object_id}</b> · "
+                             f"computing {sign} click {len(self.state.clicks) + 1} …</span>")
+
+    def _draw_clicks(self, pending: Click | None = None) -> None:
         layer = self.canvas[CLICKS]
         layer.clear()
         radius = max(4.0, 0.008 * max(self.state.size))
+        clicks = [*self.state.clicks, *([pending] if pending is not None else [])]
         for sign, color in ((True, POSITIVE_COLOR), (False, NEGATIVE_COLOR)):
-            chosen = [c for c in self.state.clicks if c.is_positive == sign]
+            chosen = [c for c in clicks if c.is_positive == sign]
             if not chosen:
                 continue
             xs = np.array([c.x + 0.5 for c in chosen])  # marker on the pixel's centre

@@ -241,6 +241,7 @@ class SegmentationState:
             self.predictor.set_state(step.predictor_state)
             self.probability = step.probability
             self.clicks = self.clicks[:-1]
+            self.timing = ClickTiming()  # the undone click's latency no longer describes the mask
             return True
 
     def reset_clicks(self) -> None:
