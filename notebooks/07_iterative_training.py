@@ -56,7 +56,7 @@ from ritm_lite.training import click_candidates, simulate_interaction
 from ritm_lite.training.config import get_preset
 from ritm_lite.training.trainer import Trainer
 from ritm_lite.utils import PROJECT_ROOT, shared_dir, show_source, smoke_mode
-from ritm_lite.weights import load_course_model
+from ritm_lite.weights import DEFAULT_COURSE_WEIGHTS, load_course_model, predictor_settings
 
 SMOKE = smoke_mode()
 torch.manual_seed(0)
@@ -194,7 +194,8 @@ if SHARED is not None and (SHARED / "data" / "GrabCut").is_dir():
                         (f"after {steps_to_run} steps", trainer.model.state_dict())]:
         predictor = Predictor(load_weights(state), zoom_in=not SMOKE, flip=not SMOKE)
         results[name] = evaluate_dataset(benchmark, predictor, max_clicks=max_clicks, limit=limit, desc=name)
-    course = Predictor(load_course_model(), zoom_in=not SMOKE, flip=not SMOKE)  # the longer run's result
+    course = Predictor(load_course_model(), zoom_in=not SMOKE, flip=not SMOKE,  # the longer run's result
+                       **predictor_settings(DEFAULT_COURSE_WEIGHTS))
     results["course weights"] = evaluate_dataset(benchmark, course, max_clicks=max_clicks, limit=limit,
                                                  desc="course weights")
     print(format_table(results, "GrabCut"))

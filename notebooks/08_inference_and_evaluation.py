@@ -90,6 +90,7 @@ from ritm_lite.weights import (
     DEFAULT_COURSE_WEIGHTS,
     grabcut_evaluation,
     load_course_model,
+    predictor_settings,
     select_model,
 )
 from ritm_lite.weights.registry import OFFICIAL_CHECKPOINTS
@@ -435,11 +436,12 @@ else:
 eval_samples = samples[:n_objects]
 device = "cuda" if torch.cuda.is_available() else "cpu"
 zoom_in = ZoomInConfig(target_size=ZOOM_SIZE, min_crop_size=MIN_CROP)
-network = Predictor(model, zoom_in=zoom_in, flip=True, device=device)
+network = Predictor(model, zoom_in=zoom_in, flip=True, device=device, **predictor_settings(model_name))
 results = {model_name: evaluate_dataset(eval_samples, network, max_clicks=max_clicks, desc=model_name)}
 for name in COURSE_WEIGHTS:  # the course's two, beside whatever MODEL chose
     if name != model_name:
-        other = Predictor(load_course_model(name), zoom_in=zoom_in, flip=True, device=device)
+        other = Predictor(load_course_model(name), zoom_in=zoom_in, flip=True, device=device,
+                          **predictor_settings(name))
         results[name] = evaluate_dataset(eval_samples, other, max_clicks=max_clicks, desc=name)
 results["OpenCV GrabCut"] = evaluate_dataset(eval_samples, GrabCutPeer(), max_clicks=max_clicks,
                                              desc="GrabCut")

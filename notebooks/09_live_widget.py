@@ -103,17 +103,19 @@ import torch
 from IPython.display import display
 
 import ritm_lite
+from ritm_lite.data.benchmarks import grabcut
+from ritm_lite.evaluation import Clicker, iou
 from ritm_lite.inference import Predictor
 from ritm_lite.utils import default_device, shared_dir, show_source, smoke_mode
-from ritm_lite.weights import select_model
+from ritm_lite.weights import predictor_settings, select_model
 from ritm_lite.widget import (  # none of these needs ipycanvas or ipywidgets
     SegmentationState,
     coco_to_label_map,
-    load_image,
     overlay_rgba,
     save_coco_rle_json,
     save_label_map_png,
 )
+from ritm_lite.widget.state_file import mirror_state
 from ritm_lite.widget.overlay import NEGATIVE_COLOR, POSITIVE_COLOR
 
 try:
@@ -149,59 +151,46 @@ model = model.to(default_device())
 # %% [markdown]
 # ## An image
 #
-# The first GrabCut image from `../shared` when it is there, otherwise a generated one. At
-# smoke size (the test suite) it is shrunk so that every click is quick on a CPU.
+# The first GrabCut object from `../shared` when it is there (read by the benchmark reader of
+# notebook 08: 1 object, 0 background, -1 the ignored band around the boundary), otherwise a
+# generated one. At smoke size (the test suite) it is shrunk so that every click is quick on a CPU.
 
 # %%
 SHARED = shared_dir()
-grabcut = SHARED / "data" / "GrabCut" if SHARED else None
-if grabcut is not None and (grabcut / "data_GT").is_dir():
-    photo_path = sorted((grabcut / "data_GT").glob("*.jpg"))[0]
-    image = load_image(photo_path)
-    gt_path = grabcut / "boundary_GT" / f"{photo_path.stem}.bmp"
-    gt = cv2.imread(str(gt_path), cv2.IMREAD_GRAYSCALE) > 128  # 128 = boundary band
-    print(f"GrabCut {photo_path.name}: {image.shape[1]}x{image.shape[0]}")
+if SHARED is not None and (SHARED / "data" / "GrabCut" / "data_GT").is_dir():
+    sample = grabcut(SHARED / "data" / "GrabCut")[0]
+    image, gt_mask = sample.image, sample.gt_mask
+    print(f"GrabCut {sample.name}: {image.shape[1]}x{image.shape[0]}")
 else:
     print("../shared not found: using a generated image (a disk and a bar on a gradient)")
     rows, cols = np.mgrid[:320, :480]
-    gt = (cols - 300) ** 2 / 90**2 + (rows - 170) ** 2 / 70**2 <= 1
+    inside = (cols - 300) ** 2 / 90**2 + (rows - 170) ** 2 / 70**2 <= 1
     image = np.dstack([cols * 0.4 + 40, rows * 0.5 + 30, np.full_like(rows, 90)]).astype(np.uint8)
-    image[gt] = (220, 120, 40)
+    image[inside] = (220, 120, 40)
     image[60:110, 40:200] = (60, 160, 200)
+    gt_mask = inside.astype(np.int32)
 
 if SMOKE:
     scale = 192 / max(image.shape[:2])
     size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
     image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    gt = cv2.resize(gt.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    gt_mask = cv2.resize(gt_mask.astype(np.float32), size, interpolation=cv2.INTER_NEAREST).astype(np.int32)
 print("image:", image.shape, image.dtype)
 
 # %% [markdown]
 # ## The widget
 #
 # `ClickSegmenter(predictor, image)` is all it takes. The predictor is `ritm_lite`'s
-# `Predictor` with the paper's inference: ZoomIn and flip averaging.
-#
-# (When the environment variable `RITM_WIDGET_STATE` is set — the browser test sets it — the
-# widget's state is written to that JSON file, and its label map to a `.npy` beside it, after
-# every change, via `on_update`; a normal session does not need it. Without ipycanvas the
-# cell shows nothing: the last section runs the same session without widgets.)
+# `Predictor` with the paper's inference (ZoomIn and flip averaging) and the settings the
+# chosen weights were made for (`predictor_settings`: the course's EfficientNet-Lite0 sees its
+# first click at most 400 px long, the scale it was trained at). Without ipycanvas the cell
+# shows nothing: the last section runs the same session without widgets.
 
 # %%
-STATE_FILE = os.environ.get("RITM_WIDGET_STATE")
-
-
-def write_state(widget) -> None:
-    """The browser test's view of the kernel: the label map, then the summary."""
-    np.save(Path(STATE_FILE).with_suffix(".npy"), widget.state.result_label_map())
-    Path(STATE_FILE).write_text(json.dumps(widget.state.summary()))
-
-
 if ClickSegmenter is not None:
-    predictor = Predictor(model, zoom_in=True, flip=True)
+    predictor = Predictor(model, zoom_in=True, flip=True, **predictor_settings(model_name))
     seg = ClickSegmenter(predictor, image, save_path="segmentation")
-    if STATE_FILE:
-        seg.on_update(write_state)
+    mirror_state(seg)  # for the browser test (RITM_WIDGET_STATE); does nothing otherwise
     display(seg)
 
 # %% [markdown]
@@ -222,59 +211,49 @@ show_source(SegmentationState.add_click)
 # %% [markdown]
 # Undo works because the state snapshots the predictor (`get_state()`, which includes
 # ZoomIn's crop) *before* each click, and restores it (`set_state`) on undo — so the next
-# click sees exactly the previous mask it would have seen.
+# click sees exactly the previous mask it would have seen. The next section shows it.
 
 # %% [markdown]
-# ## Without widgets: the same session from a list of clicks
+# ## Without widgets: the same session from the evaluation's clicker
 #
 # Where widgets cannot render (a viewer without a widget manager, a Colab runtime where the
 # custom widget manager is off, no ipycanvas installed, the test suite), the same session runs
-# from a list of clicks on `SegmentationState` — the plain class the widget drives, with the
-# calls the canvas makes (`add_click`, `finish_object`) — and the result is drawn with
-# matplotlib. Nothing here needs ipycanvas or ipywidgets. A second `Predictor` is used because
-# each state owns its predictor's state.
-#
-# The clicks follow the ground-truth mask the way the evaluation's clicker does: the first
-# positive click at the object's most interior point, then each next one inside the largest
-# error region (positive on a missed part, negative on a wrongly included one).
+# on `SegmentationState` — the plain class the widget drives, with the calls the canvas makes
+# (`add_click`, `undo`, `finish_object`) — and the result is drawn with matplotlib. The clicks
+# come from the evaluation's own automatic clicker (`Clicker`, notebook 08): the first at the
+# object's most interior point, each next one inside the largest error region. A second
+# `Predictor` is used because each state owns its predictor's state.
 
 # %%
-def interior_point(mask: np.ndarray) -> tuple[int, int]:
-    """(x, y) of the pixel farthest from the mask's border."""
-    distance = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(np.argmax(distance), distance.shape)
-    return int(x), int(y)
+offline = SegmentationState(Predictor(model, zoom_in=True, flip=True, **predictor_settings(model_name)), image)
+clicker = Clicker(gt_mask)
+masks = [np.zeros(gt_mask.shape, bool)]  # the mask after each click (none before the first)
+for _ in range(2 if SMOKE else 3):
+    click = clicker.make_next_click(masks[-1])
+    offline.add_click(click.x, click.y, click.is_positive)
+    masks.append(offline.current_mask())
+    print(f"click {len(masks) - 1} at (x, y) = ({click.x:.0f}, {click.y:.0f}), "
+          f"{'positive' if click.is_positive else 'negative'}: IoU {iou(gt_mask, masks[-1]):.3f}")
 
-
-offline = SegmentationState(Predictor(model, zoom_in=True, flip=True), image)
-clicks = [(*interior_point(gt), True)]
-offline.add_click(*clicks[0])
-for _ in range(1 if SMOKE else 2):  # corrective clicks on the largest error region
-    mask = offline.current_mask()
-    false_neg, false_pos = gt & ~mask, ~gt & mask
-    positive = bool(false_neg.sum() >= false_pos.sum())
-    error = false_neg if positive else false_pos
-    if not error.any():
-        break
-    x, y = interior_point(error)
-    offline.add_click(x, y, positive)
-    clicks.append((x, y, positive))
+# Undo the last click: the state returns to the mask of the click before, exactly.
+offline.undo()
+clicker.remove_last_click()
+assert np.array_equal(offline.current_mask(), masks[-2]), "undo did not restore the previous mask"
+print(f"undo: back to {len(offline.clicks)} clicks, IoU {iou(gt_mask, offline.current_mask()):.3f}")
 first_object = offline.finish_object()
-
-print("clicks (x, y, positive):", clicks)
 print("status:", offline.summary())
 
 labels = offline.result_label_map()
-iou = (labels == first_object)[gt].sum() / ((labels == first_object) | gt).sum()
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 axes[0].imshow(image)
 axes[0].imshow(overlay_rgba(labels, 0.5))  # the pixels the canvas's overlay layer shows
-for x, y, positive in clicks:
-    color = POSITIVE_COLOR if positive else NEGATIVE_COLOR
-    axes[0].plot(x, y, "o", color=color, markeredgecolor="white", markersize=9)
-axes[0].set_title(f"{len(clicks)} clicks → object {first_object} (IoU {iou:.2f})")
-axes[1].imshow(gt, cmap="gray")
-axes[1].set_title("ground truth")
+for c in clicker.clicks:
+    color = POSITIVE_COLOR if c.is_positive else NEGATIVE_COLOR
+    axes[0].plot(c.x, c.y, "o", color=color, markeredgecolor="white", markersize=9)
+axes[0].set_title(f"{len(clicker.clicks)} clicks → object {first_object} "
+                  f"(IoU {iou(gt_mask, labels == first_object):.2f})")
+axes[1].imshow(gt_mask, cmap="gray", vmin=-1, vmax=1)
+axes[1].set_title("ground truth (grey: ignored band)")
 for ax in axes:
     ax.axis("off")
 plt.show()

@@ -24,6 +24,14 @@ COURSE_WEIGHTS: dict[str, Path] = {
     "hrnet18s_scratch": WEIGHTS_DIR / "hrnet18s_course.pth",
 }
 DEFAULT_COURSE_WEIGHTS = "efficientnet_lite0_course"
+COURSE_PREDICTOR_SETTINGS: dict[str, dict] = {
+    # trained on images resized by 0.625 (COCO's 640 px -> 400 px), and chosen on the
+    # validation split with the first click at that scale too (MODEL_CARD.md, "Selection")
+    "efficientnet_lite0_course": {"max_size": 400},
+    "hrnet18s_scratch": {},
+}
+"""``Predictor`` keyword arguments each set of course weights is meant to be used with, on top
+of the paper's protocol (ZoomIn, flip); the paper's own checkpoints use none."""
 COURSE_CHECKPOINT = COURSE_WEIGHTS[DEFAULT_COURSE_WEIGHTS]
 MODEL_CARD = WEIGHTS_DIR / "MODEL_CARD.md"
 
@@ -49,6 +57,12 @@ def load_course_model(name: str = DEFAULT_COURSE_WEIGHTS, map_location: str = "c
     if not path.is_file():
         raise FileNotFoundError(f"the course weights {name!r} are missing: {path}")
     return load_checkpoint(path, map_location=map_location)
+
+
+def predictor_settings(name: str) -> dict:
+    """The ``Predictor`` keyword arguments for the weights ``name`` (a copy; ``{}`` for the
+    official checkpoints and checkpoint files: the paper's protocol)."""
+    return dict(COURSE_PREDICTOR_SETTINGS.get(name, {}))
 
 
 PAPER_CHECKPOINT = "coco_lvis_h18s_itermask"  # the paper's HRNet-W18-small (official release)
