@@ -117,6 +117,15 @@ print("NFL  ", naive_nfl_paper(logits, labels).numpy().round(5))
 # up to scale. The normaliser is **detached**: no gradient flows through it. Small `eps`
 # values guard the log (`log(min(p_t + 1e-12, 1))`) and the divisions.
 
+# %% [markdown]
+# The terms of the formula, `p_t`, `a_t` and the focal weight `(1 - p_t)^γ`, are computed in
+# one helper that the focal loss and NFL share, each line with its formula beside it:
+
+# %%
+from ritm_lite.losses import focal_terms
+
+show_source(focal_terms)
+
 # %%
 show_source(normalized_focal_loss)
 
@@ -178,7 +187,7 @@ for t in progress:
     for name, loss_fn in [("BCE", sigmoid_binary_cross_entropy), ("FL", focal_loss), ("NFL", normalized_focal_loss)]:
         x = (sign * margin).clone().requires_grad_(True)
         loss_fn(x, object_mask).sum().backward()
-        row[name] = x.grad.abs().mean().item() * x.numel()  # undo the mean over pixels
+        row[name] = x.grad.abs().sum().item()  # total |grad| over the pixels
         row[name + "_hard_share"] = (x.grad.abs()[hard].sum() / x.grad.abs().sum()).item()
     p_t = torch.sigmoid(margin)
     row["focal_weight"] = ((1 - p_t) ** 2).mean().item()
@@ -244,14 +253,18 @@ norm = LogNorm(vmin=1e-7, vmax=max(m.max() for m in maps.values()))
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
 for ax, (name, grad) in zip(axes, maps.items()):
     im = ax.imshow(np.maximum(grad, 1e-7), cmap="magma", norm=norm)
-    ax.set_title(f"{name}: sum |grad| = {grad.sum() / grad.size:.4f}")
+    ax.set_title(f"{name}: mean |grad| x pixels = {grad.mean():.4f}")
     ax.axis("off")
 plt.colorbar(im, ax=axes, fraction=0.02)
 plt.show()
 
+# %%
+easy = 100 * (1 - hard.float().mean().item())
+print(f"pixels already right (outside the boundary band): {easy:.1f} %")
+
 # %% [markdown]
-# BCE still pushes on the ~93 % of pixels that are already right; FL ignores them but its
-# push on the boundary has shrunk; NFL puts a large push where the errors are.
+# BCE still pushes on the pixels that are already right (the share printed above); FL ignores
+# them but its push on the boundary has shrunk; NFL puts a large push where the errors are.
 
 # %% [markdown]
 # ## Exercise

@@ -58,7 +58,7 @@ def _check(logits: torch.Tensor, labels: torch.Tensor) -> None:
         raise ValueError(f"labels must be a float tensor (1 / 0 / -1), got {labels.dtype}")
 
 
-def _focal_terms(
+def focal_terms(
     logits: torch.Tensor, labels: torch.Tensor, alpha: float, gamma: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``valid`` mask, ``alpha_t`` (zero on ignored pixels), ``p_t`` and ``(1 - p_t)^gamma``."""
@@ -92,7 +92,7 @@ def focal_normalizer(
     """
     _check(logits, labels)
     with torch.no_grad():
-        valid, _, _, beta = _focal_terms(logits, labels, 0.5, gamma)
+        valid, _, _, beta = focal_terms(logits, labels, 0.5, gamma)
         return valid.sum(dim=(-2, -1), keepdim=True) / (beta.sum(dim=(-2, -1), keepdim=True) + eps)
 
 
@@ -116,7 +116,7 @@ def normalized_focal_loss(
         ``(B,)`` losses: mean over each sample's non-ignored pixels.
     """
     _check(logits, labels)
-    valid, alpha_t, p_t, beta = _focal_terms(logits, labels, alpha, gamma)
+    valid, alpha_t, p_t, beta = focal_terms(logits, labels, alpha, gamma)
     beta = beta * focal_normalizer(logits, labels, gamma, eps)  # (1 - p_t)^gamma * |P| / sum_P (1 - p_t)^gamma
     log_p_t = torch.log(torch.clamp(p_t + eps, max=1.0))  # log min(p_t + eps, 1)
     return _mean_over_valid(-alpha_t * beta * log_p_t * valid, valid, eps)  # NFL = -a_t * beta * log(p_t)
@@ -135,7 +135,7 @@ def focal_loss(
     ``-a_t (1 - p_t)^gamma log(min(p_t + eps, 1))`` over each sample's non-ignored pixels.
     """
     _check(logits, labels)
-    valid, alpha_t, p_t, beta = _focal_terms(logits, labels, alpha, gamma)
+    valid, alpha_t, p_t, beta = focal_terms(logits, labels, alpha, gamma)
     log_p_t = torch.log(torch.clamp(p_t + eps, max=1.0))
     return _mean_over_valid(-alpha_t * beta * log_p_t * valid, valid, eps)
 
