@@ -67,3 +67,15 @@ def test_coordinate_features_match_the_original(reference_dir):
     model = build_model("hrnet18s", init=False)
     features = model.coord_features(ref["input"], ref["points"])
     assert torch.equal(features, ref["coord_features"])
+
+
+def test_click_maps_are_disks_of_their_radius_with_no_switch_to_another_encoding():
+    from ritm_lite.model.click_encoding import ClickMaps
+
+    points = torch.tensor([[[10.0, 12.0, 0.0], [-1.0, -1.0, -1.0]]])
+    maps = ClickMaps(radius=3.0)(torch.zeros(1, 4, 24, 24), points)
+    torch.testing.assert_close(maps, disk_maps(points, 24, 24, radius=3.0))
+    with pytest.raises(TypeError):
+        ClickMaps(radius=5.0, use_disks=False)
+    with pytest.raises(ValueError, match="positive"):
+        ClickMaps(radius=0)

@@ -110,7 +110,13 @@ def test_missing_onnxruntime_gives_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_export_refuses_other_click_encodings():
+    from ritm_lite.model import distance_maps
+
+    class DistanceEncoding(torch.nn.Module):
+        def forward(self, image, points):
+            return distance_maps(points, *image.shape[-2:])
+
     model = calibrated_model("hrnet18s")
-    model.click_maps.use_disks = False
+    model.click_maps = DistanceEncoding()
     with pytest.raises(ValueError, match="disk"):
         onnx_export.exportable(model)

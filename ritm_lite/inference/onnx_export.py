@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from ritm_lite.clicks import Click, points_tensor
+from ritm_lite.model.click_encoding import ClickMaps
 from ritm_lite.model.fuse import fold_batchnorm
 
 OUTPUTS = ("instances", "instances_aux")
@@ -95,8 +96,8 @@ def exportable(model: nn.Module) -> nn.Module:
     if not hasattr(model, "click_maps"):
         raise ValueError("expected a RITMModel (with a click_maps encoder)")
     encoding = model.click_maps
-    if not getattr(encoding, "use_disks", False):
-        raise ValueError("only the disk encoding (RITM's) is exportable")
+    if not isinstance(encoding, ClickMaps):
+        raise ValueError(f"only the disk encoding (RITM's ClickMaps) is exportable, not {type(encoding).__name__}")
     ready = fold_batchnorm(model)
     ready.click_maps = AllSlotsDiskMaps(encoding.radius)
     return _DictToTuple(ready).eval()

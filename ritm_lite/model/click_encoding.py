@@ -93,22 +93,24 @@ def distance_maps(points: torch.Tensor, height: int, width: int, norm_radius: fl
 
 
 class ClickMaps(nn.Module):
-    """The encoding as a module: ``(image, points) -> (B, 2, H, W)`` maps at the image's size.
+    """RITM's click encoding as a module: ``(image, points) -> (B, 2, H, W)`` disk maps of
+    ``radius`` pixels at the image's size (:func:`disk_maps`).
 
     It has no parameters (so it adds nothing to the state dict, like the original's
-    ``dist_maps``). ``use_disks=True`` is RITM's encoding; ``False`` gives distance maps.
+    ``dist_maps``). Distance maps, the encoding RITM replaced, are :func:`distance_maps`, with
+    their own ``norm_radius`` (260): there is no switch here that could feed one the other's
+    radius.
     """
 
-    def __init__(self, radius: float = 5.0, use_disks: bool = True) -> None:
+    def __init__(self, radius: float = 5.0) -> None:
         super().__init__()
+        if not radius > 0:
+            raise ValueError(f"the disk radius must be positive, got {radius}")
         self.radius = radius
-        self.use_disks = use_disks
 
     def forward(self, image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         height, width = image.shape[-2:]
-        if self.use_disks:
-            return disk_maps(points, height, width, self.radius)
-        return distance_maps(points, height, width, self.radius)
+        return disk_maps(points, height, width, self.radius)
 
     def extra_repr(self) -> str:
-        return f"radius={self.radius}, use_disks={self.use_disks}"
+        return f"radius={self.radius}"

@@ -215,7 +215,7 @@ def build_model(preset: str | ModelConfig = "hrnet18s", init: bool = True) -> RI
         config = PRESETS[preset]
     else:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-    click_maps = ClickMaps(radius=config.disk_radius, use_disks=True)
+    click_maps = ClickMaps(radius=config.disk_radius)
     if config.backbone in EFFICIENTNET_LITE:
         extractor = EfficientNetLiteFPN(config.backbone, width=config.decoder_width)
         conv1s = Conv1S(in_channels=3, out_channels=extractor.stem_channels, leaky_relu=config.leaky_relu)
