@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Click": "ritm_lite.clicks",
-    "PRESETS": "ritm_lite.model",
+    "MODEL_PRESETS": "ritm_lite.model",
     "ModelConfig": "ritm_lite.model",
     "RITMModel": "ritm_lite.model",
     "build_model": "ritm_lite.model",

@@ -30,9 +30,9 @@ from .data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset, split_
 from .data.points_sampler import MultiPointSampler
 from .model.checkpoint import load_checkpoint
 from .model.pretrained import load_imagenet
-from .model.ritm import PRESETS as MODEL_PRESETS
+from .model.ritm import MODEL_PRESETS
 from .model.ritm import RITMModel
-from .training.config import PRESETS, TrainConfig, get_preset
+from .training.config import TRAINING_PRESETS, TrainConfig, get_preset
 from .training.distributed import cleanup_distributed, setup_distributed
 from .training.trainer import Trainer, TrainingDiverged
 
@@ -81,7 +81,7 @@ def build_datasets(data: Path, config: TrainConfig, val_fraction: float = 0.2,
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m ritm_lite.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", required=True, choices=sorted(PRESETS), help="training preset")
+    parser.add_argument("--preset", required=True, choices=sorted(TRAINING_PRESETS), help="training preset")
     parser.add_argument("--data", required=True, type=Path, help="merged COCO+LVIS folder or img/+gt/ folder")
     parser.add_argument("--out", required=True, type=Path, help="output folder (checkpoints, logs)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pth")

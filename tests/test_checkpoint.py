@@ -12,7 +12,7 @@ from ritm_lite.clicks import Click, points_tensor
 
 def test_official_format_loads_and_reproduces_the_reference_outputs(reference_dir):
     model = load_checkpoint(reference_dir / "ritm_hrnet18s_official_format.pth")
-    assert model.config == ritm_lite.PRESETS["hrnet18s"]
+    assert model.config == ritm_lite.MODEL_PRESETS["hrnet18s"]
     assert not model.training
     ref = torch.load(reference_dir / "ritm_hrnet18s_reference.pt", weights_only=True)
     with torch.no_grad():

@@ -40,7 +40,7 @@ from ritm_lite.inference.fast import FastRITM, optimize_for_inference
 from ritm_lite.model.conv1s import ScaleLayer
 from ritm_lite.model.fuse import count_batchnorm, fold_batchnorm, fold_conv_bn, fold_conv_scale
 
-PRESETS = ["hrnet18s", "hrnet18", "hrnet32", "efficientnet_lite0"]
+ALL_PRESETS = ["hrnet18s", "hrnet18", "hrnet32", "efficientnet_lite0"]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -82,7 +82,7 @@ def test_fold_rejects_mismatched_layers():
         fold_conv_bn(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4, track_running_stats=False))
 
 
-@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("preset", ALL_PRESETS)
 def test_folded_network_equals_the_original_in_float64(preset):
     reference = calibrated_model(preset).double()
     batchnorms = count_batchnorm(reference)
@@ -117,7 +117,7 @@ def test_folding_uses_the_running_statistics_not_the_batch():
 # --------------------------------------------------------------------------- FastRITM
 
 
-@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("preset", ALL_PRESETS)
 @pytest.mark.parametrize("channels_last", [True, False])
 def test_fast_model_matches_eager_for_every_preset(preset, channels_last):
     model = calibrated_model(preset)
@@ -193,7 +193,7 @@ class Float64(nn.Module):
         return {"instances": logits.float()}  # rounded once, at the very end
 
 
-@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("preset", ALL_PRESETS)
 def test_predictor_with_fast_model_matches_eager_click_by_click(preset):
     model = calibrated_model(preset)
     image, coords, labels = _interaction(120, 168)

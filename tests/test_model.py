@@ -9,7 +9,7 @@ from torch import nn
 
 import ritm_lite
 from ritm_lite.clicks import Click, points_tensor
-from ritm_lite.model import PRESETS, Conv1S, build_model
+from ritm_lite.model import MODEL_PRESETS, Conv1S, build_model
 from ritm_lite.model.flops import count_flops, count_parameters
 
 PARAMETERS = {"hrnet18s": 4_220_047, "hrnet18": 10_032_019, "hrnet32": 30_951_363}
@@ -33,7 +33,7 @@ def test_state_dict_keys_and_shapes_are_the_originals(preset, reference_dir):
     assert {k: list(v.shape) for k, v in state.items()} == expected
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("preset", sorted(MODEL_PRESETS))
 def test_forward_shapes_and_finite_outputs(preset):
     torch.manual_seed(0)
     model = build_model(preset).eval()

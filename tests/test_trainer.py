@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from ritm_lite import build_model, load_checkpoint
 from ritm_lite.clicks import Click, points_array
-from ritm_lite.training.config import PRESETS, TrainConfig
+from ritm_lite.training.config import TRAINING_PRESETS, TrainConfig
 from ritm_lite.training.logs import read_log
 from ritm_lite.training.optim import make_optimizer
 from ritm_lite.training.trainer import Trainer, TrainingDiverged
@@ -46,7 +46,7 @@ class ToyShapes(Dataset):
                 "instances": torch.from_numpy(mask.astype(np.float32))[None]}
 
 
-TINY = PRESETS["course"].replace(crop_size=(48, 64), batch_size=2, epochs=2, epoch_len=6, val_epoch_len=2,
+TINY = TRAINING_PRESETS["course"].replace(crop_size=(48, 64), batch_size=2, epochs=2, epoch_len=6, val_epoch_len=2,
                                  max_num_points=4, max_num_next_clicks=2, workers=0, checkpoint_every_steps=100,
                                  checkpoint_interval=1, milestones=(1,))
 
@@ -247,7 +247,7 @@ def test_two_process_ddp_with_gloo_keeps_replicas_identical(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0 if k.endswith(("weight", "bias", "scale")))
-    torch.manual_seed(PRESETS["course"].seed)  # the run's initialisation
+    torch.manual_seed(TRAINING_PRESETS["course"].seed)  # the run's initialisation
     start = build_model("hrnet18s").state_dict()
     assert any(not torch.equal(rank0[k], start[k]) for k in rank0 if k.endswith("weight"))  # it trained
     saved = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pth").state_dict()
@@ -303,12 +303,12 @@ def test_ddp_divergence_on_one_rank_stops_every_rank_and_keeps_the_last_checkpoi
 def test_image_scale_rescales_the_augmentation():
     from ritm_lite.train import dataset_config
 
-    config = PRESETS["course"].replace(image_scale=0.5)
+    config = TRAINING_PRESETS["course"].replace(image_scale=0.5)
     assert dataset_config(config, train=True).augmentation.scale_range == (0.375, 0.7)
     assert dataset_config(config, train=False).augmentation.scale_range == (0.5, 0.5)
-    assert dataset_config(PRESETS["course"], train=False).augmentation.scale_range is None
+    assert dataset_config(TRAINING_PRESETS["course"], train=False).augmentation.scale_range is None
     with pytest.raises(ValueError, match="image_scale"):
-        PRESETS["course"].replace(image_scale=0.0)
+        TRAINING_PRESETS["course"].replace(image_scale=0.0)
 
 
 def test_conv1s_init_scale_sets_the_fresh_models_click_branch(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ritm_lite.training.config import PRESETS, TrainConfig, get_preset
+from ritm_lite.training.config import TRAINING_PRESETS, TrainConfig, get_preset
 from ritm_lite.training.optim import make_optimizer, make_scheduler
 
 # models/iter_mask/hrnet{18s,18,32}_cocolvis_itermask_3p.py: default batch per model.
@@ -53,5 +53,5 @@ def test_presets_are_frozen_and_unknown_names_are_refused():
     with pytest.raises(ValueError, match="unknown training preset"):
         get_preset("hrnet18_sbd")
     with pytest.raises(AttributeError):
-        PRESETS["course"].epochs = 1  # type: ignore[misc]
-    assert isinstance(PRESETS["course"], TrainConfig)
+        TRAINING_PRESETS["course"].epochs = 1  # type: ignore[misc]
+    assert isinstance(TRAINING_PRESETS["course"], TrainConfig)

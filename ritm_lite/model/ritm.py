@@ -66,7 +66,7 @@ class ModelConfig:
             raise ValueError(f"disk_radius must be positive, got {self.disk_radius}")
 
 
-PRESETS: dict[str, ModelConfig] = {
+MODEL_PRESETS: dict[str, ModelConfig] = {
     # The ITER-M configurations of the paper (models/iter_mask/*_cocolvis_itermask_3p.py).
     "hrnet18s": ModelConfig(backbone="hrnet18s", ocr_width=48),
     "hrnet18": ModelConfig(backbone="hrnet18", ocr_width=64),
@@ -211,10 +211,10 @@ def build_model(preset: str | ModelConfig = "hrnet18s", init: bool = True) -> RI
     """
     if isinstance(preset, ModelConfig):
         config = preset
-    elif preset in PRESETS:
-        config = PRESETS[preset]
+    elif preset in MODEL_PRESETS:
+        config = MODEL_PRESETS[preset]
     else:
-        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(MODEL_PRESETS)}")
     click_maps = ClickMaps(radius=config.disk_radius)
     if config.backbone in EFFICIENTNET_LITE:
         extractor = EfficientNetLiteFPN(config.backbone, width=config.decoder_width)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 class TrainConfig:
     """Everything that defines a training run (stored in every training checkpoint)."""
 
-    model: str = "hrnet18s"  # model preset of ritm_lite.PRESETS
+    model: str = "hrnet18s"  # model preset of ritm_lite.MODEL_PRESETS
     crop_size: tuple[int, int] = (320, 480)  # training crop (height, width)
     image_scale: float = 1.0  # images are resized by this first (0.5: half resolution, same field of view)
     max_num_points: int = 24  # click slots per sign in the points tensor
@@ -100,7 +100,7 @@ class TrainConfig:
 
 _ITER_M = TrainConfig()
 
-PRESETS: dict[str, TrainConfig] = {
+TRAINING_PRESETS: dict[str, TrainConfig] = {
     "hrnet18s_cocolvis_itermask": _ITER_M.replace(model="hrnet18s", batch_size=32),
     "hrnet18_cocolvis_itermask": _ITER_M.replace(model="hrnet18", batch_size=28),
     "hrnet32_cocolvis_itermask": _ITER_M.replace(model="hrnet32", batch_size=32),
@@ -124,7 +124,7 @@ PRESETS: dict[str, TrainConfig] = {
 
 
 def get_preset(name: str) -> TrainConfig:
-    """A training preset by name (see :data:`PRESETS`)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown training preset {name!r}; choose from {sorted(PRESETS)}")
-    return PRESETS[name]
+    """A training preset by name (see :data:`TRAINING_PRESETS`)."""
+    if name not in TRAINING_PRESETS:
+        raise ValueError(f"unknown training preset {name!r}; choose from {sorted(TRAINING_PRESETS)}")
+    return TRAINING_PRESETS[name]
