@@ -58,36 +58,27 @@
 # ## Set-up on Colab
 #
 # Locally nothing is needed (`make course` installed everything; the cell below does nothing).
-# **On Colab**, the cell clones and installs the course, pins **ipycanvas 0.13.2** and turns
-# on Colab's custom widget manager, without which third-party widgets do not render. Why
-# 0.13.2: ipycanvas 0.12.x and 0.13.1 do not render on Colab (the canvas-manager widget they
-# rely on is not created there), and 0.13.2 is the release reported working on Colab with
-# `enable_custom_widget_manager()` (ipycanvas issue #318); 0.14 has not been confirmed there.
-# Everything `ritm_lite.widget` uses exists unchanged in 0.13.2. If the widget still does
-# not show, the last section of this notebook runs the same session without widgets.
+# **On Colab**, the cell clones and installs the course (as in notebook 00), and
+# `ritm_lite.colab.setup(widgets=True)` pins **ipycanvas 0.13.2** and turns on Colab's custom
+# widget manager, without which third-party widgets do not render (why 0.13.2: see
+# `ritm_lite/colab.py`). If the widget still does not show, the last section of this notebook
+# runs the same session without widgets.
 
 # %% tags=["colab"]
 import subprocess
 import sys
 
-IN_COLAB = "google.colab" in sys.modules
-REPO_URL = "https://github.com/ritm-lite/ritm_lite"  # <- the repository you cloned the course from
-COLAB_IPYCANVAS = "ipycanvas==0.13.2"  # known to render on Colab (see above)
-if IN_COLAB:
+if "google.colab" in sys.modules:
     try:
         import ritm_lite  # noqa: F401  (already installed in this runtime)
-    except ImportError:
-        subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "/content/ritm_lite"], check=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "-e", "/content/ritm_lite[course]"], check=True
-        )
+    except ImportError:  # clone and install the course; Colab's own torch stays
+        REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+        subprocess.run(["git", "clone", "--depth", "1", REPO, "/content/ritm_lite"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/ritm_lite[course]"], check=True)
         sys.path.insert(0, "/content/ritm_lite")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", COLAB_IPYCANVAS], check=True)
-    from google.colab import output
+from ritm_lite import colab
 
-    output.enable_custom_widget_manager()
-else:
-    print("Not on Colab: nothing to install.")
+colab.setup(widgets=True)
 
 # %%
 import json
