@@ -176,3 +176,24 @@ def test_bad_input_is_refused_clearly(image):
         predictor.predict(COORDS, LABELS, mask_input=np.zeros((10, 10)))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         predictor.predict(COORDS, LABELS, mask_input=np.full((48, 64), 2.0))
+
+
+def test_set_zoom_in_switches_zoom_in_and_starts_the_interaction_over(image):
+    model = TinyClickNet()
+    predictor = Predictor(model, zoom_in=False, flip=False)
+    predictor.set_image(image)
+    mask = np.zeros((48, 64), dtype=np.float32)
+    mask[20:36, 10:30] = 1.0
+    predictor.predict(COORDS[:1], LABELS[:1], mask_input=mask)
+    zoom = ZoomIn(ZoomInConfig(target_size=100, min_crop_size=10))
+    predictor.set_zoom_in(zoom)
+    assert predictor.zoom_in is zoom and not predictor.prev_prediction.any()  # started over
+    predictor.predict(COORDS[:1], LABELS[:1], mask_input=mask)
+    predictor.predict(COORDS, LABELS)
+    assert max(model.calls[-1][0].shape[2:]) == 100  # zoomed from the second click
+    predictor.set_zoom_in(False)
+    assert predictor.zoom_in is None
+    predictor.set_zoom_in(True)
+    assert predictor.zoom_in.config == ZoomInConfig()
+    with pytest.raises(ValueError, match="zoom_in"):
+        predictor.set_zoom_in("yes")

@@ -73,6 +73,9 @@ class DiskPredictor:
         self._prev = prob
         return prob.copy()
 
+    def set_zoom_in(self, zoom_in: Any) -> None:
+        self.zoom_in = zoom_in
+
     def get_state(self) -> Any:
         return None if self._prev is None else self._prev.copy()
 

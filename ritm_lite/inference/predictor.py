@@ -38,6 +38,17 @@ from ritm_lite.inference.limit_longest_side import LimitLongestSide
 from ritm_lite.inference.zoom_in import ZoomIn, ZoomInConfig
 
 
+def _as_zoom_in(zoom_in: ZoomIn | ZoomInConfig | bool | None) -> ZoomIn | None:
+    """A ``ZoomIn`` from a ``ZoomIn``, a ``ZoomInConfig``, or ``None``/``False`` (off)."""
+    if isinstance(zoom_in, ZoomInConfig):
+        return ZoomIn(zoom_in)
+    if zoom_in is False or zoom_in is None:
+        return None
+    if not isinstance(zoom_in, ZoomIn):
+        raise ValueError(f"zoom_in must be a bool, a ZoomInConfig or a ZoomIn, got {zoom_in!r}")
+    return zoom_in
+
+
 @dataclass
 class PredictorState:
     """Everything :meth:`Predictor.set_state` needs to undo to an earlier click."""
@@ -91,20 +102,25 @@ class Predictor:
                 "with a ZoomInConfig pass its target_size there"
             )
         if zoom_in is True:
-            zoom_in = ZoomIn(ZoomInConfig(target_size=400 if zoom_in_target_size is None else zoom_in_target_size))
-        elif isinstance(zoom_in, ZoomInConfig):
-            zoom_in = ZoomIn(zoom_in)
-        elif zoom_in is False or zoom_in is None:
-            zoom_in = None
-        elif not isinstance(zoom_in, ZoomIn):
-            raise ValueError(f"zoom_in must be a bool, a ZoomInConfig or a ZoomIn, got {zoom_in!r}")
-        self.zoom_in: ZoomIn | None = zoom_in
+            zoom_in = ZoomInConfig(target_size=400 if zoom_in_target_size is None else zoom_in_target_size)
+        self.zoom_in: ZoomIn | None = _as_zoom_in(zoom_in)
         self.limit: LimitLongestSide | None = LimitLongestSide(max_size) if max_size is not None else None
         self.flip: HorizontalFlip | None = HorizontalFlip() if flip else None
         self._image: torch.Tensor | None = None  # (1, 3, H, W) float32 in [0, 1]
         self._prev_prediction: torch.Tensor | None = None  # (1, 1, H, W) probabilities
         self._image_digest: str | None = None  # which image the state belongs to
         self.last_model_seconds = 0.0  # time spent in the model by the last predict()
+
+    def set_zoom_in(self, zoom_in: bool | ZoomIn | ZoomInConfig | None) -> None:
+        """Switch ZoomIn on (``True``: the paper's; a ``ZoomIn`` / ``ZoomInConfig``) or off.
+
+        The clicks so far were predicted under the old setting, so the interaction starts
+        over on the same image (``reset``); the caller replays its clicks if it wants them
+        (the widget does).
+        """
+        self.zoom_in = _as_zoom_in(ZoomInConfig() if zoom_in is True else zoom_in)
+        if self._image is not None:
+            self.reset()
 
     # ------------------------------------------------------------------ image and state
 

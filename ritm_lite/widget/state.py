@@ -36,9 +36,9 @@ from ritm_lite.widget.io import mask_foreground, to_rgb
 class PredictorLike(Protocol):
     """What the widget needs from a predictor (``ritm_lite.inference.Predictor`` fits).
 
-    ``zoom_in`` is optional: when the predictor has the attribute, the widget's ZoomIn
-    toggle sets it to ``None`` (off) or back to its ZoomIn object (on), as
-    ``ritm_lite.inference.Predictor`` keeps it.
+    ``zoom_in`` and ``set_zoom_in(zoom_in)`` are optional: when the predictor has them
+    (``ritm_lite.inference.Predictor`` does), the widget's ZoomIn toggle calls
+    ``set_zoom_in(None)`` (off) or ``set_zoom_in(its ZoomIn object)`` (on).
     """
 
     def set_image(self, image: np.ndarray) -> None:
@@ -217,7 +217,7 @@ class SegmentationState:
         replayed, one forward pass each; finished objects are kept.
 
         Args:
-            change: called with the predictor, e.g. ``lambda p: setattr(p, "zoom_in", None)``.
+            change: called with the predictor, e.g. ``lambda p: p.set_zoom_in(None)``.
         """
         with self._exclusive():
             change(self.predictor)
