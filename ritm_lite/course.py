@@ -92,6 +92,13 @@ def _rng(key: str) -> np.random.Generator:
     return np.random.default_rng(abs(hash(key)) % 2**32)  # new inputs in every session
 
 
+def _labels_and_prediction(key: str, size: int, ignored: float) -> tuple[np.ndarray, np.ndarray]:
+    """A random ``(size, size)`` ground truth (1 / 0 / -1, ``ignored`` of it -1) and bool prediction."""
+    rng = _rng(key)
+    gt = rng.choice([-1, 0, 1], size=(size, size), p=[ignored, 0.5, 0.5 - ignored]).astype(np.int32)
+    return gt, rng.random((size, size)) > 0.5
+
+
 def _close(got: Any, expected: Any, what: str, atol: float = 1e-5) -> str | None:
     got_array = np.asarray(got.detach() if isinstance(got, torch.Tensor) else got, dtype=np.float64)
     expected_array = np.asarray(expected, dtype=np.float64)
@@ -160,21 +167,14 @@ def _conv1e(answer: Callable) -> str | None:
 
 
 def hrnet_branch_sizes(height: int, width: int) -> list[tuple[int, int]]:
-    """``(h, w)`` of HRNet's four branches for an ``height`` x ``width`` input.
+    """``(h, w)`` of HRNet's four branches for an ``height`` x ``width`` input, measured on
+    the library's HRNet-W18-small (random weights; only the shapes matter)."""
+    from ritm_lite.model import build_model
 
-    Every downsampling is a 3x3 convolution with stride 2 and padding 1:
-    ``n -> floor((n + 2 - 3) / 2) + 1``; the stem does it twice (stride 4), each new branch
-    once more (strides 8, 16, 32).
-    """
-    def down(n: int) -> int:
-        return (n + 2 * 1 - 3) // 2 + 1
-
-    size = (down(down(height)), down(down(width)))
-    sizes = [size]
-    for _ in range(3):
-        size = (down(size[0]), down(size[1]))
-        sizes.append(size)
-    return sizes
+    backbone = build_model("hrnet18s", init=False).feature_extractor.eval()
+    with torch.no_grad():
+        branches = backbone.branches(backbone.stem(torch.zeros(1, 3, height, width)))
+    return [tuple(int(v) for v in b.shape[2:]) for b in branches]
 
 
 @_exercise(
@@ -241,9 +241,7 @@ def _box_iou(answer: Callable) -> str | None:
 def _errors(answer: Callable) -> str | None:
     from ritm_lite.evaluation.clicker import error_regions
 
-    rng = _rng("06")
-    gt = rng.choice([-1, 0, 1], size=(20, 24), p=[0.1, 0.5, 0.4]).astype(np.int32)
-    pred = rng.random((20, 24)) > 0.5
+    gt, pred = _labels_and_prediction("06", 24, ignored=0.1)
     got = answer(gt.copy(), pred.copy())
     for name, mine, theirs in zip(("false negatives", "false positives"), got, error_regions(gt, pred)):
         if np.asarray(mine).shape != theirs.shape or not np.array_equal(np.asarray(mine, bool), theirs):
@@ -311,9 +309,7 @@ def _noc(answer: Callable) -> str | None:
 def _iou(answer: Callable) -> str | None:
     from ritm_lite.evaluation.metrics import iou
 
-    rng = _rng("09")
-    gt = rng.choice([-1, 0, 1], size=(30, 30), p=[0.2, 0.4, 0.4]).astype(np.int32)
-    pred = rng.random((30, 30)) > 0.4
+    gt, pred = _labels_and_prediction("09", 30, ignored=0.2)
     hint = _close(float(answer(gt.copy(), pred.copy())), iou(gt, pred), "your IoU", atol=1e-6)
     return None if hint is None else hint + "; leave the -1 pixels out of both the intersection and the union"
 

@@ -8,7 +8,6 @@ import torch
 
 from ritm_lite import course
 from ritm_lite.losses import focal_loss
-from ritm_lite.model import build_model
 from tests.test_notebooks import NOTEBOOKS, exercise_keys, jupytext, solutions
 
 
@@ -84,11 +83,3 @@ def test_an_answer_that_raises_is_wrong_not_a_crash(capsys):
 
     assert not course.check("08.noc", broken)
     assert "RuntimeError: oops" in capsys.readouterr().out
-
-
-def test_the_branch_sizes_rule_is_the_models():
-    backbone = build_model("hrnet18s").feature_extractor.eval()
-    for height, width in ((67, 45), (64, 96), (33, 50)):
-        with torch.no_grad():
-            branches = backbone.branches(backbone.stem(torch.zeros(1, 3, height, width)))
-        assert [tuple(b.shape[2:]) for b in branches] == course.hrnet_branch_sizes(height, width)

@@ -17,6 +17,7 @@ from ritm_lite.weights import (
     MODEL_CARD,
     grabcut_evaluation,
     load_course_model,
+    predictor_settings,
 )
 
 # name -> (backbone, parameters, at most this many MiB on disk)
@@ -72,10 +73,14 @@ def test_model_card_quotes_the_stored_evaluation(name):
 def test_stored_grabcut_curves_are_reproduced(name, tmp_path, grabcut_dir):
     """Re-run the card's evaluation on the first GrabCut objects: same clicks, same IoUs."""
     stored = json.loads(grabcut_evaluation(name).read_text())
+    # the stored evaluation is of the settings the course uses these weights with
+    assert stored["zoom_in"] and stored["flip"]
+    assert stored.get("max_size") == predictor_settings(name).get("max_size")
+    extra = ["--max-size", str(stored["max_size"])] if stored.get("max_size") else []
     out = tmp_path / "grabcut.json"
-    evaluate_main(["--checkpoint", str(COURSE_WEIGHTS[name]), "--dataset", "GrabCut", "--data-root",
-                   str(grabcut_dir), "--limit", "3", "--max-clicks", "5", "--device", "cpu", "--quiet",
-                   "--json", str(out)])
+    assert evaluate_main(["--checkpoint", str(COURSE_WEIGHTS[name]), "--dataset", "GrabCut", "--data-root",
+                          str(grabcut_dir), "--limit", "3", "--max-clicks", "5", "--device", "cpu", "--quiet",
+                          "--json", str(out), *extra]) == 0
     fresh = json.loads(out.read_text())["objects"]
     assert [o["name"] for o in fresh] == [o["name"] for o in stored["objects"][:3]]
     for new, old in zip(fresh, stored["objects"]):
