@@ -76,7 +76,7 @@ from ritm_lite.evaluation import (
     plot_miou_curves,
 )
 from ritm_lite.evaluation.clicker import error_regions
-from ritm_lite.inference import HorizontalFlip, Predictor, ZoomIn, ZoomInConfig
+from ritm_lite.inference import HorizontalFlip, LimitLongestSide, Predictor, ZoomIn, ZoomInConfig
 from ritm_lite.inference.zoom_in import (
     bbox_from_mask,
     clicks_to_crop,
@@ -315,6 +315,42 @@ for ax, (image, title) in zip(axes, panels):
     ax.axis("off")
 plt.show()
 show_source(HorizontalFlip.inv_transform)
+
+# %% [markdown]
+# ## LimitLongestSide: the first click at the scale the network was trained at
+#
+# The first click sees the whole photo. The original predictor can shrink anything longer than
+# `max_size` pixels before the network sees it, and resize the probabilities back
+# (`BasePredictor(max_size=...)`; its demo uses 800, its evaluation none). For a network
+# trained on small crops this matters: objects in a full-size photo are larger than any it saw.
+# The course's EfficientNet-Lite0 was trained on photos shrunk to 62.5 % (COCO's 640 px ->
+# 400 px), and `predictor_settings` gives it `max_size=400`. The curve below is the first
+# click's IoU (flip, no ZoomIn) against `max_size`, on the first GrabCut objects:
+
+# %%
+show_source(LimitLongestSide.transform)
+
+# %%
+limit_objects = samples[:3] if SMOKE else samples[:10]
+long_side = max(max(s.image.shape[:2]) for s in limit_objects)
+sizes = [None, *[v for v in ((96, 64, 48) if SMOKE else (600, 480, 400, 320, 240)) if v < long_side]]
+first_click_iou = []
+for size in sizes:
+    scaled = Predictor(model, zoom_in=False, flip=True, max_size=size)
+    ious = []
+    for s in limit_objects:
+        scaled.set_image(s.image)
+        click = next_click(s.gt_mask, np.zeros(s.gt_mask.shape, bool))
+        ious.append(iou(s.gt_mask, scaled.predict([[click.x, click.y]], [1]) > 0.49))
+    first_click_iou.append(float(np.mean(ious)))
+    print(f"max_size {str(size):>4}: mean IoU after the first click {first_click_iou[-1]:.3f}")
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(range(len(sizes)), first_click_iou, "o-")
+ax.set_xticks(range(len(sizes)), ["none" if v is None else str(v) for v in sizes])
+ax.set_xlabel("max_size (long side the network sees, px)")
+ax.set_ylabel("mean IoU, first click")
+ax.set_title(f"{model_name}, {len(limit_objects)} GrabCut objects")
+plt.show()
 
 # %% [markdown]
 # ## The automatic clicker
