@@ -243,8 +243,8 @@ print("tight box", tight, "\nexpanded ", expanded, "\nclamped  ", roi)
 print(f"-> crop resized to {size[1]}x{size[0]}")
 
 zoom = ZoomIn(cfg)
-zoom.set_prev_probs(torch.from_numpy(prev_mask.astype(np.float32))[None, None])
-net_input = torch.cat([rgb, zoom.get_state()["prev_probs"]], dim=1)  # RGB + previous mask
+prev = torch.from_numpy(prev_mask.astype(np.float32))[None, None]
+net_input = torch.cat([rgb, prev], dim=1)  # RGB + previous mask: ZoomIn boxes the last channel
 crop, [crop_clicks] = zoom.transform(net_input, [clicks])
 assert zoom.roi == roi and crop_clicks == clicks_to_crop(clicks, roi, size)
 

@@ -87,7 +87,6 @@ def test_crop_then_paste_reproduces_a_linear_map_inside_the_box():
     zoom = ZoomIn(target_size=90, min_crop_size=10)
     prev = torch.zeros(1, 1, 60, 80)
     prev[:, :, 20:30, 30:50] = 1.0
-    zoom.set_prev_probs(prev)
     ramp = _ramp(60, 80)
     image = torch.cat([ramp, ramp, ramp, prev], dim=1)
     clicks = [pos(35, 25, 0), pos(40, 22, 1)]
@@ -114,7 +113,7 @@ def test_first_click_is_not_zoomed_and_the_box_follows_the_rules():
 
     prev = torch.zeros(1, 1, 100, 100)
     prev[:, :, 40:60, 40:60] = 1.0
-    zoom.inv_transform(prev)  # remembered as the previous prediction
+    image = torch.cat([image[:, :3], prev], dim=1)  # the previous prediction: the last channel
     zoom.transform(image, [[pos(50, 50, 0), pos(45, 45, 1)]])
     first_roi = zoom.roi
     assert first_roi is not None and zoom.roi_updated
@@ -131,14 +130,13 @@ def test_box_is_recomputed_when_its_iou_drops_below_half_with_every_click_inside
     image = torch.rand(1, 4, 100, 100)
     large = torch.zeros(1, 1, 100, 100)
     large[:, :, 10:90, 10:90] = 1.0
-    zoom.set_prev_probs(large)
-    zoom.transform(image, [[pos(50, 50, 0), pos(45, 45, 1)]])
+    zoom.transform(torch.cat([image[:, :3], large], 1), [[pos(50, 50, 0), pos(45, 45, 1)]])
     kept = zoom.roi
     assert kept == object_roi(large[0, 0].numpy() > 0.5, [pos(50, 50)], 1.0, 10)
 
     small = torch.zeros(1, 1, 100, 100)
     small[:, :, 44:56, 44:56] = 1.0  # the object shrank to a box well inside the kept one
-    zoom.set_prev_probs(small)
+    image = torch.cat([image[:, :3], small], 1)
     clicks = [pos(50, 50, 0), pos(45, 45, 1), pos(52, 47, 2)]
     new = object_roi(small[0, 0].numpy() > 0.5, clicks, 1.0, 10)
     assert clicks_inside(kept, clicks) and bbox_iou(new, kept) < 0.5  # only the IoU rule applies
@@ -152,10 +150,10 @@ def test_empty_prediction_keeps_the_old_box_for_pasting():
     image = torch.rand(1, 4, 60, 80)
     prev = torch.zeros(1, 1, 60, 80)
     prev[:, :, 20:30, 30:50] = 1.0
-    zoom.set_prev_probs(prev)
-    zoom.transform(image, [[pos(35, 25, 0), pos(40, 22, 1)]])
+    zoom.transform(torch.cat([image[:, :3], prev], 1), [[pos(35, 25, 0), pos(40, 22, 1)]])
     roi = zoom.roi
-    zoom.inv_transform(torch.zeros(1, 1, *zoom.get_state()["crop_size"]))  # empty prediction
+    empty = zoom.inv_transform(torch.zeros(1, 1, *zoom.crop_size))  # an empty prediction ...
+    image = torch.cat([image[:, :3], empty], 1)  # ... fed back
     unchanged, _ = zoom.transform(image, [[pos(35, 25, 0), pos(40, 22, 1), pos(36, 25, 2)]])
     assert unchanged is image  # the net sees the whole image...
     pasted = zoom.inv_transform(torch.ones(1, 1, 60, 80))
@@ -167,8 +165,7 @@ def test_zoom_state_round_trip_and_reset():
     zoom = ZoomIn(target_size=40, min_crop_size=10)
     prev = torch.zeros(1, 1, 60, 80)
     prev[:, :, 20:30, 30:50] = 1.0
-    zoom.set_prev_probs(prev)
-    image = torch.rand(1, 4, 60, 80)
+    image = torch.cat([torch.rand(1, 3, 60, 80), prev], 1)
     crop, _ = zoom.transform(image, [[pos(35, 25, 0), pos(40, 22, 1)]])
     state = zoom.get_state()
     zoom.inv_transform(torch.rand(1, 1, *crop.shape[2:]))
@@ -177,21 +174,22 @@ def test_zoom_state_round_trip_and_reset():
     again, _ = zoom.transform(image, [[pos(35, 25, 0), pos(40, 22, 1)]])
     torch.testing.assert_close(again, crop)
     zoom.reset()
-    assert zoom.roi is None and zoom.get_state()["prev_probs"] is None
+    assert zoom.roi is None and zoom.crop_size is None
 
 
 def test_needs_recompute_only_without_skipped_clicks():
     small = torch.zeros(1, 1, 400, 400)
     small[:, :, 10:20, 10:20] = 1.0
     paper = ZoomIn()
-    paper.inv_transform(small)
-    assert not paper.needs_recompute()  # skip_clicks = 1: never
+    assert not paper.needs_recompute(small)  # skip_clicks = 1: never
     eager = ZoomIn(skip_clicks=0, min_crop_size=50)
-    eager.transform(torch.rand(1, 4, 400, 400), [[pos(15, 15)]])  # no previous prediction yet
-    eager.inv_transform(small)
-    assert eager.needs_recompute()  # a small object: zoom in and run the click again
-    eager.transform(torch.rand(1, 4, 400, 400), [[pos(15, 15)]])
-    assert eager.roi is not None
+    first_input = torch.cat([torch.rand(1, 3, 400, 400), torch.zeros(1, 1, 400, 400)], 1)
+    same, _ = eager.transform(first_input, [[pos(15, 15)]])  # no previous prediction yet
+    assert same is first_input and eager.inv_transform(small) is small
+    assert eager.needs_recompute(small)  # a small object: zoom in and run the click again
+    crop, _ = eager.transform(first_input, [[pos(15, 15)]], guide=small)  # boxed on the answer
+    assert eager.roi is not None and max(crop.shape[2:]) == 400
+    torch.testing.assert_close(crop[:, 3:], torch.zeros_like(crop[:, 3:]))  # the net still sees the old mask
 
 
 def test_flip_round_trip_and_click_mirroring():

@@ -199,7 +199,7 @@ class Predictor:
             point_labels: ``(N,)`` 1 for positive, 0 for negative clicks.
             mask_input: optional ``(H, W)`` float probabilities in ``[0, 1]`` or bool mask
                 used as the previous prediction instead of the predictor's own (to correct
-                an existing segmentation). It also becomes ZoomIn's previous prediction.
+                an existing segmentation); ZoomIn places its box on it too.
 
         Returns:
             ``(H, W)`` float32 foreground probabilities (threshold 0.49 in the paper's
@@ -213,21 +213,19 @@ class Predictor:
         clicks = clicks_from_prompts(point_coords, point_labels, self.image_size)
         if mask_input is not None:
             self._prev_prediction = self._mask_tensor(mask_input)
-            if self.zoom_in is not None:
-                self.zoom_in.set_prev_probs(self._prev_prediction)
         self.last_model_seconds = 0.0
         with torch.no_grad():
             probs = self._step(clicks)
-            if self.zoom_in is not None and self.zoom_in.needs_recompute():
-                probs = self._step(clicks)
+            if self.zoom_in is not None and self.zoom_in.needs_recompute(probs):
+                probs = self._step(clicks, zoom_guide=probs)  # zoomed around the first answer
         self._prev_prediction = probs
         return probs[0, 0].cpu().numpy().copy()  # the caller's own array, not a view of the state
 
-    def _step(self, clicks: list[Click]) -> torch.Tensor:
+    def _step(self, clicks: list[Click], zoom_guide: torch.Tensor | None = None) -> torch.Tensor:
         net_input = torch.cat([self._image, self._prev_prediction], dim=1)
         clicks_lists = [clicks]
         if self.zoom_in is not None:
-            net_input, clicks_lists = self.zoom_in.transform(net_input, clicks_lists)
+            net_input, clicks_lists = self.zoom_in.transform(net_input, clicks_lists, guide=zoom_guide)
         zoomed_size = tuple(net_input.shape[2:])
         if self.limit is not None:
             net_input, clicks_lists = self.limit.transform(net_input, clicks_lists)

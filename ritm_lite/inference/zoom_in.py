@@ -192,9 +192,11 @@ def clicks_to_crop(clicks: Sequence[Click], box: Box, size: tuple[int, int]) -> 
 class ZoomIn:
     """The ZoomIn inference transform (batch of one image).
 
-    ``transform`` maps the ``(1, C, H, W)`` input (RGB + previous-mask channel) and its click
-    list into the crop; ``inv_transform`` maps the crop's ``(1, 1, h, w)`` probabilities
-    back to ``(1, 1, H, W)`` and remembers them as the next "previous prediction".
+    ``transform`` maps the ``(1, C, H, W)`` input (RGB + previous-mask channel, the last one)
+    and its click list into the crop; ``inv_transform`` maps the crop's ``(1, 1, h, w)``
+    probabilities back to ``(1, 1, H, W)``. The previous prediction is read from the input's
+    last channel: the predictor owns it, ZoomIn keeps no copy. What ZoomIn keeps from click to
+    click is its box (:attr:`roi`).
     """
 
     def __init__(self, config: ZoomInConfig | None = None, **overrides):
@@ -204,10 +206,9 @@ class ZoomIn:
         self.reset()
 
     def reset(self) -> None:
-        """Forget the box and the previous prediction (a new image or a new object)."""
+        """Forget the box (a new image or a new object)."""
         self._input_shape: tuple[int, ...] | None = None
         self._roi: Box | None = None
-        self._prev_probs: torch.Tensor | None = None  # (1, 1, H, W) probabilities
         self._crop_size: tuple[int, int] | None = None
         self.roi_updated = False  # True when the last transform set a new box
 
@@ -216,15 +217,15 @@ class ZoomIn:
         """The current zoom box in full-image pixels, or ``None`` before zooming starts."""
         return self._roi
 
-    def set_prev_probs(self, probs: torch.Tensor) -> None:
-        """Replace the remembered previous prediction ``(1, 1, H, W)`` (an external mask)."""
-        self._prev_probs = probs
+    @property
+    def crop_size(self) -> tuple[int, int] | None:
+        """``(h, w)`` of the last crop fed to the network, or ``None`` before zooming starts."""
+        return self._crop_size
 
     def get_state(self) -> dict:
         return {
             "input_shape": self._input_shape,
             "roi": self._roi,
-            "prev_probs": self._prev_probs,
             "crop_size": self._crop_size,
             "roi_updated": self.roi_updated,
         }
@@ -232,18 +233,22 @@ class ZoomIn:
     def set_state(self, state: dict) -> None:
         self._input_shape = state["input_shape"]
         self._roi = state["roi"]
-        self._prev_probs = state["prev_probs"]
         self._crop_size = state["crop_size"]
         self.roi_updated = state["roi_updated"]
 
     def transform(
-        self, image_nd: torch.Tensor, clicks_lists: list[list[Click]]
+        self, image_nd: torch.Tensor, clicks_lists: list[list[Click]], guide: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, list[list[Click]]]:
         """Crop and resize the input around the object, and move the clicks with it.
 
         Args:
-            image_nd: ``(1, C, H, W)`` float input.
+            image_nd: ``(1, C, H, W)`` float input whose last channel is the previous
+                prediction (probabilities).
             clicks_lists: one list of clicks in ``(x, y)`` pixels of ``image_nd``.
+            guide: ``(1, 1, H, W)`` probabilities to place the box on instead of the input's
+                last channel (the zoomed rerun of :meth:`needs_recompute`: the box follows the
+                first answer, while the network still sees the previous prediction, as in
+                the original).
 
         Returns:
             ``(1, C, h, w)`` crop and the clicks in crop pixels, or the inputs unchanged
@@ -260,10 +265,10 @@ class ZoomIn:
         self._input_shape = tuple(image_nd.shape)
         height, width = image_nd.shape[2:]
         current = None
-        if self._prev_probs is not None:
-            pred_mask = (self._prev_probs > cfg.prob_thresh)[0, 0].cpu().numpy()
-            if pred_mask.any():
-                current = object_roi(pred_mask, clicks, cfg.expansion_ratio, cfg.min_crop_size)
+        guide = image_nd[:, -1:] if guide is None else guide  # the previous prediction
+        pred_mask = (guide[0, 0] > cfg.prob_thresh).cpu().numpy()
+        if pred_mask.any():
+            current = object_roi(pred_mask, clicks, cfg.expansion_ratio, cfg.min_crop_size)
         if current is None:
             if cfg.skip_clicks >= 0:
                 # the kept box (if any) still applies in inv_transform
@@ -282,9 +287,9 @@ class ZoomIn:
         return crop, [clicks_to_crop(clicks, self._roi, self._crop_size)]
 
     def inv_transform(self, prob_map: torch.Tensor) -> torch.Tensor:
-        """Paste the crop's ``(1, 1, h, w)`` probabilities into a zero ``(1, 1, H, W)`` map."""
+        """Paste the crop's ``(1, 1, h, w)`` probabilities into a zero ``(1, 1, H, W)`` map
+        (the map itself while there is no box)."""
         if self._roi is None:
-            self._prev_probs = prob_map
             return prob_map
         if prob_map.shape[0] != 1:
             raise ValueError(
@@ -294,25 +299,22 @@ class ZoomIn:
         resized = F.interpolate(
             prob_map, size=(box.height, box.width), mode="bilinear", align_corners=True
         )
-        if self._prev_probs is not None:
-            full = torch.zeros(self._prev_probs.shape, device=prob_map.device, dtype=prob_map.dtype)
-            full[:, :, box.top : box.bottom + 1, box.left : box.right + 1] = resized
-        else:
-            full = resized
-        self._prev_probs = full
+        height, width = self._input_shape[2:]
+        full = torch.zeros((1, 1, height, width), device=prob_map.device, dtype=prob_map.dtype)
+        full[:, :, box.top : box.bottom + 1, box.left : box.right + 1] = resized
         return full
 
-    def needs_recompute(self) -> bool:
-        """With ``skip_clicks <= 0``: whether the first, unzoomed prediction is small enough
-        (its box has IoU < 0.5 with the image) that the click should be run again zoomed in.
-        Always ``False`` with the paper's ``skip_clicks = 1``.
+    def needs_recompute(self, probs: torch.Tensor) -> bool:
+        """With ``skip_clicks <= 0``: whether the first, unzoomed prediction ``probs``
+        ``(1, 1, H, W)`` is small enough (its box has IoU < 0.5 with the image) that the click
+        should be run again zoomed in. Always ``False`` with the paper's ``skip_clicks = 1``.
         """
         cfg = self.config
-        if self._prev_probs is None or self._roi is not None or cfg.skip_clicks > 0:
+        if self._roi is not None or cfg.skip_clicks > 0:
             return False
-        pred_mask = (self._prev_probs > cfg.prob_thresh)[0, 0].cpu().numpy()
+        pred_mask = (probs > cfg.prob_thresh)[0, 0].cpu().numpy()
         if not pred_mask.any():
             return False
         possible = object_roi(pred_mask, [], cfg.expansion_ratio, cfg.min_crop_size)
-        height, width = self._input_shape[2:] if self._input_shape else pred_mask.shape
+        height, width = pred_mask.shape
         return bbox_iou(possible, Box(0, height - 1, 0, width - 1)) < 0.5
