@@ -55,8 +55,7 @@ def arm_model(arm: str, config: TrainConfig) -> torch.nn.Module:
     if arm not in ARMS:
         raise ValueError(f"unknown arm {arm!r}; choose from {ARMS}")
     torch.manual_seed(config.seed)
-    model = build_model(config.model)
-    model.conv1s[3].set_value(config.conv1s_init_scale)
+    model = build_model(config.model_config())
     if arm.endswith("conv1e"):
         model.maps_transform = Conv1E(in_channels=3, out_channels=model.feature_extractor.stem_channels)
     if arm.startswith("imagenet"):

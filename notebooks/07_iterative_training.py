@@ -154,8 +154,7 @@ run_config = config.replace(epochs=1, epoch_len=steps_to_run * config.batch_size
                             checkpoint_every_steps=10**6)
 out = PROJECT_ROOT / "runs" / ("notebook07_smoke" if SMOKE else "notebook07")
 torch.manual_seed(run_config.seed)
-start_model = ritm_lite.build_model(run_config.model)
-start_model.conv1s[3].set_value(run_config.conv1s_init_scale)  # Conv1S's ScaleLayer: 1.0 here
+start_model = ritm_lite.build_model(run_config.model_config())  # the preset, Conv1S's scale starting at 1.0
 print(f"ImageNet weights: {len(load_imagenet(start_model).loaded)} tensors")
 trainer = Trainer(run_config, train_set, out, model=start_model, progress=True)
 untrained = {k: v.clone() for k, v in trainer.model.state_dict().items()}

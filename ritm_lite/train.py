@@ -119,7 +119,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def initial_model(path: Path, config: TrainConfig) -> RITMModel:
     """The model stored at ``path``, in training mode, if it is the preset's architecture."""
     model = load_checkpoint(path)
-    if model.config != MODEL_PRESETS[config.model]:
+    if model.config.architecture() != MODEL_PRESETS[config.model].architecture():
         raise ValueError(f"--init-checkpoint {path} holds {model.config}, but the preset trains "
                          f"{config.model} ({MODEL_PRESETS[config.model]})")
     return model.train()

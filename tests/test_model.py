@@ -194,3 +194,17 @@ def test_xavier_init_statistics():
     bn = model.feature_extractor.bn1
     assert torch.all(bn.weight == 1) and torch.all(bn.bias == 0)
     assert model.conv1s[3].scale.item() == pytest.approx(0.05)  # untouched by the initialiser
+
+
+def test_conv1s_starting_scale_is_a_model_config_field():
+    from dataclasses import replace
+
+    from ritm_lite.training.config import get_preset
+
+    config = replace(MODEL_PRESETS["efficientnet_lite0"], conv1s_init_scale=1.0)
+    assert build_model(config, init=False).conv1s[3](torch.ones(1)).item() == pytest.approx(1.0)
+    assert build_model("hrnet18s", init=False).conv1s[3](torch.ones(1)).item() == pytest.approx(0.05)
+    assert config.architecture() == MODEL_PRESETS["efficientnet_lite0"]  # weights interchangeable
+    assert get_preset("efficientnet_lite0_course").model_config() == config
+    with pytest.raises(ValueError, match="conv1s_init_scale"):
+        replace(config, conv1s_init_scale=0.0)

@@ -21,6 +21,7 @@ HRNet + OCR), so an official checkpoint's ``state_dict`` loads with ``strict=Tru
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -53,6 +54,7 @@ class ModelConfig:
     disk_radius: float = 5.0  # click disk radius in pixels (the paper's r = 5)
     leaky_relu: bool = True  # Conv1S activation: LeakyReLU(0.2) in every ITER-M config
     decoder_width: int = 64  # EfficientNet-Lite: FPN width (unused by HRNet, whose head is OCR)
+    conv1s_init_scale: float = 0.05  # Conv1S's learnable output scale at initialisation (the original's)
 
     def __post_init__(self) -> None:
         known = sorted(BACKBONES) + sorted(EFFICIENTNET_LITE)
@@ -64,6 +66,13 @@ class ModelConfig:
             raise ValueError(f"decoder_width must be positive, got {self.decoder_width}")
         if not self.disk_radius > 0:
             raise ValueError(f"disk_radius must be positive, got {self.disk_radius}")
+        if not self.conv1s_init_scale > 0:
+            raise ValueError(f"conv1s_init_scale must be positive, got {self.conv1s_init_scale}")
+
+    def architecture(self) -> ModelConfig:
+        """This config without its initialisation settings: equal for two models whose weights
+        are interchangeable."""
+        return dataclasses.replace(self, conv1s_init_scale=ModelConfig.conv1s_init_scale)
 
 
 MODEL_PRESETS: dict[str, ModelConfig] = {
@@ -218,7 +227,8 @@ def build_model(preset: str | ModelConfig = "hrnet18s", init: bool = True) -> RI
     click_maps = ClickMaps(radius=config.disk_radius)
     if config.backbone in EFFICIENTNET_LITE:
         extractor = EfficientNetLiteFPN(config.backbone, width=config.decoder_width)
-        conv1s = Conv1S(in_channels=3, out_channels=extractor.stem_channels, leaky_relu=config.leaky_relu)
+        conv1s = Conv1S(in_channels=3, out_channels=extractor.stem_channels, leaky_relu=config.leaky_relu,
+                        init_scale=config.conv1s_init_scale)
         model = RITMModel(extractor, conv1s, click_maps, config, mean=LITE_MEAN, std=LITE_STD)
         if init:  # the trunk keeps timm's init until ImageNet weights are loaded into it
             xavier_gluon_init(model.maps_transform)
@@ -226,7 +236,7 @@ def build_model(preset: str | ModelConfig = "hrnet18s", init: bool = True) -> RI
         return model
     model = RITMModel(
         feature_extractor=HRNetOCR(BACKBONES[config.backbone], config.ocr_width),
-        maps_transform=Conv1S(in_channels=3, leaky_relu=config.leaky_relu),
+        maps_transform=Conv1S(in_channels=3, leaky_relu=config.leaky_relu, init_scale=config.conv1s_init_scale),
         click_maps=click_maps,
         config=config,
     )

@@ -22,6 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ritm_lite.model.ritm import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,14 @@ class TrainConfig:
     seed: int = 0  # seeds model init, data sampling and click simulation
     conv1s_init_scale: float = 0.05  # Conv1S's learnable output scale at init (the original's 0.05)
 
+    def model_config(self) -> "ModelConfig":
+        """The model preset ``model`` with this run's Conv1S starting scale."""
+        from ritm_lite.model.ritm import MODEL_PRESETS
+
+        if self.model not in MODEL_PRESETS:
+            raise ValueError(f"unknown model preset {self.model!r}; choose from {sorted(MODEL_PRESETS)}")
+        return dataclasses.replace(MODEL_PRESETS[self.model], conv1s_init_scale=self.conv1s_init_scale)
+
     def replace(self, **changes) -> "TrainConfig":
         """A copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)
@@ -64,9 +76,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
-        if not (self.lr > 0 and self.backbone_lr_mult > 0 and 0 < self.gamma <= 1 and self.eps > 0):
+        if not (self.lr >= 0 and self.backbone_lr_mult >= 0 and 0 < self.gamma <= 1 and self.eps > 0):
             raise ValueError(
-                f"need lr > 0, backbone_lr_mult > 0, 0 < gamma <= 1 and eps > 0, got {self.lr}, "
+                f"need lr >= 0, backbone_lr_mult >= 0, 0 < gamma <= 1 and eps > 0, got {self.lr}, "
                 f"{self.backbone_lr_mult}, {self.gamma}, {self.eps}"
             )
         if not all(0 <= b < 1 for b in self.betas):

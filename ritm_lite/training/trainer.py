@@ -64,8 +64,8 @@ class Trainer:
         out_dir: where checkpoints (``checkpoints/``) and logs go.
         val_set: optional validation dataset (same layout).
         env: this process's place in a distributed run (default: a single CPU/GPU process).
-        model: a model to train (default: ``build_model(config.model)`` seeded by ``config.seed``,
-            its Conv1S scale set to ``config.conv1s_init_scale``).
+        model: a model to train (default: ``build_model(config.model_config())``, the preset
+            with the run's Conv1S starting scale, seeded by ``config.seed``).
         max_steps: stop after this many global steps (checkpointing first) — for short runs.
         progress: show tqdm progress bars (main process only).
     """
@@ -86,8 +86,7 @@ class Trainer:
             )
         torch.manual_seed(config.seed)
         if model is None:
-            model = build_model(config.model)
-            model.conv1s[3].set_value(config.conv1s_init_scale)
+            model = build_model(config.model_config())
         self.model = model.to(self.env.device)
         cuda = self.env.device.type == "cuda"
         if cuda and config.channels_last:
