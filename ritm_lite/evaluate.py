@@ -116,6 +116,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
     if args.peer and (args.zoom_in_size is not None or args.max_size is not None):
         parser.error("--zoom-in-size and --max-size apply to a network, not to --peer")
+    if args.no_zoom_in and args.zoom_in_size is not None:
+        parser.error("--zoom-in-size sets ZoomIn's crop: drop it or --no-zoom-in")
     if not 0.0 < args.val_fraction < 1.0:
         parser.error(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
     return args
@@ -173,7 +175,7 @@ def build_predictor(args: argparse.Namespace):
         model.to(device),
         zoom_in=not args.no_zoom_in,
         flip=not args.no_flip,
-        zoom_in_target_size=size,
+        zoom_in_target_size=None if args.no_zoom_in else size,
         max_size=args.max_size,
     )
 

@@ -202,3 +202,20 @@ def test_evaluate_reports_a_missing_or_broken_checkpoint_in_one_line(tmp_path, c
     for checkpoint in (tmp_path / "missing.pth", broken):
         code, err = _cli(["--checkpoint", str(checkpoint), "--data-root", str(data), "--quiet"], capsys)
         assert code == 2 and err.startswith("error:") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("flags", [["--no-zoom-in"], ["--no-zoom-in", "--no-flip", "--max-size", "32"]])
+def test_evaluate_runs_a_network_without_zoom_in(tmp_path, capsys, flags):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    out = tmp_path / "out.json"
+    code, err = _cli(["--preset", "hrnet18s", "--data-root", str(data), "--max-clicks", "1", "--quiet",
+                      "--json", str(out), *flags], capsys)
+    assert code == 0, err
+    record = __import__("json").loads(out.read_text())
+    assert record["zoom_in"] is False and record["max_size"] == (32 if "--max-size" in flags else None)
+
+
+def test_evaluate_refuses_a_zoom_in_size_without_zoom_in(tmp_path, capsys):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    code, err = _cli(["--preset", "hrnet18s", "--data-root", str(data), "--no-zoom-in", "--zoom-in-size", "300"], capsys)
+    assert code == 2 and "--zoom-in-size" in err
