@@ -172,10 +172,11 @@ print("image:", image.shape, image.dtype)
 # ## The widget
 #
 # `ClickSegmenter(predictor, image)` is all it takes. The predictor is `ritm_lite`'s
-# `Predictor` with the paper's inference (ZoomIn and flip averaging) and the settings the
-# chosen weights were made for (`predictor_settings`: the course's EfficientNet-Lite0 sees its
-# first click at most 400 px long, the scale it was trained at). Without ipycanvas the cell
-# shows nothing: the last section runs the same session without widgets.
+# `Predictor` with the paper's inference (ZoomIn and flip averaging) and whatever settings the
+# chosen weights are used with (`predictor_settings`; for the course's weights and the paper's
+# checkpoints: none beyond the paper's protocol). On a very large photo, `max_size=800` (the
+# original demo's) keeps the first click quick. Without ipycanvas the cell shows nothing: the
+# last section runs the same session without widgets.
 
 # %%
 if ClickSegmenter is not None:
