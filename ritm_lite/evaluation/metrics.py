@@ -33,9 +33,9 @@ def iou(gt_mask: np.ndarray, pred_mask: np.ndarray, ignore_label: int = -1) -> f
         raise ValueError(f"gt_mask {gt_mask.shape} and pred_mask {pred_mask.shape} differ in shape")
     valid = gt_mask != ignore_label
     gt = gt_mask == 1
-    intersection = np.count_nonzero(pred_mask & gt & valid)
-    union = np.count_nonzero((pred_mask | gt) & valid)
-    return 1.0 if union == 0 else intersection / union
+    intersection = np.count_nonzero(pred_mask & gt & valid)  # |P ∩ G| over non-ignored pixels
+    union = np.count_nonzero((pred_mask | gt) & valid)  # |P ∪ G| over non-ignored pixels
+    return 1.0 if union == 0 else intersection / union  # IoU = |P ∩ G| / |P ∪ G|
 
 
 def clicks_to_reach(
@@ -43,7 +43,7 @@ def clicks_to_reach(
 ) -> int:
     """NoC@threshold of one object: first 1-based click with IoU >= threshold, else max_clicks."""
     reached = np.flatnonzero(np.asarray(ious) >= threshold)
-    return int(reached[0]) + 1 if reached.size else max_clicks
+    return int(reached[0]) + 1 if reached.size else max_clicks  # NoC = min{k : IoU_k >= t}, else max_clicks
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def noc(
     ).reshape(len(all_ious), len(thresholds))
     return NocTable(
         thresholds=tuple(float(t) for t in thresholds),
-        noc=tuple(float(x) for x in per_object.mean(axis=0)),
+        noc=tuple(float(x) for x in per_object.mean(axis=0)),  # NoC@t = mean over objects
         over_max=tuple(int(x) for x in (per_object == max_clicks).sum(axis=0)),
         per_object=per_object,
         max_clicks=max_clicks,

@@ -61,16 +61,16 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
         )
     if bn.running_mean is None or bn.running_var is None:
         raise ValueError("BatchNorm without running statistics cannot be folded")
-    scale = torch.rsqrt(bn.running_var.double() + bn.eps)
+    scale = torch.rsqrt(bn.running_var.double() + bn.eps)  # 1 / sqrt(sigma^2 + eps)
     if bn.affine:
-        scale = scale * bn.weight.double()
+        scale = scale * bn.weight.double()  # s = gamma / sqrt(sigma^2 + eps)
     shift = bn.bias.double() if bn.affine else torch.zeros_like(scale)
     bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
 
     fused = copy.deepcopy(conv)  # same class, padding and stride (timm's Conv2dSame included)
-    weight = conv.weight.double() * scale.view(-1, 1, 1, 1)
+    weight = conv.weight.double() * scale.view(-1, 1, 1, 1)  # W' = s W (per output channel)
     fused.weight.copy_(weight.to(conv.weight.dtype))
-    folded_bias = ((bias - bn.running_mean.double()) * scale + shift).to(conv.weight.dtype)
+    folded_bias = ((bias - bn.running_mean.double()) * scale + shift).to(conv.weight.dtype)  # b' = s (b - mu) + beta
     fused.bias = nn.Parameter(folded_bias, requires_grad=conv.weight.requires_grad)
     return fused
 
