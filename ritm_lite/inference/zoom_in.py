@@ -167,8 +167,8 @@ def crop_size(box: Box, target_size: int | tuple[int, int]) -> tuple[int, int]:
     """``(height, width)`` of the resized crop: long side ``target_size``, or the given pair."""
     if isinstance(target_size, tuple):
         return target_size
-    scale = target_size / max(box.height, box.width)
-    return round(box.height * scale), round(box.width * scale)
+    scale = target_size / max(box.height, box.width)  # s = target / max(h, w)
+    return round(box.height * scale), round(box.width * scale)  # (round(s h), round(s w))
 
 
 def crop_and_resize(image_nd: torch.Tensor, box: Box, size: tuple[int, int]) -> torch.Tensor:
@@ -181,7 +181,7 @@ def clicks_to_crop(clicks: Sequence[Click], box: Box, size: tuple[int, int]) -> 
     """Map clicks into the resized crop: ``new = size * (coord - start) / box_extent`` (float)."""
     crop_h, crop_w = size
     return [
-        c.moved(x=crop_w * (c.x - box.left) / box.width, y=crop_h * (c.y - box.top) / box.height)
+        c.moved(x=crop_w * (c.x - box.left) / box.width, y=crop_h * (c.y - box.top) / box.height)  # x' = w (x - left) / W_box
         for c in clicks
     ]
 

@@ -42,9 +42,9 @@ class SpatialGather(nn.Module):
 
     def forward(self, feats: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
         batch, classes = regions.shape[:2]
-        weights = F.softmax(regions.reshape(batch, classes, -1), dim=2)  # (B, K, HW)
+        weights = F.softmax(regions.reshape(batch, classes, -1), dim=2)  # softmax_p(M_k), (B, K, HW)
         pixels = feats.reshape(batch, feats.shape[1], -1).permute(0, 2, 1)  # (B, HW, C)
-        objects = torch.matmul(weights, pixels)  # (B, K, C)
+        objects = torch.matmul(weights, pixels)  # f_k = sum_p softmax_p(M_k)[p] X'(p), (B, K, C)
         return objects.permute(0, 2, 1).unsqueeze(3)
 
 
@@ -66,8 +66,8 @@ class ObjectAttention(nn.Module):
         query = self.f_pixel(feats).reshape(batch, self.key_channels, -1).permute(0, 2, 1)  # B,HW,D
         key = self.f_object(objects).reshape(batch, self.key_channels, -1)  # B,D,K
         value = self.f_down(objects).reshape(batch, self.key_channels, -1).permute(0, 2, 1)  # B,K,D
-        relation = F.softmax(torch.matmul(query, key) * self.key_channels**-0.5, dim=-1)  # B,HW,K
-        context = torch.matmul(relation, value).permute(0, 2, 1)  # B,D,HW
+        relation = F.softmax(torch.matmul(query, key) * self.key_channels**-0.5, dim=-1)  # w_pk = softmax_k(phi^T psi / sqrt(d)), B,HW,K
+        context = torch.matmul(relation, value).permute(0, 2, 1)  # sum_k w_pk delta(f_k) (rho next), B,D,HW
         return self.f_up(context.reshape(batch, self.key_channels, height, width))
 
 
