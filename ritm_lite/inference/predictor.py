@@ -38,8 +38,11 @@ from ritm_lite.inference.limit_longest_side import LimitLongestSide
 from ritm_lite.inference.zoom_in import ZoomIn, ZoomInConfig
 
 
-def _as_zoom_in(zoom_in: ZoomIn | ZoomInConfig | bool | None) -> ZoomIn | None:
-    """A ``ZoomIn`` from a ``ZoomIn``, a ``ZoomInConfig``, or ``None``/``False`` (off)."""
+def _as_zoom_in(zoom_in: ZoomIn | ZoomInConfig | bool | None, target_size: int = 400) -> ZoomIn | None:
+    """A ``ZoomIn`` from ``True`` (the paper's, crops of ``target_size``), a ``ZoomIn``, a
+    ``ZoomInConfig``, or ``None``/``False`` (off)."""
+    if zoom_in is True:
+        zoom_in = ZoomInConfig(target_size=target_size)
     if isinstance(zoom_in, ZoomInConfig):
         return ZoomIn(zoom_in)
     if zoom_in is False or zoom_in is None:
@@ -101,9 +104,8 @@ class Predictor:
                 "zoom_in_target_size sets the size of the default ZoomIn (zoom_in=True); "
                 "with a ZoomInConfig pass its target_size there"
             )
-        if zoom_in is True:
-            zoom_in = ZoomInConfig(target_size=400 if zoom_in_target_size is None else zoom_in_target_size)
-        self.zoom_in: ZoomIn | None = _as_zoom_in(zoom_in)
+        size = 400 if zoom_in_target_size is None else zoom_in_target_size
+        self.zoom_in: ZoomIn | None = _as_zoom_in(zoom_in, target_size=size)
         self.limit: LimitLongestSide | None = LimitLongestSide(max_size) if max_size is not None else None
         self.flip: HorizontalFlip | None = HorizontalFlip() if flip else None
         self._image: torch.Tensor | None = None  # (1, 3, H, W) float32 in [0, 1]
@@ -118,7 +120,7 @@ class Predictor:
         over on the same image (``reset``); the caller replays its clicks if it wants them
         (the widget does).
         """
-        self.zoom_in = _as_zoom_in(ZoomInConfig() if zoom_in is True else zoom_in)
+        self.zoom_in = _as_zoom_in(zoom_in)
         if self._image is not None:
             self.reset()
 
