@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from ritm_lite import evaluate
+from tests.cli_support import run_main
 from ritm_lite.data.benchmarks import load_benchmark
 from ritm_lite.data.datasets import DatasetConfig, FolderDataset
 from ritm_lite.data.masks import mask_labels, read_mask
@@ -136,11 +137,7 @@ def test_evaluate_sample_refuses_an_empty_or_misshapen_object():
 
 
 def _cli(argv: list[str], capsys) -> tuple[int, str]:
-    try:
-        code = evaluate.main(argv)
-    except SystemExit as stop:
-        code = stop.code
-    return code, capsys.readouterr().err
+    return run_main(evaluate.main, argv, capsys)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ritm_lite import train
+from tests.cli_support import run_main
 from ritm_lite.training.config import TrainConfig
 
 
@@ -27,11 +28,7 @@ def _folder(root: Path, value: int) -> Path:
 
 
 def _run(argv: list[str], capsys) -> tuple[int, str]:
-    try:
-        code = train.main(argv)
-    except SystemExit as stop:
-        code = stop.code
-    return code, capsys.readouterr().err
+    return run_main(train.main, argv, capsys)
 
 
 def _argv(data: Path, out: Path, *extra: str) -> list[str]:
