@@ -41,7 +41,7 @@ from torch.utils.data import Dataset
 
 from ritm_lite.clicks import points_array
 from ritm_lite.data.augmentation import AugmentationConfig, augment
-from ritm_lite.data.files import files_by_stem, read_rgb
+from ritm_lite.data.files import files_by_stem, read_rgb, require_images_for_masks
 from ritm_lite.data.masks import IGNORE, read_mask
 from ritm_lite.data.points_sampler import MultiPointSampler
 
@@ -226,12 +226,7 @@ class FolderDataset(InteractiveDataset):
         images = files_by_stem(self.root / images_dir)
         masks = files_by_stem(self.root / masks_dir)
         if names is None:
-            orphans = sorted(set(masks) - set(images))
-            if orphans:
-                raise FileNotFoundError(
-                    f"no image for the mask {masks[orphans[0]].name} in {self.root / images_dir} "
-                    f"({len(orphans)} masks without an image)"
-                )
+            require_images_for_masks(images, masks, self.root / images_dir)
             stems = sorted(masks)
         else:
             stems = [Path(n).stem for n in names]

@@ -26,6 +26,16 @@ def files_by_stem(folder: str | Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
 
 
+def require_images_for_masks(images: dict[str, Path], masks: dict[str, Path], images_folder: Path) -> None:
+    """``FileNotFoundError`` naming the first mask (of ``files_by_stem`` dicts) whose stem has no image."""
+    orphans = [stem for stem in masks if stem not in images]
+    if orphans:
+        raise FileNotFoundError(
+            f"no image for the mask {masks[orphans[0]].name} in {images_folder} "
+            f"({len(orphans)} masks without an image)"
+        )
+
+
 def image_mask_pairs(root: str | Path, images_dir: str = "img", masks_dir: str = "gt") -> list[tuple[Path, Path, str]]:
     """``(image, mask, stem)`` for every image of ``root/images_dir``; each must have a mask.
 
@@ -39,12 +49,7 @@ def image_mask_pairs(root: str | Path, images_dir: str = "img", masks_dir: str =
     missing = [name for name in images if name not in masks]
     if missing:
         raise FileNotFoundError(f"no mask for {images[missing[0]].name} in {root / masks_dir}")
-    orphans = [name for name in masks if name not in images]
-    if orphans:
-        raise FileNotFoundError(
-            f"no image for the mask {masks[orphans[0]].name} in {root / images_dir} "
-            f"({len(orphans)} masks without an image)"
-        )
+    require_images_for_masks(images, masks, root / images_dir)
     if not images:
         raise FileNotFoundError(f"no images in {root / images_dir}")
     return [(path, masks[stem], stem) for stem, path in images.items()]
