@@ -388,3 +388,29 @@ def test_undo_forgets_the_undone_clicks_latency(state):
     assert state.timing.forward_s > 0
     state.undo()
     assert state.timing.forward_s == 0 and state.timing.total_s == 0
+
+
+def test_mirror_state_writes_the_label_map_and_summary_after_each_change(state, tmp_path, monkeypatch):
+    import json
+
+    from ritm_lite.widget.state_file import STATE_FILE_ENV, mirror_state
+
+    class Widget:  # what mirror_state needs from a ClickSegmenter
+        def __init__(self, state):
+            self.state, self.callbacks = state, []
+
+        def on_update(self, callback):
+            self.callbacks.append(callback)
+
+    monkeypatch.delenv(STATE_FILE_ENV, raising=False)
+    quiet = Widget(state)
+    assert mirror_state(quiet) is None and quiet.callbacks == []  # no path: nothing attached
+    monkeypatch.setenv(STATE_FILE_ENV, str(tmp_path / "state.json"))
+    widget = Widget(state)
+    target = mirror_state(widget)
+    state.add_click(10, 10, True)
+    for callback in widget.callbacks:
+        callback(widget)
+    assert target == tmp_path / "state.json"
+    assert json.loads(target.read_text())["clicks"] == [[10.0, 10.0, True]]
+    np.testing.assert_array_equal(np.load(target.with_suffix(".npy")), state.result_label_map())
