@@ -34,7 +34,7 @@ from ritm_lite.evaluation import (
     format_table,
     plot_miou_curves,
 )
-from ritm_lite.inference import Predictor
+from ritm_lite.inference import Predictor, ZoomInConfig
 from ritm_lite.utils import default_device, shared_dir
 
 PEERS = ("opencv-grabcut",)
@@ -90,6 +90,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--zoom-in-size", type=int, help="ZoomIn crop size (default: 400, 600 on DAVIS)"
     )
     parser.add_argument(
+        "--zoom-in-skip-clicks", type=int,
+        help="ZoomIn lets the first N clicks see the whole image (default: 1, the paper's; "
+             "-1: the whole image at the crop size first, then zoomed in, as the original's "
+             "'fixed' evaluation modes)",
+    )
+    parser.add_argument(
         "--max-size", type=int,
         help="shrink what the network sees to this long side (LimitLongestSide; default: never)",
     )
@@ -114,10 +120,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         value = getattr(args, flag)
         if value is not None and value < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
-    if args.peer and (args.zoom_in_size is not None or args.max_size is not None):
-        parser.error("--zoom-in-size and --max-size apply to a network, not to --peer")
-    if args.no_zoom_in and args.zoom_in_size is not None:
-        parser.error("--zoom-in-size sets ZoomIn's crop: drop it or --no-zoom-in")
+    if args.zoom_in_skip_clicks is not None and args.zoom_in_skip_clicks < -1:
+        parser.error(f"--zoom-in-skip-clicks must be -1 or more, got {args.zoom_in_skip_clicks}")
+    zoom_flags = [f for f in ("zoom_in_size", "zoom_in_skip_clicks") if getattr(args, f) is not None]
+    if args.peer and (zoom_flags or args.max_size is not None):
+        parser.error("--zoom-in-size, --zoom-in-skip-clicks and --max-size apply to a network, not to --peer")
+    if args.no_zoom_in and zoom_flags:
+        flag = "--" + zoom_flags[0].replace("_", "-")
+        parser.error(f"{flag} sets ZoomIn: drop it or --no-zoom-in")
     if not 0.0 < args.val_fraction < 1.0:
         parser.error(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
     return args
@@ -129,6 +139,8 @@ def method_name(args: argparse.Namespace) -> str:
         return args.peer
     name = args.checkpoint.stem if args.checkpoint else f"{args.preset} (random)"
     extras = [x for x, off in (("zoom", args.no_zoom_in), ("flip", args.no_flip)) if not off]
+    if not args.no_zoom_in and zoom_in_skip_clicks(args) != ZoomInConfig.skip_clicks:
+        extras.append(f"skip{zoom_in_skip_clicks(args)}")
     if args.max_size is not None:
         extras.append(f"max{args.max_size}")
     return f"{name}+{'+'.join(extras)}" if extras else name
@@ -171,13 +183,13 @@ def build_predictor(args: argparse.Namespace):
         torch.manual_seed(args.seed)
         model = ritm_lite.build_model(args.preset)
     size = args.zoom_in_size or PAPER_ZOOM_IN_TARGET_SIZE.get(args.dataset, 400)
-    return Predictor(
-        model.to(device),
-        zoom_in=not args.no_zoom_in,
-        flip=not args.no_flip,
-        zoom_in_target_size=None if args.no_zoom_in else size,
-        max_size=args.max_size,
-    )
+    zoom_in = None if args.no_zoom_in else ZoomInConfig(target_size=size, skip_clicks=zoom_in_skip_clicks(args))
+    return Predictor(model.to(device), zoom_in=zoom_in, flip=not args.no_flip, max_size=args.max_size)
+
+
+def zoom_in_skip_clicks(args: argparse.Namespace) -> int:
+    """ZoomIn's ``skip_clicks`` the arguments ask for (the paper's 1 unless given)."""
+    return ZoomInConfig.skip_clicks if args.zoom_in_skip_clicks is None else args.zoom_in_skip_clicks
 
 
 def run(args: argparse.Namespace, predictor) -> DatasetResult:
@@ -220,6 +232,7 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
         "training_split": args.training_split,
         "zoom_in": not args.no_zoom_in and not args.peer,
         "flip": not args.no_flip and not args.peer,
+        "zoom_in_skip_clicks": None if args.no_zoom_in or args.peer else zoom_in_skip_clicks(args),
         "max_size": args.max_size,
         **result.to_dict(),
     }

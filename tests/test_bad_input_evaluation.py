@@ -216,3 +216,24 @@ def test_evaluate_refuses_a_zoom_in_size_without_zoom_in(tmp_path, capsys):
     data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
     code, err = _cli(["--preset", "hrnet18s", "--data-root", str(data), "--no-zoom-in", "--zoom-in-size", "300"], capsys)
     assert code == 2 and "--zoom-in-size" in err
+
+
+@pytest.mark.parametrize("flags", [["--no-zoom-in", "--zoom-in-skip-clicks", "-1"], ["--zoom-in-skip-clicks", "-2"]])
+def test_evaluate_refuses_a_zoom_in_skip_without_zoom_in_or_below_minus_one(tmp_path, capsys, flags):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    code, err = _cli(["--preset", "hrnet18s", "--data-root", str(data), *flags], capsys)
+    assert code == 2 and "--zoom-in-skip-clicks" in err
+
+
+def test_evaluate_zooms_from_the_first_click_with_skip_minus_one(tmp_path, capsys):
+    from ritm_lite.evaluate import build_predictor, parse_args
+
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    base = ["--preset", "hrnet18s", "--data-root", str(data)]
+    assert build_predictor(parse_args(base)).zoom_in.config.skip_clicks == 1  # the paper's default
+    assert build_predictor(parse_args([*base, "--zoom-in-skip-clicks", "-1"])).zoom_in.config.skip_clicks == -1
+    out = tmp_path / "out.json"
+    code, err = _cli([*base, "--max-clicks", "1", "--quiet", "--json", str(out), "--zoom-in-skip-clicks", "-1"], capsys)
+    assert code == 0, err
+    record = __import__("json").loads(out.read_text())
+    assert record["zoom_in_skip_clicks"] == -1 and "skip-1" in record["method"]
