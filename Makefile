@@ -25,8 +25,11 @@ course: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# After editing a notebook's .py file (or its .ipynb in JupyterLab), bring the pair in sync.
+# After editing a notebook's .py file (or its .ipynb in JupyterLab), bring the pair in sync,
+# with the kernel metadata JupyterLab would add on opening (so a notebook opens unmodified).
 sync-notebooks: setup
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
+	$(BIN)/python notebooks/kernel_metadata.py
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
 
 clean:

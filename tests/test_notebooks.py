@@ -68,6 +68,41 @@ def test_pair_in_sync(script: Path):
     assert "py:percent" in formats and "ipynb" in formats
 
 
+def _kernel_metadata_tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("kernel_metadata", NOTEBOOK_DIR / "kernel_metadata.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_holds_the_kernel_metadata_jupyterlab_adds(script: Path):
+    """Opening the notebook in JupyterLab changes nothing (``tests/test_notebooks_browser.py``
+    shows it in a browser): its kernelspec and language_info are this environment's."""
+    tool = _kernel_metadata_tool()
+    expected = tool.kernel_metadata()
+    assert expected["language_info"]["version"].count(".") == 2  # the running Python's x.y.z
+    assert not tool.stale(script.with_suffix(".ipynb"), expected), (
+        f"{script.stem}.ipynb would be changed on opening: run `make sync-notebooks`"
+    )
+
+
+def test_kernel_metadata_tool_finds_and_fixes_a_stale_notebook(tmp_path):
+    tool = _kernel_metadata_tool()
+    expected = tool.kernel_metadata()
+    path = tmp_path / "00_x.ipynb"
+    path.write_text((NOTEBOOK_DIR / "00_overview.ipynb").read_text())
+    assert not tool.stale(path, expected)
+    notebook = __import__("json").loads(path.read_text())
+    notebook["metadata"]["language_info"]["version"] = "2.7.18"
+    path.write_text(__import__("json").dumps(notebook))
+    assert tool.stale(path, expected)
+    tool.stamp(path, expected)
+    assert not tool.stale(path, expected)
+
+
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
