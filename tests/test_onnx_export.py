@@ -14,7 +14,7 @@ from model_support import calibrated_model
 
 from ritm_lite.clicks import Click, points_tensor
 from ritm_lite.inference import Predictor, onnx_export
-from ritm_lite.inference.onnx_export import AllSlotsDiskMaps, OnnxRuntimeModel, export_onnx
+from ritm_lite.inference.onnx_export import OnnxRuntimeModel, export_onnx, exportable
 from ritm_lite.model.click_encoding import disk_maps
 
 
@@ -39,14 +39,31 @@ def _random_points(rng: np.random.Generator, batch: int, clicks: int, height: in
 
 
 @pytest.mark.parametrize("clicks", [1, 2, 7])
-def test_all_slots_disk_maps_equal_the_loop_bit_for_bit(clicks):
+def test_disk_maps_equal_one_disk_per_click_bit_for_bit(clicks):
+    """The one reduction over the slots equals OR-ing each click's own disk (same float ops)."""
     rng = np.random.default_rng(clicks)
     points = _random_points(rng, 3, clicks, 37, 53)  # -1 padded where one sign has fewer clicks
-    image = torch.zeros(3, 4, 37, 53)
-    expected = disk_maps(points, 37, 53, radius=5.0)
-    got = AllSlotsDiskMaps(radius=5.0)(image, points)
+    expected = torch.zeros(3, 2, 37, 53)
+    rows = torch.arange(37, dtype=torch.float32).view(-1, 1)
+    cols = torch.arange(53, dtype=torch.float32).view(1, -1)
+    half = points.shape[1] // 2
+    for b in range(3):
+        for slot in range(points.shape[1]):
+            row, col = points[b, slot, 0], points[b, slot, 1]
+            if max(row, col) < 0:
+                continue
+            d2 = (rows - row) * (rows - row) + (cols - col) * (cols - col)
+            expected[b, slot // half] = torch.maximum(expected[b, slot // half], (d2 <= 25.0).float())
+    got = disk_maps(points, 37, 53, radius=5.0)
     assert expected.sum() > 0
     assert torch.equal(got, expected)
+
+
+def test_the_exported_copy_keeps_the_models_own_click_encoding():
+    model = calibrated_model("hrnet18s")
+    ready = exportable(model)
+    assert type(ready.model.click_maps) is type(model.click_maps)
+    assert ready.model.click_maps.radius == model.click_maps.radius
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,10 @@ The exported graph is the whole network, click encoding included:
     outputs  instances, instances_aux (B, 1, H, W) float32 logits
 
 with ``B``, ``H``, ``W`` and ``N`` dynamic, so one file serves every ZoomIn crop and every
-number of clicks. Two things are done before tracing:
-
-* BatchNorm is folded into the convolutions (:func:`ritm_lite.model.fuse.fold_batchnorm`);
-* the click encoding's loop over click slots (:func:`ritm_lite.model.click_encoding.disk_maps`
-  keeps memory at ``(B, 2, H, W)`` that way) is replaced by :class:`AllSlotsDiskMaps`, which
-  compares every slot at once: ``disk(p) = any_k [d_k(p)^2 <= r^2]``. The squared distances
-  are the same float operations, and ``min_k d_k^2 <= r^2`` holds exactly when some
-  ``d_k^2 <= r^2``, so the maps are bit-for-bit those of the loop — but the graph has no
-  Python loop whose length would be frozen at export time.
+number of clicks. BatchNorm is folded into the convolutions before tracing
+(:func:`ritm_lite.model.fuse.fold_batchnorm`); the click encoding is the model's own
+(:class:`ritm_lite.model.click_encoding.ClickMaps`), whose minimum over the click slots is one
+reduction, so the graph has no loop whose length would be frozen at export time.
 
 :class:`OnnxRuntimeModel` wraps an ONNX Runtime session as a module with the model's call
 signature, so the predictor takes it like any model (composition, no backend flag):
@@ -59,37 +54,8 @@ def _require(module: str) -> Any:
         ) from error
 
 
-class AllSlotsDiskMaps(nn.Module):
-    """Disk maps computed for all click slots at once (exportable with a dynamic click count).
-
-    Same inputs and output as :class:`ritm_lite.model.click_encoding.ClickMaps` with disks:
-    ``(image (B, C, H, W), points (B, 2N, 3)) -> (B, 2, H, W)`` float32 in {0, 1}. It holds a
-    ``(B, 2, N, H, W)`` intermediate, which is fine for inference but not for training batches.
-    """
-
-    def __init__(self, radius: float = 5.0) -> None:
-        super().__init__()
-        self.radius = radius
-
-    def forward(self, image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        height, width = image.shape[-2:]
-        batch = points.shape[0]
-        coords = points[..., :2].to(torch.float32).reshape(batch, 2, -1, 2)  # (B, 2, N, 2)
-        empty = coords.amax(dim=-1) < 0  # (B, 2, N)
-        rows = torch.arange(height, dtype=torch.float32, device=points.device)
-        cols = torch.arange(width, dtype=torch.float32, device=points.device)
-        d_row = rows.view(1, 1, 1, -1, 1) - coords[..., 0, None, None]  # (B, 2, N, H, 1)
-        d_col = cols.view(1, 1, 1, 1, -1) - coords[..., 1, None, None]  # (B, 2, N, 1, W)
-        inside = (d_row * d_row + d_col * d_col) <= self.radius * self.radius
-        inside = inside & ~empty[..., None, None]
-        return inside.any(dim=2).to(torch.float32)
-
-    def extra_repr(self) -> str:
-        return f"radius={self.radius}"
-
-
 def exportable(model: nn.Module) -> nn.Module:
-    """An eval-mode copy of ``model`` ready for tracing: BatchNorm folded, disks in one shot.
+    """An eval-mode copy of ``model`` ready for tracing, BatchNorm folded.
 
     The copy computes the same function as ``model`` (up to float rounding from the folding).
     """
@@ -98,9 +64,7 @@ def exportable(model: nn.Module) -> nn.Module:
     encoding = model.click_maps
     if not isinstance(encoding, ClickMaps):
         raise ValueError(f"only the disk encoding (RITM's ClickMaps) is exportable, not {type(encoding).__name__}")
-    ready = fold_batchnorm(model)
-    ready.click_maps = AllSlotsDiskMaps(encoding.radius)
-    return _DictToTuple(ready).eval()
+    return _DictToTuple(fold_batchnorm(model)).eval()
 
 
 class _DictToTuple(nn.Module):

@@ -55,11 +55,12 @@ def _min_squared_distance(points: torch.Tensor, height: int, width: int, scale: 
     d_row2 = (d_row * d_row).masked_fill(empty[..., None, None], EMPTY_SLOT_DISTANCE2)
     d_col2 = (d_col * d_col).masked_fill(empty[..., None, None], 0.0)
 
-    # A running minimum over the N slots keeps memory at (B, 2, H, W), not (B, 2N, H, W).
-    nearest = torch.full((batch, 2, height, width), EMPTY_SLOT_DISTANCE2, device=points.device)
-    for slot in range(coords.shape[2]):
-        nearest = torch.minimum(nearest, d_row2[:, :, slot] + d_col2[:, :, slot])
-    return nearest
+    if coords.shape[2] == 0:  # no slot at all: every pixel is as far as an empty slot
+        return torch.full((batch, 2, height, width), EMPTY_SLOT_DISTANCE2, device=points.device)
+    # min_k d_k(p)^2 over all N slots in one reduction, as the original does: a (B, 2, N, H, W)
+    # intermediate, and no Python loop, so an exported graph keeps N dynamic. A minimum is
+    # exact in any order, so the maps do not depend on how it is computed.
+    return (d_row2 + d_col2).amin(dim=2)
 
 
 def disk_maps(points: torch.Tensor, height: int, width: int, radius: float = 5.0) -> torch.Tensor:
