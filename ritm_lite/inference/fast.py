@@ -36,11 +36,10 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ritm_lite.model.fuse import count_batchnorm, fold_batchnorm
-from ritm_lite.model.ritm import RITMModel, check_inputs
+from ritm_lite.model.ritm import RITMModel
 
 
 class FastRITM(nn.Module):
@@ -79,14 +78,10 @@ class FastRITM(nn.Module):
         if count_batchnorm(folded):
             raise RuntimeError(f"{count_batchnorm(folded)} BatchNorm layers could not be folded")
         self.config = model.config
-        self.click_maps = folded.click_maps
-        self.maps_transform = folded.maps_transform
-        self.feature_extractor = folded.feature_extractor
-        self.register_buffer("mean", folded.mean.clone(), persistent=False)
-        self.register_buffer("std", folded.std.clone(), persistent=False)
+        self.model = folded  # the same RITMModel, BatchNorm folded: this module composes its parts
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:
-            self.to(memory_format=torch.channels_last)
+            self.model.to(memory_format=torch.channels_last)
         self.cache_image_features = cache_image_features
         self.autocast_dtype = dtype
         self.compile_mode = compile_mode
@@ -110,29 +105,12 @@ class FastRITM(nn.Module):
     # ------------------------------------------------------------------ the two parts
 
     def image_features(self, rgb: torch.Tensor) -> torch.Tensor:
-        """The click-independent part: ``(B, 3, H, W)`` RGB in [0, 1] -> ``(B, C, H/2, W/2)``.
+        """:meth:`RITMModel.image_features` of the folded model, in this module's memory format."""
+        return self.model.image_features(rgb.contiguous(memory_format=self.memory_format))
 
-        The backbone's normalisation and its stem's first ``conv -> BN -> activation`` (BN folded).
-        """
-        normalised = ((rgb - self.mean) / self.std).contiguous(memory_format=self.memory_format)
-        return self.feature_extractor.stem_image(normalised)
-
-    def trunk(
-        self, image_features: torch.Tensor, coord_features: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The click-dependent part: Conv1S, then the backbone's ``from_stem`` (the rest of it and the head).
-
-        Args:
-            image_features: ``(B, C, H/2, W/2)`` from :meth:`image_features` (C = 64 for
-                HRNet, 32 for EfficientNet-Lite).
-            coord_features: ``(B, 3, H, W)`` ``[previous mask, positive disks, negative disks]``.
-
-        Returns:
-            Main and auxiliary logits at the head's strides (HRNet: ``(B, 1, H/4, W/4)`` each).
-        """
-        coord = coord_features.contiguous(memory_format=self.memory_format)
-        logits, aux = self.feature_extractor.from_stem(image_features, self.maps_transform(coord))
-        return logits, aux
+    def trunk(self, image_features: torch.Tensor, coord_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`RITMModel.trunk` of the folded model, in this module's memory format."""
+        return self.model.trunk(image_features, coord_features.contiguous(memory_format=self.memory_format))
 
     # ------------------------------------------------------------------ forward
 
@@ -158,25 +136,18 @@ class FastRITM(nn.Module):
 
     def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
         """Same contract as :meth:`ritm_lite.model.RITMModel.forward`."""
-        check_inputs(image, points, self.mean.dtype)
         autocast = (
             torch.autocast(image.device.type, dtype=self.autocast_dtype)
             if self.autocast_dtype is not None
             else nullcontext()
         )
+        with torch.no_grad():
+            coord = self.model.coord_features(image, points)  # checks the inputs, float32 maps
         with torch.no_grad(), autocast:
             rgb = image[:, :3]
-            if self.cache_image_features:
-                features = self._image_features_cached(rgb)
-            else:
-                features = self.image_features(rgb)
-            coord = torch.cat([image[:, 3:], self.click_maps(image, points)], dim=1)
+            features = self._image_features_cached(rgb) if self.cache_image_features else self.image_features(rgb)
             logits, aux = self._trunk(features, coord)
-        size = image.shape[-2:]
-        return {
-            name: F.interpolate(out.float(), size=size, mode="bilinear", align_corners=True)
-            for name, out in (("instances", logits), ("instances_aux", aux))
-        }
+        return self.model.upsample(logits, aux, image.shape[-2:])
 
 
 def optimize_for_inference(

@@ -170,13 +170,39 @@ class RITMModel(nn.Module):
             ``{"instances": (B, 1, H, W), "instances_aux": (B, 1, H, W)}`` logits.
         """
         coord = self.coord_features(image, points)
-        rgb = (image[:, :3] - self.mean) / self.std
-        stem = self.feature_extractor.stem_image(rgb)
-        logits, aux = self.feature_extractor.from_stem(stem, self.maps_transform(coord))
-        size = image.shape[-2:]
+        logits, aux = self.trunk(self.image_features(image[:, :3]), coord)
+        return self.upsample(logits, aux, image.shape[-2:])
+
+    # The split that caching and export compose (:mod:`ritm_lite.inference.fast`): the image
+    # enters once, the clicks after the stem, so the first part depends on the image alone.
+
+    def image_features(self, rgb: torch.Tensor) -> torch.Tensor:
+        """The click-independent part: ``(B, 3, H, W)`` RGB in [0, 1] -> ``(B, C, H/2, W/2)``.
+
+        ``stem_image((rgb - mean) / std)``: the backbone's normalisation and its stem's first
+        ``conv -> BN -> activation`` (C = 64 for HRNet, 32 for EfficientNet-Lite).
+        """
+        return self.feature_extractor.stem_image((rgb - self.mean) / self.std)
+
+    def trunk(self, image_features: torch.Tensor, coord_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The click-dependent part: Conv1S on the maps, added to the image features, then the
+        rest of the backbone and the head.
+
+        Args:
+            image_features: ``(B, C, H/2, W/2)`` from :meth:`image_features`.
+            coord_features: ``(B, 3, H, W)`` from :meth:`coord_features`.
+
+        Returns:
+            Main and auxiliary logits at the head's strides (HRNet: ``(B, 1, H/4, W/4)`` each).
+        """
+        return self.feature_extractor.from_stem(image_features, self.maps_transform(coord_features))
+
+    @staticmethod
+    def upsample(logits: torch.Tensor, aux: torch.Tensor, size: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """The head's logits bilinearly (``align_corners=True``) at the input's ``size``, float32."""
         return {
-            "instances": F.interpolate(logits, size=size, mode="bilinear", align_corners=True),
-            "instances_aux": F.interpolate(aux, size=size, mode="bilinear", align_corners=True),
+            name: F.interpolate(out.float(), size=tuple(size), mode="bilinear", align_corners=True)
+            for name, out in (("instances", logits), ("instances_aux", aux))
         }
 
 
