@@ -230,7 +230,10 @@ assert np.allclose(by_hand, library, atol=1e-6)
 #    zero map of the full image.
 #
 # The box is kept from click to click and recomputed only when a positive click leaves it or
-# the new box overlaps it with IoU < 0.5. Here the ground truth plays the previous prediction.
+# the new box overlaps it with IoU < 0.5. `ZoomIn` itself keeps nothing: `transform` takes the
+# box kept from the click before and returns a `ZoomView` (the box it used, the crop size),
+# which `inv_transform` needs to paste the result back; the `Predictor` keeps the view between
+# clicks, beside the previous prediction. Here the ground truth plays the previous prediction.
 
 # %%
 cfg = ZoomInConfig(target_size=ZOOM_SIZE, min_crop_size=MIN_CROP)
@@ -245,8 +248,8 @@ print(f"-> crop resized to {size[1]}x{size[0]}")
 zoom = ZoomIn(cfg)
 prev = torch.from_numpy(prev_mask.astype(np.float32))[None, None]
 net_input = torch.cat([rgb, prev], dim=1)  # RGB + previous mask: ZoomIn boxes the last channel
-crop, [crop_clicks] = zoom.transform(net_input, [clicks])
-assert zoom.roi == roi and crop_clicks == clicks_to_crop(clicks, roi, size)
+crop, [crop_clicks], view = zoom.transform(net_input, [clicks])  # no box kept yet: a new one
+assert view.roi == roi and crop_clicks == clicks_to_crop(clicks, roi, size)
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4))
 axes[0].imshow(sample.image)

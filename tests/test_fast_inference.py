@@ -374,7 +374,7 @@ def test_cache_through_the_predictor_follows_the_image_and_the_zoom_box():
         before = fast.cache_hits
         predictor.predict(coords, labels, mask_input=mask)
         hits.append(fast.cache_hits - before)
-        updated.append(predictor.zoom_in.roi_updated)
+        updated.append(predictor.zoom_view.roi_updated)
     assert updated == [False, True, False, True]
     assert hits == [0, 0, 1, 0]
     # ... which is exactly when the network saw the same RGB crop as the click before

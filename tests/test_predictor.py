@@ -133,7 +133,7 @@ def test_zoom_in_crops_the_input_from_the_second_click(image):
     predictor.predict(COORDS[:1], LABELS[:1], mask_input=mask)  # first click: whole image
     assert model.calls[0][0].shape[2:] == (48, 64)
     predictor.predict(COORDS, LABELS)
-    assert zoom.roi is not None and max(model.calls[1][0].shape[2:]) == 100
+    assert predictor.zoom_view.roi is not None and max(model.calls[1][0].shape[2:]) == 100
 
 
 def test_state_round_trip_is_an_exact_undo(image):

@@ -90,11 +90,11 @@ def test_crop_then_paste_reproduces_a_linear_map_inside_the_box():
     ramp = _ramp(60, 80)
     image = torch.cat([ramp, ramp, ramp, prev], dim=1)
     clicks = [pos(35, 25, 0), pos(40, 22, 1)]
-    crop, [crop_clicks] = zoom.transform(image, [clicks])
-    roi = zoom.roi
+    crop, [crop_clicks], view = zoom.transform(image, [clicks])
+    roi = view.roi
     assert roi == object_roi(prev[0, 0].numpy() > 0.5, clicks, 1.4, 10)
-    assert roi == Box(18, 32, 26, 54) and max(crop.shape[2:]) == 90
-    pasted = zoom.inv_transform(crop[:, :1])
+    assert roi == Box(18, 32, 26, 54) and max(crop.shape[2:]) == 90 and view.crop_size == tuple(crop.shape[2:])
+    pasted = zoom.inv_transform(crop[:, :1], view)
     inside = pasted[:, :, roi.top : roi.bottom + 1, roi.left : roi.right + 1]
     torch.testing.assert_close(
         inside, ramp[:, :, roi.top : roi.bottom + 1, roi.left : roi.right + 1], atol=1e-5, rtol=0
@@ -108,21 +108,34 @@ def test_crop_then_paste_reproduces_a_linear_map_inside_the_box():
 def test_first_click_is_not_zoomed_and_the_box_follows_the_rules():
     zoom = ZoomIn(ZoomInConfig(target_size=50, min_crop_size=10, expansion_ratio=1.0))
     image = torch.rand(1, 4, 100, 100)
-    same, _ = zoom.transform(image, [[pos(10, 10)]])
-    assert same is image and zoom.roi is None
+    same, _, view = zoom.transform(image, [[pos(10, 10)]])
+    assert same is image and view.roi is None
 
     prev = torch.zeros(1, 1, 100, 100)
     prev[:, :, 40:60, 40:60] = 1.0
     image = torch.cat([image[:, :3], prev], dim=1)  # the previous prediction: the last channel
-    zoom.transform(image, [[pos(50, 50, 0), pos(45, 45, 1)]])
-    first_roi = zoom.roi
-    assert first_roi is not None and zoom.roi_updated
+    *_, first = zoom.transform(image, [[pos(50, 50, 0), pos(45, 45, 1)]], view.roi)
+    assert first.roi is not None and first.roi_updated
 
-    zoom.transform(image, [[pos(50, 50, 0), pos(45, 45, 1), pos(52, 48, 2)]])
-    assert zoom.roi == first_roi and not zoom.roi_updated  # inside and IoU >= 0.5: kept
+    *_, kept = zoom.transform(image, [[pos(50, 50, 0), pos(45, 45, 1), pos(52, 48, 2)]], first.roi)
+    assert kept.roi == first.roi and not kept.roi_updated  # inside and IoU >= 0.5: kept
 
-    zoom.transform(image, [[pos(50, 50, 0), pos(90, 90, 1)]])
-    assert zoom.roi != first_roi and zoom.roi_updated  # a positive click outside: recomputed
+    *_, moved = zoom.transform(image, [[pos(50, 50, 0), pos(90, 90, 1)]], kept.roi)
+    assert moved.roi != first.roi and moved.roi_updated  # a positive click outside: recomputed
+
+
+def test_transform_is_a_pure_function_of_its_inputs():
+    """ZoomIn keeps nothing: the same input and kept box give the same crop and view."""
+    zoom = ZoomIn(target_size=40, min_crop_size=10)
+    prev = torch.zeros(1, 1, 60, 80)
+    prev[:, :, 20:30, 30:50] = 1.0
+    image = torch.cat([torch.rand(1, 3, 60, 80), prev], 1)
+    clicks = [[pos(35, 25, 0), pos(40, 22, 1)]]
+    crop, _, view = zoom.transform(image, clicks)
+    zoom.transform(image, [[pos(35, 25, 0), pos(75, 55, 1)]], view.roi)  # another click between
+    again, _, view_again = zoom.transform(image, clicks)
+    torch.testing.assert_close(again, crop)
+    assert view_again == view and vars(zoom) == {"config": zoom.config}
 
 
 def test_box_is_recomputed_when_its_iou_drops_below_half_with_every_click_inside():
@@ -130,8 +143,8 @@ def test_box_is_recomputed_when_its_iou_drops_below_half_with_every_click_inside
     image = torch.rand(1, 4, 100, 100)
     large = torch.zeros(1, 1, 100, 100)
     large[:, :, 10:90, 10:90] = 1.0
-    zoom.transform(torch.cat([image[:, :3], large], 1), [[pos(50, 50, 0), pos(45, 45, 1)]])
-    kept = zoom.roi
+    *_, view = zoom.transform(torch.cat([image[:, :3], large], 1), [[pos(50, 50, 0), pos(45, 45, 1)]])
+    kept = view.roi
     assert kept == object_roi(large[0, 0].numpy() > 0.5, [pos(50, 50)], 1.0, 10)
 
     small = torch.zeros(1, 1, 100, 100)
@@ -140,8 +153,8 @@ def test_box_is_recomputed_when_its_iou_drops_below_half_with_every_click_inside
     clicks = [pos(50, 50, 0), pos(45, 45, 1), pos(52, 47, 2)]
     new = object_roi(small[0, 0].numpy() > 0.5, clicks, 1.0, 10)
     assert clicks_inside(kept, clicks) and bbox_iou(new, kept) < 0.5  # only the IoU rule applies
-    zoom.transform(image, [clicks])
-    assert zoom.roi == new and zoom.roi_updated
+    *_, view = zoom.transform(image, [clicks], kept)
+    assert view.roi == new and view.roi_updated
 
 
 def test_empty_prediction_keeps_the_old_box_for_pasting():
@@ -150,45 +163,31 @@ def test_empty_prediction_keeps_the_old_box_for_pasting():
     image = torch.rand(1, 4, 60, 80)
     prev = torch.zeros(1, 1, 60, 80)
     prev[:, :, 20:30, 30:50] = 1.0
-    zoom.transform(torch.cat([image[:, :3], prev], 1), [[pos(35, 25, 0), pos(40, 22, 1)]])
-    roi = zoom.roi
-    empty = zoom.inv_transform(torch.zeros(1, 1, *zoom.crop_size))  # an empty prediction ...
+    _, _, view = zoom.transform(torch.cat([image[:, :3], prev], 1), [[pos(35, 25, 0), pos(40, 22, 1)]])
+    roi = view.roi
+    empty = zoom.inv_transform(torch.zeros(1, 1, *view.crop_size), view)  # an empty prediction ...
     image = torch.cat([image[:, :3], empty], 1)  # ... fed back
-    unchanged, _ = zoom.transform(image, [[pos(35, 25, 0), pos(40, 22, 1), pos(36, 25, 2)]])
-    assert unchanged is image  # the net sees the whole image...
-    pasted = zoom.inv_transform(torch.ones(1, 1, 60, 80))
+    unchanged, _, passed = zoom.transform(image, [[pos(35, 25, 0), pos(40, 22, 1), pos(36, 25, 2)]], roi)
+    assert unchanged is image and passed.roi == roi  # the net sees the whole image...
+    pasted = zoom.inv_transform(torch.ones(1, 1, 60, 80), passed)
     # ...squeezed into the box
     assert pasted.shape == (1, 1, 60, 80) and pasted.sum() == roi.height * roi.width
-
-
-def test_zoom_state_round_trip_and_reset():
-    zoom = ZoomIn(target_size=40, min_crop_size=10)
-    prev = torch.zeros(1, 1, 60, 80)
-    prev[:, :, 20:30, 30:50] = 1.0
-    image = torch.cat([torch.rand(1, 3, 60, 80), prev], 1)
-    crop, _ = zoom.transform(image, [[pos(35, 25, 0), pos(40, 22, 1)]])
-    state = zoom.get_state()
-    zoom.inv_transform(torch.rand(1, 1, *crop.shape[2:]))
-    zoom.transform(image, [[pos(35, 25, 0), pos(75, 55, 1)]])
-    zoom.set_state(state)
-    again, _ = zoom.transform(image, [[pos(35, 25, 0), pos(40, 22, 1)]])
-    torch.testing.assert_close(again, crop)
-    zoom.reset()
-    assert zoom.roi is None and zoom.crop_size is None
 
 
 def test_needs_recompute_only_without_skipped_clicks():
     small = torch.zeros(1, 1, 400, 400)
     small[:, :, 10:20, 10:20] = 1.0
     paper = ZoomIn()
-    assert not paper.needs_recompute(small)  # skip_clicks = 1: never
-    eager = ZoomIn(skip_clicks=0, min_crop_size=50)
     first_input = torch.cat([torch.rand(1, 3, 400, 400), torch.zeros(1, 1, 400, 400)], 1)
-    same, _ = eager.transform(first_input, [[pos(15, 15)]])  # no previous prediction yet
-    assert same is first_input and eager.inv_transform(small) is small
-    assert eager.needs_recompute(small)  # a small object: zoom in and run the click again
-    crop, _ = eager.transform(first_input, [[pos(15, 15)]], guide=small)  # boxed on the answer
-    assert eager.roi is not None and max(crop.shape[2:]) == 400
+    *_, paper_view = paper.transform(first_input, [[pos(15, 15)]])
+    assert not paper.needs_recompute(small, paper_view)  # skip_clicks = 1: never
+    eager = ZoomIn(skip_clicks=0, min_crop_size=50)
+    same, _, view = eager.transform(first_input, [[pos(15, 15)]])  # no previous prediction yet
+    assert same is first_input and eager.inv_transform(small, view) is small
+    assert eager.needs_recompute(small, view)  # a small object: zoom in and run the click again
+    crop, _, zoomed = eager.transform(first_input, [[pos(15, 15)]], view.roi, guide=small)  # boxed on the answer
+    assert zoomed.roi is not None and max(crop.shape[2:]) == 400
+    assert not eager.needs_recompute(small, zoomed)  # once boxed, never again
     torch.testing.assert_close(crop[:, 3:], torch.zeros_like(crop[:, 3:]))  # the net still sees the old mask
 
 

@@ -5,7 +5,7 @@ from ritm_lite.inference.flip import HorizontalFlip, flip_clicks
 from ritm_lite.inference.limit_longest_side import LimitLongestSide
 from ritm_lite.inference.onnx_export import OnnxRuntimeModel, export_onnx
 from ritm_lite.inference.predictor import Predictor, PredictorState
-from ritm_lite.inference.zoom_in import Box, ZoomIn, ZoomInConfig
+from ritm_lite.inference.zoom_in import Box, ZoomIn, ZoomInConfig, ZoomView
 
 __all__ = [
     "Box",
@@ -16,6 +16,7 @@ __all__ = [
     "Predictor",
     "PredictorState",
     "ZoomIn",
+    "ZoomView",
     "ZoomInConfig",
     "export_onnx",
     "flip_clicks",

@@ -46,12 +46,3 @@ class HorizontalFlip:
             raise ValueError(f"expected (2B, 1, H, W) maps, got shape {tuple(maps.shape)}")
         half = maps.shape[0] // 2
         return 0.5 * (maps[:half] + torch.flip(maps[half:], dims=[3]))
-
-    def reset(self) -> None:
-        """Nothing to forget."""
-
-    def get_state(self) -> None:
-        return None
-
-    def set_state(self, state: None) -> None:
-        """Nothing to restore."""

@@ -35,7 +35,7 @@ from torch import nn
 from ritm_lite.clicks import Click, clicks_from_prompts, points_tensor
 from ritm_lite.inference.flip import HorizontalFlip
 from ritm_lite.inference.limit_longest_side import LimitLongestSide
-from ritm_lite.inference.zoom_in import ZoomIn, ZoomInConfig
+from ritm_lite.inference.zoom_in import Box, ZoomIn, ZoomInConfig, ZoomView
 
 
 def _as_zoom_in(zoom_in: ZoomIn | ZoomInConfig | bool | None, target_size: int = 400) -> ZoomIn | None:
@@ -58,7 +58,7 @@ class PredictorState:
 
     image_digest: str  # BLAKE2 digest of the image's pixels: a state only fits its own image
     prev_prediction: torch.Tensor  # (1, 1, H, W) probabilities
-    zoom_in: dict | None  # ZoomIn.get_state(), or None without ZoomIn
+    zoom_roi: Box | None  # the ZoomIn box kept for the next click (None: none yet, or no ZoomIn)
 
 
 class Predictor:
@@ -110,6 +110,7 @@ class Predictor:
         self.flip: HorizontalFlip | None = HorizontalFlip() if flip else None
         self._image: torch.Tensor | None = None  # (1, 3, H, W) float32 in [0, 1]
         self._prev_prediction: torch.Tensor | None = None  # (1, 1, H, W) probabilities
+        self._zoom_view: ZoomView | None = None  # the last click's ZoomIn view (its box is kept)
         self._image_digest: str | None = None  # which image the state belongs to
         self.last_model_seconds = 0.0  # time spent in the model by the last predict()
 
@@ -156,12 +157,17 @@ class Predictor:
         self._require_image()
         return self._prev_prediction[0, 0].cpu().numpy()
 
+    @property
+    def zoom_view(self) -> ZoomView | None:
+        """The last click's :class:`ZoomView` (its box, crop size, whether the box was new);
+        ``None`` before the first click or without ZoomIn."""
+        return self._zoom_view
+
     def reset(self) -> None:
-        """Forget all clicks (previous prediction = zeros), keep the image."""
+        """Forget all clicks (previous prediction = zeros, no ZoomIn box), keep the image."""
         self._require_image()
-        for transform in self._transforms():
-            transform.reset()
         self._prev_prediction = torch.zeros_like(self._image[:, :1])
+        self._zoom_view = None
 
     def get_state(self) -> PredictorState:
         """A snapshot to return to with :meth:`set_state` (undo)."""
@@ -169,7 +175,7 @@ class Predictor:
         return PredictorState(
             image_digest=self._image_digest,
             prev_prediction=self._prev_prediction.clone(),
-            zoom_in=self.zoom_in.get_state() if self.zoom_in is not None else None,
+            zoom_roi=self._zoom_roi(),
         )
 
     def set_state(self, state: PredictorState) -> None:
@@ -180,10 +186,8 @@ class Predictor:
         if tuple(state.prev_prediction.shape) != tuple(self._prev_prediction.shape):
             raise ValueError("this state belongs to an image of another size")
         self._prev_prediction = state.prev_prediction.clone().to(self.device)
-        if self.zoom_in is not None:
-            if state.zoom_in is None:
-                raise ValueError("this state was saved by a predictor without ZoomIn")
-            self.zoom_in.set_state(state.zoom_in)
+        roi = state.zoom_roi if self.zoom_in is not None else None
+        self._zoom_view = ZoomView(roi=roi, input_size=self.image_size) if roi is not None else None
 
     # ------------------------------------------------------------------ prediction
 
@@ -217,17 +221,22 @@ class Predictor:
             self._prev_prediction = self._mask_tensor(mask_input)
         self.last_model_seconds = 0.0
         with torch.no_grad():
-            probs = self._step(clicks)
-            if self.zoom_in is not None and self.zoom_in.needs_recompute(probs):
-                probs = self._step(clicks, zoom_guide=probs)  # zoomed around the first answer
-        self._prev_prediction = probs
+            probs, view = self._step(clicks, self._zoom_roi())
+            if self.zoom_in is not None and self.zoom_in.needs_recompute(probs, view):
+                probs, view = self._step(clicks, view.roi, zoom_guide=probs)  # zoomed around the first answer
+        self._prev_prediction, self._zoom_view = probs, view
         return probs[0, 0].cpu().numpy().copy()  # the caller's own array, not a view of the state
 
-    def _step(self, clicks: list[Click], zoom_guide: torch.Tensor | None = None) -> torch.Tensor:
+    def _step(
+        self, clicks: list[Click], roi: Box | None, zoom_guide: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ZoomView | None]:
+        """One forward pass for ``clicks`` with the ZoomIn box ``roi`` kept from the click
+        before: ``(1, 1, H, W)`` probabilities and the ZoomIn view used (``None`` without)."""
         net_input = torch.cat([self._image, self._prev_prediction], dim=1)
         clicks_lists = [clicks]
+        view = None
         if self.zoom_in is not None:
-            net_input, clicks_lists = self.zoom_in.transform(net_input, clicks_lists, guide=zoom_guide)
+            net_input, clicks_lists, view = self.zoom_in.transform(net_input, clicks_lists, roi, guide=zoom_guide)
         zoomed_size = tuple(net_input.shape[2:])
         if self.limit is not None:
             net_input, clicks_lists = self.limit.transform(net_input, clicks_lists)
@@ -253,13 +262,14 @@ class Predictor:
         if self.limit is not None:
             probs = self.limit.inv_transform(probs, zoomed_size)
         if self.zoom_in is not None:
-            probs = self.zoom_in.inv_transform(probs)
-        return probs
+            probs = self.zoom_in.inv_transform(probs, view)
+        return probs, view
 
     # ------------------------------------------------------------------ helpers
 
-    def _transforms(self) -> list:
-        return [t for t in (self.zoom_in, self.flip) if t is not None]
+    def _zoom_roi(self) -> Box | None:
+        """The ZoomIn box the next click starts from (the predictor owns it, not ZoomIn)."""
+        return self._zoom_view.roi if self._zoom_view is not None else None
 
     def _require_image(self) -> None:
         if self._image is None:

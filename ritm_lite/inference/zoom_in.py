@@ -189,81 +189,72 @@ def clicks_to_crop(clicks: Sequence[Click], box: Box, size: tuple[int, int]) -> 
 # --------------------------------------------------------------------------- the transform
 
 
+@dataclass(frozen=True)
+class ZoomView:
+    """Where one ZoomIn crop came from: all :meth:`ZoomIn.inv_transform` needs to undo it.
+
+    ``roi`` is the box the prediction is pasted into (``None``: the input was passed through
+    and the prediction is returned as it is), ``input_size`` the full input's ``(H, W)``,
+    ``crop_size`` the ``(h, w)`` the network saw when it was a crop, and ``roi_updated``
+    whether this click set a new box.
+    """
+
+    roi: Box | None
+    input_size: tuple[int, int]
+    crop_size: tuple[int, int] | None = None
+    roi_updated: bool = False
+
+
 class ZoomIn:
-    """The ZoomIn inference transform (batch of one image).
+    """The ZoomIn inference transform (batch of one image), pure: it holds only its settings.
 
     ``transform`` maps the ``(1, C, H, W)`` input (RGB + previous-mask channel, the last one)
-    and its click list into the crop; ``inv_transform`` maps the crop's ``(1, 1, h, w)``
-    probabilities back to ``(1, 1, H, W)``. The previous prediction is read from the input's
-    last channel: the predictor owns it, ZoomIn keeps no copy. What ZoomIn keeps from click to
-    click is its box (:attr:`roi`).
+    and its click list into the crop, given the box kept from the click before, and returns
+    the :class:`ZoomView` it used; ``inv_transform`` maps the crop's ``(1, 1, h, w)``
+    probabilities back to ``(1, 1, H, W)`` with that view. The caller (the predictor) owns the
+    interaction: the previous prediction and the kept box (the view's ``roi``).
     """
 
     def __init__(self, config: ZoomInConfig | None = None, **overrides):
         if config is not None and overrides:
             raise ValueError("pass either a ZoomInConfig or keyword settings, not both")
         self.config = config if config is not None else ZoomInConfig(**overrides)
-        self.reset()
 
-    def reset(self) -> None:
-        """Forget the box (a new image or a new object)."""
-        self._input_shape: tuple[int, ...] | None = None
-        self._roi: Box | None = None
-        self._crop_size: tuple[int, int] | None = None
-        self.roi_updated = False  # True when the last transform set a new box
-
-    @property
-    def roi(self) -> Box | None:
-        """The current zoom box in full-image pixels, or ``None`` before zooming starts."""
-        return self._roi
-
-    @property
-    def crop_size(self) -> tuple[int, int] | None:
-        """``(h, w)`` of the last crop fed to the network, or ``None`` before zooming starts."""
-        return self._crop_size
-
-    def get_state(self) -> dict:
-        return {
-            "input_shape": self._input_shape,
-            "roi": self._roi,
-            "crop_size": self._crop_size,
-            "roi_updated": self.roi_updated,
-        }
-
-    def set_state(self, state: dict) -> None:
-        self._input_shape = state["input_shape"]
-        self._roi = state["roi"]
-        self._crop_size = state["crop_size"]
-        self.roi_updated = state["roi_updated"]
+    def __repr__(self) -> str:
+        return f"ZoomIn({self.config!r})"
 
     def transform(
-        self, image_nd: torch.Tensor, clicks_lists: list[list[Click]], guide: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, list[list[Click]]]:
+        self,
+        image_nd: torch.Tensor,
+        clicks_lists: list[list[Click]],
+        roi: Box | None = None,
+        guide: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, list[list[Click]], ZoomView]:
         """Crop and resize the input around the object, and move the clicks with it.
 
         Args:
             image_nd: ``(1, C, H, W)`` float input whose last channel is the previous
                 prediction (probabilities).
             clicks_lists: one list of clicks in ``(x, y)`` pixels of ``image_nd``.
+            roi: the box kept from the click before (``None`` before zooming starts).
             guide: ``(1, 1, H, W)`` probabilities to place the box on instead of the input's
                 last channel (the zoomed rerun of :meth:`needs_recompute`: the box follows the
                 first answer, while the network still sees the previous prediction, as in
                 the original).
 
         Returns:
-            ``(1, C, h, w)`` crop and the clicks in crop pixels, or the inputs unchanged
-            while the box is not (yet) defined.
+            ``(1, C, h, w)`` crop, the clicks in crop pixels, and the view (whose ``roi`` is the
+            box to keep for the next click); the inputs unchanged while no box applies.
         """
         if image_nd.shape[0] != 1 or len(clicks_lists) != 1:
             raise ValueError("ZoomIn works on one image with one click list at a time")
         cfg = self.config
-        self.roi_updated = False
         clicks = clicks_lists[0]
-        if len(clicks) <= cfg.skip_clicks:
-            return image_nd, clicks_lists
-
-        self._input_shape = tuple(image_nd.shape)
         height, width = image_nd.shape[2:]
+        passed = ZoomView(roi=roi, input_size=(height, width))  # the kept box (if any) still applies
+        if len(clicks) <= cfg.skip_clicks:
+            return image_nd, clicks_lists, passed
+
         current = None
         guide = image_nd[:, -1:] if guide is None else guide  # the previous prediction
         pred_mask = (guide[0, 0] > cfg.prob_thresh).cpu().numpy()
@@ -271,46 +262,40 @@ class ZoomIn:
             current = object_roi(pred_mask, clicks, cfg.expansion_ratio, cfg.min_crop_size)
         if current is None:
             if cfg.skip_clicks >= 0:
-                # the kept box (if any) still applies in inv_transform
-                return image_nd, clicks_lists
+                return image_nd, clicks_lists, passed
             current = Box(0, height - 1, 0, width - 1)
 
-        if (
-            self._roi is None
-            or not clicks_inside(self._roi, clicks)
-            or bbox_iou(current, self._roi) < cfg.recompute_thresh_iou
-        ):
-            self._roi = current
-            self.roi_updated = True
-        self._crop_size = crop_size(self._roi, cfg.target_size)
-        crop = crop_and_resize(image_nd, self._roi, self._crop_size)
-        return crop, [clicks_to_crop(clicks, self._roi, self._crop_size)]
+        updated = roi is None or not clicks_inside(roi, clicks) or bbox_iou(current, roi) < cfg.recompute_thresh_iou
+        box = current if updated else roi
+        size = crop_size(box, cfg.target_size)
+        view = ZoomView(roi=box, input_size=(height, width), crop_size=size, roi_updated=updated)
+        return crop_and_resize(image_nd, box, size), [clicks_to_crop(clicks, box, size)], view
 
-    def inv_transform(self, prob_map: torch.Tensor) -> torch.Tensor:
+    def inv_transform(self, prob_map: torch.Tensor, view: ZoomView) -> torch.Tensor:
         """Paste the crop's ``(1, 1, h, w)`` probabilities into a zero ``(1, 1, H, W)`` map
-        (the map itself while there is no box)."""
-        if self._roi is None:
+        (the map itself when the view has no box)."""
+        if view.roi is None:
             return prob_map
         if prob_map.shape[0] != 1:
             raise ValueError(
                 f"ZoomIn expects one probability map, got a batch of {prob_map.shape[0]}"
             )
-        box = self._roi
+        box = view.roi
         resized = F.interpolate(
             prob_map, size=(box.height, box.width), mode="bilinear", align_corners=True
         )
-        height, width = self._input_shape[2:]
-        full = torch.zeros((1, 1, height, width), device=prob_map.device, dtype=prob_map.dtype)
+        full = torch.zeros((1, 1, *view.input_size), device=prob_map.device, dtype=prob_map.dtype)
         full[:, :, box.top : box.bottom + 1, box.left : box.right + 1] = resized
         return full
 
-    def needs_recompute(self, probs: torch.Tensor) -> bool:
+    def needs_recompute(self, probs: torch.Tensor, view: ZoomView) -> bool:
         """With ``skip_clicks <= 0``: whether the first, unzoomed prediction ``probs``
-        ``(1, 1, H, W)`` is small enough (its box has IoU < 0.5 with the image) that the click
-        should be run again zoomed in. Always ``False`` with the paper's ``skip_clicks = 1``.
+        ``(1, 1, H, W)``, made under ``view``, is small enough (its box has IoU < 0.5 with the
+        image) that the click should be run again zoomed in. Always ``False`` with the paper's
+        ``skip_clicks = 1``, and once a box is set.
         """
         cfg = self.config
-        if self._roi is not None or cfg.skip_clicks > 0:
+        if view.roi is not None or cfg.skip_clicks > 0:
             return False
         pred_mask = (probs > cfg.prob_thresh)[0, 0].cpu().numpy()
         if not pred_mask.any():
