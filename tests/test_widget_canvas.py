@@ -463,3 +463,20 @@ def test_after_undo_the_status_line_shows_no_latency(recorder, seg):
     mouse_down(seg.canvas, 40, 30)
     key_down(seg.canvas, "z")
     assert "last click" not in seg.status.value and "1 click" in seg.status.value
+
+
+def test_put_png_is_ipycanvas_put_image_data_with_our_bytes(recorder):
+    """The widget's one private ipycanvas call (``canvas._put_png``: ``putImageData`` with
+    bytes already encoded): it must send those bytes untouched, as one command, to the layer
+    it is given. This fails when an ipycanvas release changes that command or its manager."""
+    from ipycanvas import Canvas
+
+    from ritm_lite.widget.canvas import _put_png
+
+    layer = Canvas(width=4, height=3)
+    png = io.BytesIO()
+    Image.fromarray(np.full((3, 4, 4), 200, np.uint8)).save(png, format="PNG")
+    _put_png(layer, png.getvalue(), x=1, y=2)
+    assert recorder.images[layer.model_id] == [png.getvalue()]
+    commands, _ = recorder.messages[-1]
+    assert commands[1] == [1, 2]  # the position travels as the command's arguments
