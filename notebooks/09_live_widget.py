@@ -201,8 +201,8 @@ if ClickSegmenter is not None:
 show_source(SegmentationState.add_click)
 
 # %% [markdown]
-# Undo works because the state snapshots the predictor (`get_state()`, which includes
-# ZoomIn's crop) *before* each click, and restores it (`set_state`) on undo — so the next
+# Undo works because the state snapshots the predictor (`get_state()`: the previous mask and
+# ZoomIn's kept box) *before* each click, and restores it (`set_state`) on undo — so the next
 # click sees exactly the previous mask it would have seen. The next section shows it.
 
 # %% [markdown]

@@ -7,7 +7,7 @@ things around that loop, which live here as plain Python so they are tested with
 browser:
 
 * an **undo stack**: before each click the predictor's state is snapshotted
-  (``get_state()``, which includes ZoomIn's crop), so undo restores exactly the predictor
+  (``get_state()``: the previous mask and ZoomIn's kept box), so undo restores exactly the predictor
   that produced the previous mask;
 * **several objects**: "finish object" writes the current mask into a label map
   (``0`` = background, ``k`` = object ``k``; a later object paints over an earlier one, as
