@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ritm_lite import build_model
-from ritm_lite.inference import Predictor, ZoomIn, ZoomInConfig
+from ritm_lite.inference import Predictor, ZoomInConfig
 from tests.test_predictor import TinyClickNet
 
 COORDS = np.array([[20, 30], [50, 5]])
@@ -91,14 +91,14 @@ def test_a_state_from_another_image_of_the_same_size_is_refused(image):
 @pytest.mark.parametrize("size", [0, -5])
 def test_a_zoom_in_size_that_is_not_positive_fails_at_once(size):
     with pytest.raises(ValueError, match="target_size"):
-        Predictor(TinyClickNet(), zoom_in=True, zoom_in_target_size=size)
+        Predictor(TinyClickNet(), zoom_in=ZoomInConfig(target_size=size))
 
 
-def test_a_zoom_in_size_without_the_default_zoom_in_is_refused():
-    with pytest.raises(ValueError, match="zoom_in_target_size"):
-        Predictor(TinyClickNet(), zoom_in=False, zoom_in_target_size=600)
-    with pytest.raises(ValueError, match="zoom_in_target_size"):
-        Predictor(TinyClickNet(), zoom_in=ZoomIn(), zoom_in_target_size=600)
+def test_the_zoom_in_size_has_one_way_in():
+    """The crop size is ZoomInConfig's: the Predictor has no second argument for it."""
+    with pytest.raises(TypeError):
+        Predictor(TinyClickNet(), zoom_in=True, zoom_in_target_size=600)
+    assert Predictor(TinyClickNet(), zoom_in=ZoomInConfig(target_size=600)).zoom_in.config.target_size == 600
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ import torch
 
 from ritm_lite import build_model
 from ritm_lite.evaluation import evaluate_sample
-from ritm_lite.inference import Predictor
+from ritm_lite.inference import Predictor, ZoomInConfig
 from ritm_lite.inference.fast import optimize_for_inference
 
 
@@ -53,7 +53,7 @@ def model(reference, reference_dir):
 
 SETTINGS = {
     "plain": {"zoom_in": False, "flip": False},
-    "zoomin_flip": {"zoom_in": True, "flip": True, "zoom_in_target_size": 400},
+    "zoomin_flip": {"zoom_in": ZoomInConfig(target_size=400), "flip": True},
 }
 
 # (record, network): the plain eager model, and the fast one (ritm_lite.inference.fast) in

@@ -35,7 +35,7 @@ from torch._dynamo.utils import counters
 
 from ritm_lite import build_model
 from ritm_lite.clicks import Click, points_tensor
-from ritm_lite.inference import Predictor
+from ritm_lite.inference import Predictor, ZoomInConfig
 from ritm_lite.inference.fast import FastRITM, optimize_for_inference
 from ritm_lite.model.conv1s import ScaleLayer
 from ritm_lite.model.fuse import count_batchnorm, fold_batchnorm, fold_conv_bn, fold_conv_scale
@@ -198,9 +198,9 @@ def test_predictor_with_fast_model_matches_eager_click_by_click(preset):
     model = calibrated_model(preset)
     image, coords, labels = _interaction(120, 168)
     coords = coords * 0.4
-    eager = Predictor(model, zoom_in=True, flip=True, zoom_in_target_size=128)
+    eager = Predictor(model, zoom_in=ZoomInConfig(target_size=128), flip=True)
     fast = Predictor(
-        optimize_for_inference(model), zoom_in=True, flip=True, zoom_in_target_size=128
+        optimize_for_inference(model), zoom_in=ZoomInConfig(target_size=128), flip=True
     )
     eager.set_image(image)
     fast.set_image(image)
@@ -357,7 +357,7 @@ def test_cache_through_the_predictor_follows_the_image_and_the_zoom_box():
     fast = optimize_for_inference(model)
     seen: list[torch.Tensor] = []  # the RGB part of every input the model receives
     fast.register_forward_pre_hook(lambda module, args: seen.append(args[0][:, :3].clone()))
-    predictor = Predictor(fast, zoom_in=True, flip=True, zoom_in_target_size=128)
+    predictor = Predictor(fast, zoom_in=ZoomInConfig(target_size=128), flip=True)
     image = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
     predictor.set_image(image)
     # (click (x, y), label, previous mask): ZoomIn's box follows the previous mask
@@ -388,7 +388,7 @@ def test_cache_through_the_predictor_follows_the_image_and_the_zoom_box():
     misses = fast.cache_misses
     got = predictor.predict(np.array([[50.0, 40.0]]), np.array([1]))
     assert fast.cache_misses == misses + 1
-    plain = Predictor(model, zoom_in=True, flip=True, zoom_in_target_size=128)
+    plain = Predictor(model, zoom_in=ZoomInConfig(target_size=128), flip=True)
     plain.set_image(other)
     assert np.abs(got - plain.predict(np.array([[50.0, 40.0]]), np.array([1]))).max() <= 1e-4
 

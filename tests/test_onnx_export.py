@@ -13,7 +13,7 @@ import torch
 from model_support import calibrated_model
 
 from ritm_lite.clicks import Click, points_tensor
-from ritm_lite.inference import Predictor, onnx_export
+from ritm_lite.inference import Predictor, ZoomInConfig, onnx_export
 from ritm_lite.inference.onnx_export import OnnxRuntimeModel, export_onnx, exportable
 from ritm_lite.model.click_encoding import disk_maps
 
@@ -101,7 +101,7 @@ def test_onnxruntime_backend_in_the_predictor(exported):
     image = np.random.default_rng(1).integers(0, 256, (150, 200, 3), dtype=np.uint8)
     coords = np.array([[100, 70], [30, 20], [150, 110]], dtype=np.float64)
     labels = np.array([1, 0, 1])
-    settings = {"zoom_in": True, "flip": True, "zoom_in_target_size": 160}
+    settings = {"zoom_in": ZoomInConfig(target_size=160), "flip": True}
     eager = Predictor(model, **settings)
     runtime = Predictor(OnnxRuntimeModel(path, threads=1), **settings)
     split = Predictor(OnnxRuntimeModel(path, threads=1, split_batch=True), **settings)

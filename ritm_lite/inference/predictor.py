@@ -38,11 +38,11 @@ from ritm_lite.inference.limit_longest_side import LimitLongestSide
 from ritm_lite.inference.zoom_in import Box, ZoomIn, ZoomInConfig, ZoomView
 
 
-def _as_zoom_in(zoom_in: ZoomIn | ZoomInConfig | bool | None, target_size: int = 400) -> ZoomIn | None:
-    """A ``ZoomIn`` from ``True`` (the paper's, crops of ``target_size``), a ``ZoomIn``, a
+def _as_zoom_in(zoom_in: ZoomIn | ZoomInConfig | bool | None) -> ZoomIn | None:
+    """A ``ZoomIn`` from ``True`` (the paper's: ``ZoomInConfig()``), a ``ZoomIn``, a
     ``ZoomInConfig``, or ``None``/``False`` (off)."""
     if zoom_in is True:
-        zoom_in = ZoomInConfig(target_size=target_size)
+        zoom_in = ZoomInConfig()
     if isinstance(zoom_in, ZoomInConfig):
         return ZoomIn(zoom_in)
     if zoom_in is False or zoom_in is None:
@@ -70,11 +70,10 @@ class Predictor:
             ``(B, 1, h, w)`` (resized to the input size if smaller). It is put in eval mode.
             For speed pass :func:`~ritm_lite.inference.fast.optimize_for_inference` ``(model)``
             or an :class:`~ritm_lite.inference.onnx_export.OnnxRuntimeModel` (CPU).
-        zoom_in: ``True`` for the paper's ZoomIn, ``False`` for none, or a
-            :class:`ZoomInConfig` / :class:`ZoomIn` of your own.
+        zoom_in: ``True`` for the paper's ZoomIn (crops of 400 px), ``False`` for none, or a
+            :class:`ZoomInConfig` / :class:`ZoomIn` of your own, e.g.
+            ``ZoomInConfig(target_size=600)``, the paper's size on DAVIS.
         flip: average the logits of the image and of its mirror image (one batch of two).
-        zoom_in_target_size: long side of the ZoomIn crop when ``zoom_in=True`` (default
-            400; the paper uses 600 on DAVIS); only with ``zoom_in=True``.
         max_size: shrink what the network would see to this long side, in pixels, when it
             is longer (the original predictor's ``max_size``; its demo uses 800). ``None``:
             never (the paper's evaluation). It mostly acts on the first click, which sees
@@ -88,7 +87,6 @@ class Predictor:
         model: nn.Module,
         zoom_in: bool | ZoomIn | ZoomInConfig = True,
         flip: bool = True,
-        zoom_in_target_size: int | None = None,
         max_size: int | None = None,
         device: torch.device | str | None = None,
     ):
@@ -99,13 +97,7 @@ class Predictor:
             device = param.device if param is not None else torch.device("cpu")
         self.model = model.eval()
         self.device = torch.device(device)
-        if zoom_in_target_size is not None and zoom_in is not True:
-            raise ValueError(
-                "zoom_in_target_size sets the size of the default ZoomIn (zoom_in=True); "
-                "with a ZoomInConfig pass its target_size there"
-            )
-        size = 400 if zoom_in_target_size is None else zoom_in_target_size
-        self.zoom_in: ZoomIn | None = _as_zoom_in(zoom_in, target_size=size)
+        self.zoom_in: ZoomIn | None = _as_zoom_in(zoom_in)
         self.limit: LimitLongestSide | None = LimitLongestSide(max_size) if max_size is not None else None
         self.flip: HorizontalFlip | None = HorizontalFlip() if flip else None
         self._image: torch.Tensor | None = None  # (1, 3, H, W) float32 in [0, 1]
