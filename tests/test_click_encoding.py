@@ -79,3 +79,18 @@ def test_click_maps_are_disks_of_their_radius_with_no_switch_to_another_encoding
         ClickMaps(radius=5.0, use_disks=False)
     with pytest.raises(ValueError, match="positive"):
         ClickMaps(radius=0)
+
+
+def test_distance_maps_module_has_its_own_radius_and_the_original_formula():
+    """``DistanceMaps``: tanh(2 d / R) with the original's R = 260 by default, two clicks of
+    one sign giving the distance to the nearer one."""
+    from ritm_lite.model import DistanceMaps
+
+    clicks = [Click(x=3, y=4, is_positive=True, index=0), Click(x=9, y=1, is_positive=True, index=1)]
+    maps = DistanceMaps()(torch.zeros(1, 4, 10, 12), points_tensor([clicks]))
+    rows, cols = np.mgrid[:10, :12]
+    nearest = np.minimum(np.hypot(rows - 4, cols - 3), np.hypot(rows - 1, cols - 9))
+    np.testing.assert_allclose(maps[0, 0].numpy(), np.tanh(2 * nearest / 260), rtol=1e-5, atol=1e-6)
+    assert DistanceMaps().norm_radius == 260.0 and DistanceMaps(100.0).norm_radius == 100.0
+    with pytest.raises(ValueError, match="positive"):
+        DistanceMaps(0)

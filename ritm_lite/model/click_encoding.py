@@ -115,3 +115,25 @@ class ClickMaps(nn.Module):
 
     def extra_repr(self) -> str:
         return f"radius={self.radius}"
+
+
+class DistanceMaps(nn.Module):
+    """The encoding RITM replaced, as a module: ``(image, points) -> (B, 2, H, W)``
+    distance maps ``tanh(2 d / R)`` at the image's size (:func:`distance_maps`).
+
+    ``norm_radius`` is ``R``, 260 in the original code (its ``DistMaps(norm_radius=...)``
+    without ``use_disks``); it has nothing to do with the disks' radius of 5. No parameters.
+    """
+
+    def __init__(self, norm_radius: float = 260.0) -> None:
+        super().__init__()
+        if not norm_radius > 0:
+            raise ValueError(f"the distance maps' norm_radius must be positive, got {norm_radius}")
+        self.norm_radius = norm_radius
+
+    def forward(self, image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        height, width = image.shape[-2:]
+        return distance_maps(points, height, width, self.norm_radius)
+
+    def extra_repr(self) -> str:
+        return f"norm_radius={self.norm_radius}"
