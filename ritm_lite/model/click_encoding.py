@@ -55,12 +55,22 @@ def _min_squared_distance(points: torch.Tensor, height: int, width: int, scale: 
     d_row2 = (d_row * d_row).masked_fill(empty[..., None, None], EMPTY_SLOT_DISTANCE2)
     d_col2 = (d_col * d_col).masked_fill(empty[..., None, None], 0.0)
 
-    if coords.shape[2] == 0:  # no slot at all: every pixel is as far as an empty slot
-        return torch.full((batch, 2, height, width), EMPTY_SLOT_DISTANCE2, device=points.device)
-    # min_k d_k(p)^2 over all N slots in one reduction, as the original does: a (B, 2, N, H, W)
-    # intermediate, and no Python loop, so an exported graph keeps N dynamic. A minimum is
-    # exact in any order, so the maps do not depend on how it is computed.
-    return (d_row2 + d_col2).amin(dim=2)
+    # min_k d_k(p)^2 over the N slots. A minimum is exact in any order, so both ways below give
+    # the same maps bit for bit. Traced for export: one reduction over a (B, 2, N, H, W)
+    # intermediate (as the original computes it), so the graph keeps N dynamic. Eager: a
+    # running minimum, which keeps memory at (B, 2, H, W) and is several times faster at 20
+    # clicks on a CPU.
+    if _tracing():
+        return (d_row2 + d_col2).amin(dim=2)
+    nearest = torch.full((batch, 2, height, width), EMPTY_SLOT_DISTANCE2, device=points.device)
+    for slot in range(coords.shape[2]):
+        nearest = torch.minimum(nearest, d_row2[:, :, slot] + d_col2[:, :, slot])
+    return nearest
+
+
+def _tracing() -> bool:
+    """Whether the encoding is being traced into a graph (ONNX export, torch.export / compile)."""
+    return torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling() or torch.jit.is_tracing()
 
 
 def disk_maps(points: torch.Tensor, height: int, width: int, radius: float = 5.0) -> torch.Tensor:
