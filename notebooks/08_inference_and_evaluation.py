@@ -329,7 +329,7 @@ show_source(HorizontalFlip.inv_transform)
 # The course's EfficientNet-Lite0 was fine-tuned on photos shrunk to 62.5 % (COCO's 640 px ->
 # 400 px) for this reason. On the validation split, though, `max_size=400` helped its first
 # click and cost it later clicks (without ZoomIn, every click sees the shrunk photo), so its
-# `predictor_settings` keep the paper's protocol (`MODEL_CARD.md`, "Selection"). The curve
+# `predictor_settings` keep the paper's protocol (`MODEL_CARD.md`, "Stage 2: selection"). The curve
 # below is the first click's IoU (flip, no ZoomIn) against `max_size`, on the first GrabCut
 # objects:
 

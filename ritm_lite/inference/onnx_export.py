@@ -9,8 +9,9 @@ The exported graph is the whole network, click encoding included:
 with ``B``, ``H``, ``W`` and ``N`` dynamic, so one file serves every ZoomIn crop and every
 number of clicks. BatchNorm is folded into the convolutions before tracing
 (:func:`ritm_lite.model.fuse.fold_batchnorm`); the click encoding is the model's own
-(:class:`ritm_lite.model.click_encoding.ClickMaps`), whose minimum over the click slots is one
-reduction, so the graph has no loop whose length would be frozen at export time.
+(:class:`ritm_lite.model.click_encoding.ClickMaps`): while it is traced, its minimum over the
+click slots is one reduction (a running loop in eager, the same maps bit for bit), so the
+graph has no loop whose length would be frozen at export time.
 
 :class:`OnnxRuntimeModel` wraps an ONNX Runtime session as a module with the model's call
 signature, so the predictor takes it like any model (composition, no backend flag):

@@ -25,8 +25,9 @@ COURSE_WEIGHTS: dict[str, Path] = {
 }
 DEFAULT_COURSE_WEIGHTS = "efficientnet_lite0_course"
 COURSE_PREDICTOR_SETTINGS: dict[str, dict] = {
-    # the validation split chose the paper's protocol for both (MODEL_CARD.md, "Selection":
-    # max_size 400 lost 0.021 mean IoU over clicks 1-5 there)
+    # the validation split chose the paper's protocol for both (MODEL_CARD.md, "Stage 2:
+    # selection": max_size 400 lost 0.021 mean IoU over clicks 1-5; "Stage 3: selection":
+    # ZoomIn from the first click lost on every checkpoint)
     "efficientnet_lite0_course": {},
     "hrnet18s_scratch": {},
 }
