@@ -94,3 +94,20 @@ def test_distance_maps_module_has_its_own_radius_and_the_original_formula():
     assert DistanceMaps().norm_radius == 260.0 and DistanceMaps(100.0).norm_radius == 100.0
     with pytest.raises(ValueError, match="positive"):
         DistanceMaps(0)
+
+
+def test_the_traced_slot_reduction_gives_the_eager_maps_bit_for_bit(monkeypatch):
+    """While traced (ONNX export) the minimum over slots is one reduction; in eager a running
+    loop. Both must give the same disks and distance maps exactly."""
+    from ritm_lite.model import click_encoding
+
+    rng = np.random.default_rng(0)
+    clicks = [Click(x=float(rng.uniform(0, 40)), y=float(rng.uniform(0, 30)), is_positive=bool(k % 3), index=k)
+              for k in range(7)]
+    points = points_tensor([clicks, clicks[:2]])  # the second sample is -1 padded
+    eager = (disk_maps(points, 30, 40), distance_maps(points, 30, 40))
+    monkeypatch.setattr(click_encoding, "_tracing", lambda: True)
+    traced = (disk_maps(points, 30, 40), distance_maps(points, 30, 40))
+    assert eager[0].sum() > 0
+    for a, b in zip(eager, traced):
+        assert torch.equal(a, b)
