@@ -56,7 +56,8 @@ def dataset_config(config: TrainConfig, train: bool) -> DatasetConfig:
     return dataclasses.replace(
         base,
         augmentation=augmentation,
-        points_sampler=MultiPointSampler(max_num_points=config.max_num_points),
+        points_sampler=MultiPointSampler(max_num_points=config.max_num_points, prob_gamma=config.prob_gamma,
+                                         first_click_center=config.first_click_center),
         min_object_area=config.min_object_area,
         keep_background_prob=config.keep_background_prob if train else 0.0,
     )

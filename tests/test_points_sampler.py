@@ -193,7 +193,45 @@ def test_determinism():
     assert any(c != a.clicks for c in others)
 
 
+def test_first_click_center_draws_the_first_click_deep_inside():
+    masks = scene()
+    sampler = MultiPointSampler(first_click_center=True, positive_erode_prob=0.0, merge_objects_prob=0.0)
+    # A 30x30 square: depth d = distance to the outside; inner part d > max d / 1.7.
+    square = masks[:, :, 0]
+    inner = sampler.inner_region(square)
+    rows, cols = np.nonzero(inner)
+    assert 0 < inner.sum() < square.sum() / 2 and inner[25, 25]
+    assert rows.min() >= 10 + 15 / 1.7 - 1 and rows.max() <= 39 - 15 / 1.7 + 1 and cols.min() >= 10 + 15 / 1.7 - 1
+    # the image border counts as outside: a mask touching it is deepest away from the border
+    edge = np.zeros((20, 40), bool)
+    edge[:, :10] = True
+    assert not sampler.inner_region(edge)[:, 0].any() and sampler.inner_region(edge)[10, 5]
+    firsts_off_centre = 0
+    for seed in range(100):
+        result = sampler.sample(masks, np.random.default_rng(seed))
+        first, *rest = result.positive_clicks
+        (obj,) = result.object_ids
+        assert first.index == 0 and at(sampler.inner_region(masks[:, :, obj]), first)
+        assert all(c.index == SAMPLED_CLICK_INDEX for c in rest + result.negative_clicks)
+        assert all(at(masks[:, :, obj], c) for c in rest)
+    uniform = MultiPointSampler(positive_erode_prob=0.0, merge_objects_prob=0.0)
+    for seed in range(100):  # without the option, the first click is often outside the inner part
+        result = uniform.sample(masks, np.random.default_rng(seed))
+        first = result.positive_clicks[0]
+        firsts_off_centre += not at(uniform.inner_region(masks[:, :, result.object_ids[0]]), first)
+    assert firsts_off_centre > 30
+    merged = MultiPointSampler(first_click_center=True, merge_objects_prob=1.0, positive_erode_prob=0.0)
+    for seed in range(30):  # merged objects: each object's own first click is centred
+        result = merged.sample(masks, np.random.default_rng(seed))
+        for obj, click in zip(result.object_ids, result.positive_clicks[:2]):
+            assert click.index == 0 and at(merged.inner_region(masks[:, :, obj]), click)
+
+
 def test_bad_input():
+    with pytest.raises(ValueError, match="prob_gamma"):
+        MultiPointSampler(prob_gamma=0.0)
+    with pytest.raises(ValueError, match="sfc_inner_k"):
+        MultiPointSampler(sfc_inner_k=0.5)
     with pytest.raises(ValueError, match="sum to 1"):
         MultiPointSampler(negative_bg_prob=0.5)
     with pytest.raises(ValueError, match="stack"):

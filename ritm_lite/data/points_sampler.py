@@ -22,9 +22,19 @@ with *randomly* simulated clicks (paper, Sec. 3.2; the original ``isegm/data/poi
 
 Clicks may repeat (sampling is with replacement), as in the original. Every sampled click has
 ``index = 100`` (:data:`SAMPLED_CLICK_INDEX`): the original reserves small indices for clicks
-placed in a known order (its optional "first click in the centre" mode, off in RITM's
-configs, and the clicks of iterative training). Options of the original that RITM's configs
-leave off (object hierarchies, soft targets, first click in the centre) are not implemented.
+placed in a known order (the clicks of iterative training, and the first click below).
+
+**First click in the centre** (``first_click_center``, the original's option of that name, off
+in RITM's COCO+LVIS configs): each object's first positive click is drawn not from the whole
+(eroded) mask but from its inner part, the pixels deeper than ``1 / sfc_inner_k`` of the
+deepest one,
+
+    ``inner = { p : d(p) > max_q d(q) / sfc_inner_k }``,  ``d`` = distance to the nearest
+    pixel outside the mask (the image border counts as outside), ``sfc_inner_k = 1.7``,
+
+and gets index 0. The evaluation's first click is the deepest pixel itself, so this trains the
+situation a user's first click creates. Options the course does not use (object hierarchies,
+soft targets) are not implemented.
 
 Masks come as an ``(H, W, K)`` stack (one channel per instance), as the augmentation returns
 them; clicks come back as :class:`ritm_lite.clicks.Click` in ``(x, y)`` pixels.
@@ -100,6 +110,8 @@ class MultiPointSampler:
     negative_border_prob: float = 0.5  # negative click in the ring around the target
     merge_objects_prob: float = 0.15  # probability of merging several objects into one target
     max_num_merged_objects: int = 2  # at most this many objects merged
+    first_click_center: bool = False  # each object's first positive click in its inner part (index 0)
+    sfc_inner_k: float = 1.7  # inner part: distance to the outside > max distance / sfc_inner_k
 
     def __post_init__(self) -> None:
         if self.max_num_points < 1:
@@ -108,6 +120,10 @@ class MultiPointSampler:
             raise ValueError(f"negative strategy probabilities must sum to 1, got {self.negative_probs}")
         if self.max_num_merged_objects < 1:
             raise ValueError("max_num_merged_objects must be >= 1")
+        if not 0 < self.prob_gamma <= 1:
+            raise ValueError(f"prob_gamma must be in (0, 1], got {self.prob_gamma}")
+        if not self.sfc_inner_k >= 1:
+            raise ValueError(f"sfc_inner_k must be >= 1, got {self.sfc_inner_k}")
 
     @property
     def negative_probs(self) -> tuple[float, float, float]:
@@ -158,10 +174,11 @@ class MultiPointSampler:
                 other = ~background & outside
             negative_regions = {"bg": outside, "other": other, "border": self.border_mask(gt_mask)}
 
-        positives = self._positive_points(positive_regions, rng)
+        positives, first = self._positive_points(positive_regions, rng)
         weighted = [(negative_regions[name], p) for name, p in zip(NEGATIVE_STRATEGIES, self.negative_probs)]
         negatives = self._draw_points(weighted, self._negative_count(rng), rng)
-        clicks = [Click(x=float(c), y=float(r), is_positive=True, index=SAMPLED_CLICK_INDEX) for r, c in positives]
+        clicks = [Click(x=float(c), y=float(r), is_positive=True, index=0 if i in first else SAMPLED_CLICK_INDEX)
+                  for i, (r, c) in enumerate(positives)]
         clicks += [Click(x=float(c), y=float(r), is_positive=False, index=SAMPLED_CLICK_INDEX) for r, c in negatives]
         return SampledObject(gt_mask, clicks, object_ids, positive_regions, negative_regions)
 
@@ -192,12 +209,16 @@ class MultiPointSampler:
         n = self.max_num_points + 1
         return int(rng.choice(n, p=click_count_probs(n, self.prob_gamma)))
 
-    def _positive_points(self, regions: list[np.ndarray], rng: np.random.Generator) -> list[tuple[int, int]]:
+    def _positive_points(
+        self, regions: list[np.ndarray], rng: np.random.Generator
+    ) -> tuple[list[tuple[int, int]], set[int]]:
+        """Positive ``(row, col)`` points, and the positions among them of centred first clicks."""
         regions = regions[: self.max_num_points]
-        per_object = [self._draw_points([(r, 1.0)], self._positive_count(rng), rng) for r in regions]
+        per_object = [self._object_points(r, rng) for r in regions]
         per_object = [points for points in per_object if points]
+        centred = {0} if self.first_click_center else set()
         if len(per_object) <= 1:
-            return per_object[0] if per_object else []
+            return (per_object[0], centred) if per_object else ([], set())
         points = [points[0] for points in per_object]  # one click on every merged object
         union = [(r, 1.0 / len(regions)) for r in regions]
         extra = self._draw_points(union, self._negative_count(rng), rng)
@@ -205,7 +226,23 @@ class MultiPointSampler:
         if len(extra) > room:
             keep = rng.choice(len(extra), size=room, replace=False)
             extra = [extra[i] for i in keep]
-        return points + extra
+        return points + extra, set(range(len(points))) if self.first_click_center else set()
+
+    def _object_points(self, region: np.ndarray, rng: np.random.Generator) -> list[tuple[int, int]]:
+        """One object's positive points: uniform in ``region``, the first one in its inner part
+        when ``first_click_center``."""
+        count = self._positive_count(rng)
+        if not self.first_click_center or not region.any():
+            return self._draw_points([(region, 1.0)], count, rng)
+        first = self._draw_points([(self.inner_region(region), 1.0)], 1, rng)
+        return first + self._draw_points([(region, 1.0)], count - 1, rng)
+
+    def inner_region(self, mask: np.ndarray) -> np.ndarray:
+        """``d(p) > max d / sfc_inner_k``, ``d`` the exact L2 distance to the outside (the image
+        border counts as outside)."""
+        padded = np.pad(mask.astype(np.uint8), 1)
+        depth = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+        return depth > depth.max() / self.sfc_inner_k
 
     @staticmethod
     def _draw_points(

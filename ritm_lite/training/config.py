@@ -36,6 +36,8 @@ class TrainConfig:
     crop_size: tuple[int, int] = (320, 480)  # training crop (height, width)
     image_scale: float = 1.0  # images are resized by this first (0.5: half resolution, same field of view)
     max_num_points: int = 24  # click slots per sign in the points tensor
+    prob_gamma: float = 0.8  # sampled click counts follow P(k) ~ prob_gamma^k (the ITER-M configs' 0.8)
+    first_click_center: bool = False  # the sampler's first click in the object's inner part (off in ITER-M)
     batch_size: int = 28  # total batch over all processes (the original: 32 for W18-small and W32, 28 for W18)
     epochs: int = 230  # the original's number of (fixed-length) epochs
     epoch_len: int = 30_000  # samples drawn per training epoch
@@ -100,6 +102,8 @@ class TrainConfig:
             raise ValueError("need workers >= 0 and val_epoch_len >= 0")
         if self.batch_size < 1 or self.epoch_len < self.batch_size:
             raise ValueError(f"need 1 <= batch_size <= epoch_len, got {self.batch_size}, {self.epoch_len}")
+        if not 0 < self.prob_gamma <= 1:
+            raise ValueError(f"prob_gamma must be in (0, 1], got {self.prob_gamma}")
         if self.max_num_next_clicks > self.max_num_points:
             raise ValueError("max_num_next_clicks cannot exceed max_num_points")
         if not 0.1 <= self.image_scale <= 4.0:
