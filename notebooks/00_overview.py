@@ -23,7 +23,7 @@
 # (at most 20), averaged over a benchmark.
 #
 # **The paper.** Sofiiuk, Petrov, Konushin, *Reviving Iterative Training with Mask Guidance for
-# Interactive Segmentation* (ICIP 2022, arXiv 2102.06583) — **RITM** — showed that a plain
+# Interactive Segmentation* (ICIP 2022; cited as arXiv 2102.06583v1) — **RITM** — showed that a plain
 # feed-forward network is enough, with no optimisation at test time (unlike BRS/f-BRS),
 # provided that
 #
@@ -55,18 +55,21 @@
 # Each notebook builds one piece and imports it from the `ritm_lite` package, which is the
 # single source of truth (notebooks show its code rather than keeping a copy).
 #
-# | # | notebook | paper section |
+# | # | notebook | paper |
 # | --- | --- | --- |
-# | 01 | clicks and disk encoding | 3.1 click encoding |
-# | 02 | Conv1S and the other fusions | 3.2 |
-# | 03 | HRNet-W18 + OCR, parity with the original code | 3.2, 4 |
-# | 04 | Normalized Focal Loss | 3.4 |
-# | 05 | merging COCO and LVIS | 3.5 |
-# | 06 | click simulation for training | 3.3 |
-# | 07 | iterative training with mask guidance | 3.3 |
-# | 08 | inference (ZoomIn, flip) and evaluation (NoC) | 4 |
+# | 01 | clicks and disk encoding | Sec. 3.1 |
+# | 02 | Conv1S and the other fusions | Sec. 3.2 |
+# | 03 | HRNet-W18 + OCR, parity with the original code | Sec. 3.2 |
+# | 04 | Normalized Focal Loss | Sec. 3.4 |
+# | 05 | merging COCO and LVIS | Sec. 4 |
+# | 06 | click simulation for training | Sec. 3.3 |
+# | 07 | iterative training with mask guidance | Sec. 3.3 |
+# | 08 | inference (ZoomIn, flip) and evaluation (NoC) | Sec. 5 |
 # | 09 | a live click-segmentation widget | — |
-# | 10 | the full GPU training run | 4 |
+# | 10 | the full GPU training run | Sec. 5 |
+#
+# Sections are those of arXiv 2102.06583v1, numbered once for the whole course in
+# `ritm_lite.paper` (the paper's text could not be re-read offline to check them).
 
 # %% [markdown]
 # ## Set-up

@@ -19,7 +19,9 @@
 # RITM's network is HRNet (Wang et al. 2019) with an OCR head (Yuan et al. 2020). HRNet keeps
 # a stride-4 branch alive through the whole network and adds a lower-resolution branch per
 # stage, exchanging information between branches after every module. This matters for
-# interactive segmentation: masks must follow object boundaries at high resolution.
+# interactive segmentation: masks must follow object boundaries at high resolution. (The
+# paper's Sec. 3.2 chooses this backbone; the course cites the paper's sections as
+# `ritm_lite.paper` numbers them.)
 
 # %% [markdown]
 # ## What you will learn

@@ -224,7 +224,7 @@ for name in ("BCE", "FL", "NFL"):
 #   although the boundary is still wrong. BCE keeps a gradient but spends it on every pixel.
 #   NFL keeps a gradient of the same order as at the start of training.
 # * **Right.** Both focal losses spend their gradient on the hard band; NFL does it *and* keeps
-#   the magnitude. This is why RITM trains faster and to better masks with NFL (paper, Sec. 3.3
+#   the magnitude. This is why RITM trains faster and to better masks with NFL (paper, Sec. 3.4
 #   and Table 5), and why its normaliser is detached: it rescales, it is not something to learn.
 
 # %%

@@ -18,7 +18,7 @@
 #
 # RITM's third finding is about data, not architecture: *the training set matters as much as
 # the model*. Models trained on **COCO+LVIS** beat the same models trained on SBD on every
-# benchmark. The two sources complement each other on the same photos:
+# benchmark (paper, Sec. 4). The two sources complement each other on the same photos:
 #
 # | | COCO 2017 | LVIS v1 |
 # |---|---|---|

@@ -18,7 +18,8 @@
 #
 # Nobody clicks on a million training images. RITM *simulates* the clicks: for each training
 # sample it picks an object, augments the image, and draws random positive and negative
-# clicks (the iterative part of training then adds clicks where the model errs — notebook 07).
+# clicks (the iterative part of training then adds clicks where the model errs — notebook 07;
+# both are the paper's Sec. 3.3).
 # This notebook runs the library's data path on real photos from COCO:
 #
 # 1. the augmentation chain, image and masks together;

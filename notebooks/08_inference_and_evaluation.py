@@ -25,7 +25,7 @@
 # tricks it inherits from f-BRS — **ZoomIn** (look at a crop around the object from the second
 # click on) and **flip averaging** — and measures everything with the **NoC protocol**: a
 # simulated user clicks where the error is largest until IoU reaches 85 % / 90 %, at most 20
-# times.
+# times (paper, Sec. 5).
 #
 # This notebook builds each piece in plain cells, checks the library (`ritm_lite.inference`,
 # `ritm_lite.evaluation`) gives the same numbers, and finally evaluates on the GrabCut
@@ -220,7 +220,7 @@ assert np.allclose(by_hand, library, atol=1e-6)
 # ## ZoomIn
 #
 # From the second click on, the network looks at a box around the object instead of the whole
-# image (Sec. 3.4 of the paper, after f-BRS):
+# image (Sec. 5 of the paper, after f-BRS):
 #
 # 1. box = bounding box of (previous probabilities > 0.5) plus the positive clicks;
 # 2. expand it ×1.4 about its centre, at least 200 px per side, clamp to the image;

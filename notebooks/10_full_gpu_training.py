@@ -19,8 +19,9 @@
 # Everything the course built, at the paper's scale: the COCO+LVIS merge (notebook 05),
 # the original ITER-M schedule (230 epochs of 30,000 samples, 320x480 crops, Adam 5e-4 with the
 # backbone at x0.1, learning rate /10 at epochs 200 and 220), iterative training with mask
-# guidance (notebook 07), and the NoC evaluation (notebook 08). The commands below are the ones
-# you run in a terminal; the notebook runs them for you and shows the results.
+# guidance (notebook 07), and the NoC evaluation (notebook 08; paper, Sec. 5). The commands
+# below are the ones you run in a terminal; the notebook runs them for you and shows the
+# results.
 #
 # | preset | model | batch | the authors' GPUs (Tesla P40) | expect |
 # | --- | --- | --- | --- | --- |

@@ -1,4 +1,4 @@
-"""Losses: Normalized Focal Loss (the paper's training loss), Focal Loss, sigmoid BCE, soft IoU.
+"""Losses: Normalized Focal Loss (the paper's training loss, Sec. 3.4), Focal Loss, BCE, soft IoU.
 
 All four take the network's **logits** ``(B, C, H, W)`` (RITM uses ``C = 1``) and float
 **labels** of the same shape: ``1`` object, ``0`` background, ``-1`` ignore. They return one

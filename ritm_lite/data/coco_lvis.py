@@ -1,4 +1,4 @@
-"""The COCO+LVIS merge (RITM, section 4): COCO's many objects with LVIS's better masks.
+"""The COCO+LVIS merge (RITM, Sec. 4): COCO's many objects with LVIS's better masks.
 
 COCO 2017 annotates ~1.2M objects of 80 categories with coarse polygons; LVIS v1 re-annotates
 the same photos with ~1.3M finer masks of 1,203 categories but skips many objects COCO has.

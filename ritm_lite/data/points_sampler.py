@@ -1,7 +1,7 @@
 """Click simulation for training: RITM's ``MultiPointSampler``.
 
 Before the iterative part of training adds clicks where the model errs, every sample starts
-with *randomly* simulated clicks (paper, Sec. 3.2; the original ``isegm/data/points_sampler.py``):
+with *randomly* simulated clicks (paper, Sec. 3.3; the original ``isegm/data/points_sampler.py``):
 
 1. **Object.** One instance is chosen uniformly among the sample's objects; with probability
    ``merge_objects_prob = 0.15`` instead 2..``max_num_merged_objects`` (= 2) distinct objects

@@ -1,4 +1,4 @@
-"""The interactive-segmentation metrics: IoU, NoC@t, the ">= max clicks" count, mIoU per click.
+"""Interactive-segmentation metrics (paper, Sec. 5): IoU, NoC@t, the ">= max clicks" count, mIoU.
 
 * ``IoU = |pred & gt| / |pred | gt|`` over pixels whose ground truth is not ``ignore_label``.
 * ``NoC@t`` of one object: the number of clicks (1-based) after which IoU first reaches ``t``;

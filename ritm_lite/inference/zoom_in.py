@@ -1,6 +1,6 @@
 """ZoomIn: from the second click on, run the network on a crop around the object.
 
-RITM (Sec. 3.4, "Zoom-In") follows f-BRS: the first click sees the whole image; from then on
+RITM (Sec. 5, "Zoom-In") follows f-BRS: the first click sees the whole image; from then on
 the network looks at a box around the current prediction and the positive clicks, expanded
 by 1.4 and at least 200 px wide and high, resized so that its long side is 400 px (600 px on
 DAVIS). The box is kept from click to click and recomputed only when a positive click falls

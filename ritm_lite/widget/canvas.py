@@ -142,7 +142,7 @@ class ClickSegmenter(widgets.VBox):
             icon="search-plus",
             disabled=not has_zoom,
             layout=button,
-            tooltip="crop around the object after the first clicks (paper, Sec. 3.4)",
+            tooltip="crop around the object after the first clicks (paper, Sec. 5)",
         )
         self.threshold = widgets.FloatSlider(
             value=threshold,
