@@ -18,9 +18,14 @@ Techniques (each row adds to the one before, except where it says otherwise):
                      (= optimize_for_inference(model), the default)
     compile          ... and torch.compile of the click-dependent part (opt-in: --compile;
                      minutes of compilation per input shape on a 2-core CPU)
-    fp16 / bf16      FastRITM under autocast (CUDA only)
+    fp16             FastRITM under float16 autocast (CUDA only)
     cuda_graphs      FastRITM + torch.compile(mode="reduce-overhead") (CUDA only, --compile)
+    bf16             FastRITM under bf16 autocast on the CPU (only where the CPU runs bf16
+                     natively: elsewhere it is emulated, many times slower, and the row is skipped)
     onnxruntime      the exported ONNX file run by ONNX Runtime (CPU), `threads` intra-op threads
+    ort_int8         ONNX Runtime on the int8 file of ritm_lite.inference.precision.quantize_onnx,
+                     calibrated on this benchmark's own clicks (timing only: the accuracy is
+                     measured with `python -m ritm_lite.evaluate --backend int8`)
     ort_split        ONNX Runtime, each of the flip pair's two images on its own thread
                      with one intra-op thread (CPU, 2 threads only)
 
@@ -57,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from ritm_lite import build_model
 from ritm_lite.inference import Predictor, ZoomInConfig
 from ritm_lite.inference.fast import FastRITM
+from ritm_lite.inference.precision import isa_summary, native_bf16
 
 CPU_TECHNIQUES = [
     "eager",
@@ -65,8 +71,10 @@ CPU_TECHNIQUES = [
     "channels_last",
     "image_cache",
     "compile",
+    "bf16",
     "onnxruntime",
     "ort_split",
+    "ort_int8",
 ]
 CUDA_TECHNIQUES = ["eager", "image_cache", "fp16", "bf16", "compile", "cuda_graphs"]
 IMAGE_SHAPE = (480, 854, 3)
@@ -102,7 +110,29 @@ def build_network(
         return OnnxRuntimeModel(onnx_path(), threads=threads)
     if technique == "ort_split":
         return OnnxRuntimeModel(onnx_path(), threads=1, split_batch=True)
+    if technique == "ort_int8":
+        return OnnxRuntimeModel(int8_path(model, onnx_path()), threads=threads)
     raise ValueError(f"unknown technique {technique!r}")
+
+
+def int8_path(model: nn.Module, float_path: Path) -> Path:
+    """The int8 file of ``float_path``, calibrated on the benchmark's own interaction."""
+    import warnings
+
+    from ritm_lite.data.benchmarks import Sample
+    from ritm_lite.inference.precision import calibration_inputs, quantize_onnx
+
+    path = float_path.with_suffix(".int8.onnx")
+    if not path.exists():
+        image = np.random.default_rng(0).integers(0, 256, IMAGE_SHAPE, dtype=np.uint8)
+        gt = np.zeros(IMAGE_SHAPE[:2], np.int32)
+        gt[120:360, 200:650] = 1
+        inputs = calibration_inputs(model, [Sample(image, gt, "benchmark")], objects=1, max_clicks=4,
+                                    zoom_in=ZoomInConfig(target_size=400, skip_clicks=-1), flip=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the ISA line of the table says what the CPU has
+            quantize_onnx(float_path, path, inputs)
+    return path
 
 
 def one_click(predictor: Predictor, inference_mode: bool) -> tuple[float, float]:
@@ -138,6 +168,9 @@ def measure(
         return exported[0]
 
     techniques = [t for t in techniques if not (t == "ort_split" and threads != 2)]
+    if device.type == "cpu" and "bf16" in techniques and not native_bf16():
+        techniques.remove("bf16")
+        print("(bf16 skipped: this CPU emulates it)", flush=True)
     predictors, first = {}, {}
     flops = None
     for technique in techniques:
@@ -231,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
         else (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     )
     print(
-        f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}; "
+        f"torch {torch.__version__}, {isa_summary()}; "
         f"flip + ZoomIn fixed crop; warm-up {args.warmup}, median of {args.repeats} clicks"
     )
     header = {key: title for key, title, _ in COLUMNS}

@@ -20,6 +20,7 @@ import argparse
 import json
 import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +39,10 @@ from ritm_lite.inference import Predictor, ZoomInConfig
 from ritm_lite.utils import default_device, shared_dir
 
 PEERS = ("opencv-grabcut",)
+BACKENDS = ("eager", "fast", "bf16", "onnxruntime", "int8")
+"""How the network runs: as trained; ``optimize_for_inference``; that under bf16 autocast;
+exported to ONNX Runtime; ONNX Runtime statically quantised to int8
+(:mod:`ritm_lite.inference.precision`)."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -99,6 +104,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--max-size", type=int,
         help="shrink what the network sees to this long side (LimitLongestSide; default: never)",
     )
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="eager",
+        help="run the network as trained (eager), optimize_for_inference (fast), that in bf16 "
+             "(emulated, slowly, on CPUs without native bf16), ONNX Runtime, or ONNX Runtime int8 "
+             "calibrated on --calibration-data's training split (CPU only for the last two)",
+    )
+    parser.add_argument(
+        "--calibration-data", type=Path,
+        help="--backend int8: img/ + gt/ folder whose training split (--val-fraction, --split-seed) "
+             "calibrates the activation ranges (default: ../shared/data/COCO_MVal)",
+    )
+    parser.add_argument(
+        "--calibration-objects", type=int, default=16,
+        help="--backend int8: objects clicked (4 automatic clicks each) for calibration",
+    )
     parser.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
     parser.add_argument(
         "--seed", type=int, default=0, help="torch seed for --preset's random weights"
@@ -116,7 +136,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"--pred-thr is a probability threshold in (0, 1), got {args.pred_thr}")
     if not args.target_iou > 0.0:
         parser.error(f"--target-iou must be positive (above 1: never stop early), got {args.target_iou}")
-    for flag in ("limit", "zoom_in_size", "max_size"):
+    if args.peer and args.backend != "eager":
+        parser.error("--backend applies to a network, not to --peer")
+    if args.backend in ("onnxruntime", "int8") and args.device not in (None, "cpu"):
+        parser.error(f"--backend {args.backend} runs on the CPU; drop --device {args.device}")
+    if args.backend == "int8" and args.calibration_data is None:
+        root = shared_dir()
+        if root is None:
+            parser.error("--backend int8 needs --calibration-data (../shared/data is not here)")
+        args.calibration_data = root / "data" / "COCO_MVal"
+    if args.backend != "int8" and args.calibration_data is not None:
+        parser.error("--calibration-data applies to --backend int8 only")
+    for flag in ("limit", "zoom_in_size", "max_size", "calibration_objects"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
@@ -143,6 +174,8 @@ def method_name(args: argparse.Namespace) -> str:
         extras.append(f"skip{zoom_in_skip_clicks(args)}")
     if args.max_size is not None:
         extras.append(f"max{args.max_size}")
+    if args.backend != "eager":
+        extras.append(args.backend)
     return f"{name}+{'+'.join(extras)}" if extras else name
 
 
@@ -182,9 +215,42 @@ def build_predictor(args: argparse.Namespace):
     else:
         torch.manual_seed(args.seed)
         model = ritm_lite.build_model(args.preset)
+    if args.backend in ("onnxruntime", "int8"):
+        device = torch.device("cpu")
     size = args.zoom_in_size or PAPER_ZOOM_IN_TARGET_SIZE.get(args.dataset, 400)
     zoom_in = None if args.no_zoom_in else ZoomInConfig(target_size=size, skip_clicks=zoom_in_skip_clicks(args))
-    return Predictor(model.to(device), zoom_in=zoom_in, flip=not args.no_flip, max_size=args.max_size)
+    settings = dict(zoom_in=zoom_in, flip=not args.no_flip, max_size=args.max_size)
+    network = backend_network(model.to(device).eval(), args, settings)
+    return Predictor(network, **settings)
+
+
+def backend_network(model: torch.nn.Module, args: argparse.Namespace, settings: dict) -> torch.nn.Module:
+    """``model`` as ``--backend`` runs it (int8: calibrated with the predictor ``settings``)."""
+    from ritm_lite.inference import FastRITM, OnnxRuntimeModel, export_onnx, optimize_for_inference
+    from ritm_lite.inference import precision
+
+    if args.backend == "eager":
+        return model
+    if args.backend == "fast":
+        return optimize_for_inference(model)
+    if args.backend == "bf16":
+        if next(model.parameters()).device.type == "cpu" and not precision.native_bf16():
+            print(f"note: {precision.isa_summary()}: bf16 is emulated here, so this measures its "
+                  "accuracy, slowly, not its speed")
+        return FastRITM(model, dtype=torch.bfloat16)
+    threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory(prefix="ritm_eval_") as folder:  # the session keeps the graph
+        path = export_onnx(model, Path(folder) / "model.onnx")
+        if args.backend == "int8":
+            data = load_benchmark("COCO_MVal", args.calibration_data)
+            train_names, _ = split_by_image_id(data.names, args.val_fraction, seed=args.split_seed)
+            calibration = precision.calibration_inputs(
+                model, data.subset(train_names), objects=args.calibration_objects, **settings
+            )
+            print(f"int8: calibrated on {len(calibration)} network inputs of "
+                  f"{min(args.calibration_objects, len(train_names))} training objects; {precision.isa_summary()}")
+            path = precision.quantize_onnx(path, Path(folder) / "model.int8.onnx", calibration)
+        return OnnxRuntimeModel(path, threads=threads)
 
 
 def zoom_in_skip_clicks(args: argparse.Namespace) -> int:
@@ -234,6 +300,9 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
         "flip": not args.no_flip and not args.peer,
         "zoom_in_skip_clicks": None if args.no_zoom_in or args.peer else zoom_in_skip_clicks(args),
         "max_size": args.max_size,
+        "backend": None if args.peer else args.backend,
+        "calibration_data": str(args.calibration_data) if args.calibration_data else None,
+        "calibration_objects": args.calibration_objects if args.backend == "int8" else None,
         **result.to_dict(),
     }
     json_path.write_text(json.dumps(record, indent=1))

@@ -81,6 +81,18 @@ def coco_mval_dir() -> Path:
     return require_shared("data", "COCO_MVal")
 
 
+@pytest.fixture(scope="session")
+def course_onnx(tmp_path_factory) -> Path:
+    """The course's default weights exported to ONNX once per session (an export takes minutes
+    on a 2-core CPU); skipped where the ONNX extras are not installed."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from ritm_lite.inference.onnx_export import export_onnx
+    from ritm_lite.weights import load_course_model
+
+    return export_onnx(load_course_model(), tmp_path_factory.mktemp("course_onnx") / "course.onnx")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run a ``reference_numerics`` test in a child pytest pinned to the fixture's kernels."""

@@ -234,3 +234,31 @@ def test_training_split_evaluates_exactly_the_training_clis_split(tmp_path, side
     assert sorted(o["name"] for o in record["objects"]) == expected and 0 < len(expected) < len(names)
     assert record["training_split"] == side
     assert f"{side} split: {len(expected)} objects" in capsys.readouterr().out
+
+
+def test_backend_runs_the_same_network_another_way(tmp_path, capsys):
+    """--backend fast gives the eager numbers (same network, BN folded); bf16 is marked in
+    the row name and JSON; nonsense combinations are refused."""
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    common = ["--preset", "efficientnet_lite0", "--data-root", str(data), "--max-clicks", "2",
+              "--zoom-in-size", "64", "--device", "cpu", "--quiet"]
+    records = {}
+    for backend in ("eager", "fast", "bf16"):
+        out_json = tmp_path / f"{backend}.json"
+        assert evaluate.main(common + ["--backend", backend, "--json", str(out_json)]) == 0
+        records[backend] = json.loads(out_json.read_text())
+    assert records["fast"]["backend"] == "fast" and records["fast"]["method"].endswith("+fast")
+    assert records["eager"]["method"] == "efficientnet_lite0 (random)+zoom+flip"
+    np.testing.assert_allclose(records["fast"]["objects"][0]["ious"], records["eager"]["objects"][0]["ious"],
+                               atol=1e-3)
+    assert records["bf16"]["method"].endswith("+bf16")
+    bad = [
+        ["--peer", "opencv-grabcut", "--backend", "fast"],
+        ["--preset", "hrnet18s", "--backend", "onnxruntime", "--device", "cuda"],
+        ["--preset", "hrnet18s", "--calibration-data", str(tmp_path)],
+        ["--preset", "hrnet18s", "--backend", "int8", "--calibration-objects", "0",
+         "--calibration-data", str(tmp_path)],
+    ]
+    for argv in bad:
+        with pytest.raises(SystemExit):
+            evaluate.parse_args(argv + ["--data-root", str(data)])

@@ -293,7 +293,7 @@ def test_fast_backends_are_as_accurate_as_eager_with_the_reference_weights(
     "backend", [_fast_backend, _onnxruntime_backend], ids=["fast", "onnxruntime"]
 )
 def test_fast_backends_match_eager_with_trained_weights_on_a_real_image(
-    backend, grabcut_dir, tmp_path
+    backend, grabcut_dir, tmp_path, request
 ):
     """Trained weights (the course's) on a real GrabCut photo, five automatic clicks and a
     negative one on the background, with ZoomIn and flip: the issue's criterion, max
@@ -314,7 +314,13 @@ def test_fast_backends_match_eager_with_trained_weights_on_a_real_image(
     coords = np.array([(c.x, c.y) for c in clicks[-1]] + [(col, row)], dtype=np.float64)
     labels = np.array([int(c.is_positive) for c in clicks[-1]] + [0])
     eager = Predictor(model, **SETTINGS)
-    fast = Predictor(backend(model, tmp_path), **SETTINGS)
+    if backend is _onnxruntime_backend:  # the session's one export of these weights
+        from ritm_lite.inference.onnx_export import OnnxRuntimeModel
+
+        network = OnnxRuntimeModel(request.getfixturevalue("course_onnx"), threads=1)
+    else:
+        network = backend(model, tmp_path)
+    fast = Predictor(network, **SETTINGS)
     eager.set_image(sample.image)
     fast.set_image(sample.image)
     for k in range(1, len(coords) + 1):

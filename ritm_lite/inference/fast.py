@@ -20,7 +20,8 @@ What it does (``benchmarks/fast_inference.py`` measures each step; README "Fast 
    remembers the last RGB input and its features, and reuses them when the new RGB input is
    *equal* to it (a content comparison, so a new image or a moved ZoomIn box can never get
    stale features: the output stays a function of the inputs alone).
-4. Optionally **autocast** (``dtype=torch.float16 / bfloat16``, for GPUs) and
+4. Optionally **autocast** (``dtype=torch.float16 / bfloat16``: GPUs, and bf16 on CPUs that
+   run it natively, :mod:`ritm_lite.inference.precision`) and
    **torch.compile** of the click-dependent part (``compile_mode``, e.g. ``"default"`` or
    ``"reduce-overhead"`` for CUDA graphs). Compilation is per input shape: on a 2-core CPU it
    takes one to two minutes per ZoomIn crop size, so it is off by default.
@@ -33,6 +34,7 @@ What does *not* change between clicks, in RITM's forward pass::
 
 from __future__ import annotations
 
+import warnings
 from contextlib import nullcontext
 
 import torch
@@ -161,7 +163,17 @@ def optimize_for_inference(
 
     The defaults are what measured fastest on a 2-core CPU (README, "Fast inference").
     The result lives on ``model``'s device; ``model`` itself is not modified.
+
+    ``dtype=torch.bfloat16`` on a CPU without native bf16 (:func:`ritm_lite.inference.precision.
+    native_bf16`) warns and runs float32: emulated bf16 is many times slower, never what a caller
+    asking for speed wants (``FastRITM(model, dtype=torch.bfloat16)`` forces it).
     """
+    from ritm_lite.inference.precision import bf16_fallback_warning, native_bf16
+
+    on_cpu = next(model.parameters()).device.type == "cpu"
+    if dtype == torch.bfloat16 and on_cpu and not native_bf16():
+        warnings.warn(bf16_fallback_warning(), RuntimeWarning, stacklevel=2)
+        dtype = None
     return FastRITM(
         model,
         channels_last=channels_last,
