@@ -210,3 +210,22 @@ class SoftIoU(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return soft_iou_loss(logits, labels)
+
+
+def main_loss(name: str, alpha: float = 0.5, gamma: float = 2.0) -> nn.Module:
+    """The main-output loss a training config names: ``"nfl"`` (RITM's), ``"focal"``,
+    ``"bce"`` or ``"soft_iou"`` (the losses of the paper's loss ablation). ``alpha`` and
+    ``gamma`` go to the two focal losses; ``ValueError`` for any other name."""
+    if name == "nfl":
+        return NormalizedFocalLoss(alpha, gamma)
+    if name == "focal":
+        return FocalLoss(alpha, gamma)
+    if name == "bce":
+        return SigmoidBinaryCrossEntropyLoss()
+    if name == "soft_iou":
+        return SoftIoU()
+    raise ValueError(f"unknown loss {name!r}; choose from {MAIN_LOSSES}")
+
+
+MAIN_LOSSES = ("nfl", "focal", "bce", "soft_iou")
+"""The names :func:`main_loss` takes."""

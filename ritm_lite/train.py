@@ -64,13 +64,15 @@ def dataset_config(config: TrainConfig, train: bool) -> DatasetConfig:
 
 
 def build_datasets(data: Path, config: TrainConfig, val_fraction: float = 0.2,
-                   images_dir: Path | None = None):
+                   images_dir: Path | None = None, split_seed: int | None = None):
     """Training and validation datasets for a merged COCO+LVIS folder or an img/+gt/ folder
-    (``images_dir``: the COCO image root of a merged folder, when it records none)."""
+    (``images_dir``: the COCO image root of a merged folder, when it records none;
+    ``split_seed``: the img/+gt/ split by image id, ``config.seed`` unless given)."""
     train_cfg, val_cfg = dataset_config(config, True), dataset_config(config, False)
     if (data / "img").is_dir() and (data / "gt").is_dir():
         names = sorted(p.stem for p in (data / "gt").iterdir() if not p.name.startswith("."))
-        train_names, val_names = split_by_image_id(names, val_fraction, seed=config.seed)
+        split_seed = config.seed if split_seed is None else split_seed
+        train_names, val_names = split_by_image_id(names, val_fraction, seed=split_seed)
         return (FolderDataset(data, train_names, train_cfg, seed=config.seed),
                 FolderDataset(data, val_names, val_cfg, seed=config.seed + 1) if val_names else None)
     val_set = None
@@ -100,8 +102,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, help="stop after this many steps (checkpointing first)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     for field in dataclasses.fields(TrainConfig):  # every preset field can be overridden
-        if field.type in ("int", "float", "bool") and field.name != "model":
-            kind = {"int": int, "float": float, "bool": lambda s: s.lower() in {"1", "true", "yes"}}[field.type]
+        if field.type in ("int", "float", "bool", "str") and field.name != "model":
+            kind = {"int": int, "float": float, "str": str,
+                    "bool": lambda s: s.lower() in {"1", "true", "yes"}}[field.type]
             parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, help=f"override the preset's {field.name}")
     parser.add_argument("--crop-size", type=int, nargs=2, metavar=("H", "W"), help="override the preset's crop size")
     parser.add_argument("--milestones", type=int, nargs="+", metavar="EPOCH", help="override the preset's milestones")

@@ -49,8 +49,9 @@ class TrainConfig:
     milestones: tuple[int, ...] = (200, 220)  # epochs where the learning rate is multiplied by gamma
     gamma: float = 0.1  # MultiStepLR factor
     max_num_next_clicks: int = 3  # iterative clicks per batch are drawn from 0..this
-    nfl_alpha: float = 0.5  # Normalized Focal Loss alpha (main output)
-    nfl_gamma: float = 2.0  # Normalized Focal Loss gamma
+    loss: str = "nfl"  # main-output loss: "nfl" (RITM's), "focal", "bce" or "soft_iou" (the loss ablation)
+    nfl_alpha: float = 0.5  # Normalized Focal Loss alpha (main output; also the plain focal loss's)
+    nfl_gamma: float = 2.0  # Normalized Focal Loss gamma (also the plain focal loss's)
     aux_loss_weight: float = 0.4  # weight of the BCE loss on the auxiliary (soft region) output
     min_object_area: int = 1000  # objects smaller than this (pixels) are not sampled
     keep_background_prob: float = 0.05  # chance to keep a sample with no object (all-background)
@@ -92,6 +93,10 @@ class TrainConfig:
                 f"need max_num_points >= 1 and max_num_next_clicks >= 0, got {self.max_num_points}, "
                 f"{self.max_num_next_clicks}"
             )
+        from ritm_lite.losses import MAIN_LOSSES
+
+        if self.loss not in MAIN_LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose from {MAIN_LOSSES}")
         if self.nfl_gamma < 0 or not 0 <= self.nfl_alpha <= 1 or self.aux_loss_weight < 0:
             raise ValueError("need nfl_gamma >= 0, 0 <= nfl_alpha <= 1 and aux_loss_weight >= 0")
         if self.min_object_area < 0 or not 0 <= self.keep_background_prob <= 1:

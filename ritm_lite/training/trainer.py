@@ -2,7 +2,8 @@
 
 Per batch: draw ``0..max_num_next_clicks`` iterative steps, simulate them without gradients
 (:func:`~ritm_lite.training.iterative.simulate_interaction`), then one forward/backward pass
-with the loss ``NFL(main) + 0.4 * BCE(aux)``. Adam with backbone lr x0.1, MultiStepLR over
+with the loss ``NFL(main) + 0.4 * BCE(aux)`` (the main loss is the config's ``loss``: NFL
+unless an ablation names another). Adam with backbone lr x0.1, MultiStepLR over
 fixed-length epochs.
 
 Beyond the original: mixed precision and channels_last on CUDA, DDP via torchrun, atomic
@@ -28,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from ..losses import normalized_focal_loss, sigmoid_binary_cross_entropy
+from ..losses import main_loss, sigmoid_binary_cross_entropy
 from ..model import RITMModel, build_model
 from ..model.checkpoint import read_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -87,6 +88,9 @@ class Trainer:
         torch.manual_seed(config.seed)
         if model is None:
             model = build_model(config.model_config())
+        if config.aux_loss_weight > 0 and not getattr(model, "has_aux_output", True):
+            raise ValueError(f"{type(model).__name__} has no auxiliary head (its 'instances_aux' repeats "
+                             "'instances'): train it with aux_loss_weight=0")
         self.model = model.to(self.env.device)
         cuda = self.env.device.type == "cuda"
         if cuda and config.channels_last:
@@ -101,6 +105,7 @@ class Trainer:
         if self.env.distributed:
             ids = [self.env.local_rank] if cuda else None
             self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.main_loss = main_loss(config.loss, config.nfl_alpha, config.nfl_gamma)
         self.state = TrainState()
         self.log = RunLog(self.out_dir) if self.env.is_main else None
 
@@ -136,7 +141,8 @@ class Trainer:
             raise ValueError(f"{path or self.last_checkpoint} is a model checkpoint, not a training checkpoint")
         stored = contents["train_config"]
         current = dataclasses.asdict(self.config)
-        changed = {k for k in current if _plain(stored.get(k)) != _plain(current[k])} - RESUMABLE_CHANGES
+        defaults = dataclasses.asdict(TrainConfig())  # a field newer than the run: it ran with the default
+        changed = {k for k in current if _plain(stored.get(k, defaults[k])) != _plain(current[k])} - RESUMABLE_CHANGES
         if changed:
             raise ValueError(f"cannot resume: the run's config differs in {sorted(changed)}")
         self.model.load_state_dict(state_dict)
@@ -222,10 +228,10 @@ class Trainer:
             click_time = time.perf_counter() - started
             out = self.net(torch.cat([images, prev_mask.to(images.dtype)], dim=1), points)
         c = self.config
-        main = normalized_focal_loss(out["instances"].float(), gt, alpha=c.nfl_alpha, gamma=c.nfl_gamma).mean()
+        main = self.main_loss(out["instances"].float(), gt).mean()
         aux = sigmoid_binary_cross_entropy(out["instances_aux"].float(), gt).mean()
         iou = batch_iou(out["instances"].detach(), gt)
-        return {"loss": main + c.aux_loss_weight * aux, "nfl": main, "aux_bce": aux, "iou": iou,
+        return {"loss": main + c.aux_loss_weight * aux, "main": main, "aux_bce": aux, "iou": iou,
                 "clicks_added": torch.tensor(float(num_steps)), "click_time": torch.tensor(click_time)}
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
