@@ -29,11 +29,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .click_encoding import ClickMaps
-from .conv1s import Conv1S
 from .efficientnet_lite import EFFICIENTNET_LITE, LITE_MEAN, LITE_STD, EfficientNetLiteFPN
 from .hrnet import HRNET_W18, HRNET_W18_SMALL, HRNET_W32, HRNet, HRNetSpec
 from .init import xavier_gluon_init
 from .ocr import ocr_modules
+
+CLICK_ENCODINGS = ("disks", "distance_maps")  # ModelConfig.click_encoding (ritm_lite.model.ablations)
+FUSIONS = ("conv1s", "conv1e", "dmf")  # ModelConfig.fusion
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -43,21 +45,31 @@ BACKBONES: dict[str, HRNetSpec] = {
     "hrnet18": HRNET_W18,
     "hrnet32": HRNET_W32,
 }
+# DeepLabV3+ (ritm_lite.model.deeplab, which builds on RITMModel): our name -> timm's dilated ResNet
+DEEPLAB_BACKBONES: dict[str, str] = {"deeplab_r34": "resnet34"}
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild a model (stored in checkpoints)."""
 
-    backbone: str = "hrnet18s"  # "hrnet18s", "hrnet18", "hrnet32" (BACKBONES) or "efficientnet_lite0"
+    backbone: str = "hrnet18s"  # "hrnet18s", "hrnet18", "hrnet32" (BACKBONES), "efficientnet_lite0" or "deeplab_r34"
     ocr_width: int = 48  # HRNet: OCR key width; mid features are 2x this (ITER-M: 48 / 64 / 128)
     disk_radius: float = 5.0  # click disk radius in pixels (the paper's r = 5)
     leaky_relu: bool = True  # Conv1S activation: LeakyReLU(0.2) in every ITER-M config
-    decoder_width: int = 64  # EfficientNet-Lite: FPN width (unused by HRNet, whose head is OCR)
+    decoder_width: int = 64  # EfficientNet-Lite: FPN width; DeepLab: ASPP/decoder width (unused by HRNet: OCR)
     conv1s_init_scale: float = 0.05  # Conv1S's learnable output scale at initialisation (the original's)
+    # The paper's ablations (ritm_lite.model.ablations); RITM's choices by default:
+    click_encoding: str = "disks"  # "disks" (radius disk_radius) or "distance_maps" (tanh(2d/260))
+    fusion: str = "conv1s"  # how the maps enter: "conv1s", "conv1e" or "dmf"
+    prev_mask: bool = True  # the previous prediction is an input channel (ITER-M)
 
     def __post_init__(self) -> None:
-        known = sorted(BACKBONES) + sorted(EFFICIENTNET_LITE)
+        if self.click_encoding not in CLICK_ENCODINGS:
+            raise ValueError(f"unknown click_encoding {self.click_encoding!r}; choose from {CLICK_ENCODINGS}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {self.fusion!r}; choose from {FUSIONS}")
+        known = sorted(BACKBONES) + sorted(EFFICIENTNET_LITE) + sorted(DEEPLAB_BACKBONES)
         if self.backbone not in known:
             raise ValueError(f"unknown backbone {self.backbone!r}; choose from {known}")
         if self.ocr_width <= 0:
@@ -82,6 +94,8 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
     "hrnet32": ModelConfig(backbone="hrnet32", ocr_width=128),
     # The course's default: ImageNet-pretrained EfficientNet-Lite0 behind Conv1S, FPN decoder.
     "efficientnet_lite0": ModelConfig(backbone="efficientnet_lite0", decoder_width=64),
+    # Table 4's baseline: DeepLabV3+, dilated ResNet-34, deeplab_ch 128 (the original's r34_dh128_*.py)
+    "deeplab_r34": ModelConfig(backbone="deeplab_r34", decoder_width=128),
 }
 
 
@@ -126,6 +140,8 @@ class RITMModel(nn.Module):
         mean, std: the RGB normalisation the backbone was pretrained with (ImageNet's for
             HRNet; 0.5 / 0.5, i.e. [-1, 1], for EfficientNet-Lite).
     """
+
+    has_aux_output = True  # "instances_aux" comes from an auxiliary head of its own
 
     def __init__(self, feature_extractor: nn.Module, maps_transform: nn.Module,
                  click_maps: ClickMaps, config: ModelConfig | None = None,
@@ -237,7 +253,8 @@ def build_model(preset: str | ModelConfig = "hrnet18s", init: bool = True) -> RI
 
     Args:
         preset: ``"hrnet18s"``, ``"hrnet18"``, ``"hrnet32"`` (the ITER-M configurations, OCR
-            width 48 / 64 / 128) or a :class:`ModelConfig`.
+            width 48 / 64 / 128), ``"efficientnet_lite0"``, ``"deeplab_r34"``
+            (:mod:`ritm_lite.model.deeplab`) or a :class:`ModelConfig`.
         init: apply the original's initialisation (Xavier, Gaussian, magnitude 2; BatchNorm
             gamma 1, beta 0). Seed with ``torch.manual_seed`` for reproducibility.
 
@@ -250,22 +267,22 @@ def build_model(preset: str | ModelConfig = "hrnet18s", init: bool = True) -> RI
         config = MODEL_PRESETS[preset]
     else:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(MODEL_PRESETS)}")
-    click_maps = ClickMaps(radius=config.disk_radius)
+    if config.backbone in DEEPLAB_BACKBONES:
+        from .deeplab import build_deeplab_model  # imports this module
+
+        return build_deeplab_model(config, init=init)
+    from .ablations import click_branch, click_encoder, model_class  # imports this module
+
+    click_maps, assemble = click_encoder(config), model_class(config)
     if config.backbone in EFFICIENTNET_LITE:
         extractor = EfficientNetLiteFPN(config.backbone, width=config.decoder_width)
-        conv1s = Conv1S(in_channels=3, out_channels=extractor.stem_channels, leaky_relu=config.leaky_relu,
-                        init_scale=config.conv1s_init_scale)
-        model = RITMModel(extractor, conv1s, click_maps, config, mean=LITE_MEAN, std=LITE_STD)
+        branch = click_branch(config, extractor.stem_channels)
         if init:  # the trunk keeps timm's init until ImageNet weights are loaded into it
-            xavier_gluon_init(model.maps_transform)
+            xavier_gluon_init(branch)
             xavier_gluon_init(extractor.decoder)
-        return model
-    model = RITMModel(
-        feature_extractor=HRNetOCR(BACKBONES[config.backbone], config.ocr_width),
-        maps_transform=Conv1S(in_channels=3, leaky_relu=config.leaky_relu, init_scale=config.conv1s_init_scale),
-        click_maps=click_maps,
-        config=config,
-    )
+        return assemble(extractor, branch, click_maps, config, mean=LITE_MEAN, std=LITE_STD)
+    model = assemble(HRNetOCR(BACKBONES[config.backbone], config.ocr_width), click_branch(config, 64), click_maps,
+                     config)
     if init:
         xavier_gluon_init(model)
     return model
