@@ -46,7 +46,10 @@
 # * the four ideas of the paper this course rebuilds, and which notebook builds each
 # * how to set up the course locally or on Colab, and which weights the notebooks use
 #
-# **Assumes:** Python and NumPy; no deep-learning background beyond what a convolution is. **Ends with** an exercise that checks your answer
+# **Assumes:** Python and NumPy; no deep-learning background beyond what a convolution is.
+# **Time:** Run All takes under 10 seconds on a 2-core CPU (measured 2026-12-02 with
+# `python benchmarks/notebook_run_times.py`).
+# **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
 # %% [markdown]
@@ -67,6 +70,7 @@
 # | 08 | inference (ZoomIn, flip) and evaluation (NoC) | Sec. 5 |
 # | 09 | a live click-segmentation widget | — |
 # | 10 | the full GPU training run | Sec. 5 |
+# | 11 | the paper's ablations rerun: which claims hold here | Sec. 5 |
 #
 # Sections are those of arXiv 2102.06583v1, numbered once for the whole course in
 # `ritm_lite.paper` (the paper's text could not be re-read offline to check them).

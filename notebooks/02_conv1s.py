@@ -37,7 +37,10 @@
 # * why Conv1S keeps an ImageNet-pretrained first convolution intact
 # * how the course measures the argument: pretrained vs from scratch, Conv1S vs Conv1E
 #
-# **Assumes:** notebooks 00-01; what a convolution's weight tensor `(out, in, k, k)` holds. **Ends with** an exercise that checks your answer
+# **Assumes:** notebooks 00-01; what a convolution's weight tensor `(out, in, k, k)` holds.
+# **Time:** Run All takes about 10 seconds on a 2-core CPU (measured 2026-12-02 with
+# `python benchmarks/notebook_run_times.py`).
+# **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
 # %%
@@ -177,35 +180,37 @@ print("stem channels:", lite.feature_extractor.stem_channels)
 # %% [markdown]
 # ## The argument, measured at an equal CPU budget
 #
-# Does it matter? `benchmarks/conv1s_argument.py` trains the Lite0 model three ways with
-# everything else equal (data, crops, batch, steps, seeds): ImageNet trunk + Conv1S (the
-# course's model), the same architecture from scratch + Conv1S, and ImageNet trunk + Conv1E,
-# and scores each on COCO_MVal's validation split (mean IoU after 1..5 automatic clicks).
-# This cell reads the stored runs; where none are stored yet it says so.
+# Does it matter? The ablations of notebook 11 (`benchmarks/ablations.py`) train the Lite0
+# model with everything else equal (data, crops, batch, steps, seeds); three of their arms are
+# this argument: ImageNet trunk + Conv1S (the course's model, arm `base`), the same
+# architecture from scratch + Conv1S (`scratch`), and ImageNet trunk + Conv1E (`conv1e`). Each
+# is scored on COCO_MVal's validation split and on GrabCut with the evaluation CLI. This cell
+# reads the stored runs; where none are stored yet it says so.
 
 # %%
-import json
-
+from ritm_lite.ablations import Budget, command, load_results, summary
 from ritm_lite.utils import PROJECT_ROOT
 
-RUNS = PROJECT_ROOT / "benchmarks" / "results" / "conv1s_argument"
-records = [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
+RUNS = PROJECT_ROOT / "benchmarks" / "results" / "ablations"
+records = [r for r in load_results(RUNS, Budget()) if r["arm"] in ("base", "scratch", "conv1e")]
 if records:
-    arms = sorted({r["arm"] for r in records})
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for arm in arms:
-        curves = np.array([r["val_miou_per_click"] for r in records if r["arm"] == arm])
+    for row in summary(records, "COCO_MVal_val"):
+        curves = np.array([r["evaluate"]["COCO_MVal_val"]["mean_iou_per_click"] for r in records
+                           if r["arm"] == row["arm"]])
         mean, spread = curves.mean(0), curves.std(0)
-        print(f"{arm:18s} seeds {len(curves)}  mIoU after 1/3/5 clicks: "
-              + " / ".join(f"{mean[k]:.3f}±{spread[k]:.3f}" for k in (0, 2, 4) if k < len(mean)))
-        ax.errorbar(np.arange(1, len(mean) + 1), mean, yerr=spread, label=arm, capsize=3)
+        print(f"{row['arm']:8s} seeds {len(curves)}  mIoU after 1/5/20 clicks: "
+              + " / ".join(f"{mean[k]:.3f}±{spread[k]:.3f}" for k in (0, 4, 19) if k < len(mean))
+              + f"   NoC@90 {row['NoC@90'][0]:.2f}")
+        ax.plot(np.arange(1, len(mean) + 1), mean, label=f"{row['arm']} ({len(curves)} seeds)")
+        ax.fill_between(np.arange(1, len(mean) + 1), mean - spread, mean + spread, alpha=0.2)
     ax.set_xlabel("clicks")
     ax.set_ylabel("mean IoU (COCO_MVal validation)")
     ax.legend()
     plt.show()
 else:
-    print(f"No stored runs in {RUNS} yet: `python benchmarks/conv1s_argument.py --steps 400 --seeds 0 1` "
-          "makes them (about 20 CPU minutes per arm and seed).")
+    print(f"No stored runs in {RUNS} yet: `{command('scratch', 0, Budget())}` makes one "
+          "(about 20 CPU minutes per arm and seed; notebook 11 has them all).")
 
 # %% [markdown]
 # ## Exercise

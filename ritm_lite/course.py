@@ -329,3 +329,25 @@ def _samples(answer: Any) -> str | None:
     if int(answer) == 55 * config.epoch_len:
         return "that uses the paper's 55 epochs; the code trains for `epochs` of `epoch_len` samples"
     return "an epoch here is `epoch_len` random samples; multiply by the number of epochs"
+
+
+@_exercise(
+    "11.se",
+    "Write `answer(a, b)`: given two lists of per-seed scores (two or more each), the standard error "
+    "of the difference of their means, sqrt(s_a^2 / n_a + s_b^2 / n_b), with s^2 the sample variance "
+    "(divided by n - 1).",
+)
+def _se(answer: Callable) -> str | None:
+    rng = _rng("11")
+    for n_a, n_b in ((2, 3), (4, 2), (5, 5)):
+        a, b = rng.normal(0.8, 0.02, n_a).tolist(), rng.normal(0.7, 0.05, n_b).tolist()
+        expected = float(np.sqrt(np.var(a, ddof=1) / n_a + np.var(b, ddof=1) / n_b))
+        got = float(answer(list(a), list(b)))
+        if np.isclose(got, float(np.sqrt(np.var(a) / n_a + np.var(b) / n_b)), rtol=1e-6) and not np.isclose(got, expected):
+            return "that divides the variance by n: the sample variance divides by n - 1 (ddof=1)"
+        if np.isclose(got, float(np.sqrt(np.var(a, ddof=1) + np.var(b, ddof=1))), rtol=1e-6):
+            return "that is the spread of single runs: divide each variance by its number of seeds first"
+        hint = _close(got, expected, f"your SE for {n_a} and {n_b} seeds", atol=1e-9)
+        if hint is not None:
+            return hint
+    return None

