@@ -144,6 +144,14 @@ def export_onnx(
     return path
 
 
+def ort_feed(image: torch.Tensor, points: torch.Tensor) -> dict[str, np.ndarray]:
+    """The exported graph's inputs as ONNX Runtime takes them: ``{"image": (B, 4, H, W),
+    "points": (B, 2N, 3)}``, float32, C-contiguous, on the host (they may share memory with
+    the tensors)."""
+    return {"image": image.detach().to("cpu", torch.float32).contiguous().numpy(),
+            "points": points.detach().to("cpu", torch.float32).contiguous().numpy()}
+
+
 class OnnxRuntimeModel(nn.Module):
     """An exported RITM model run by ONNX Runtime, callable like the PyTorch model (CPU).
 
@@ -177,8 +185,8 @@ class OnnxRuntimeModel(nn.Module):
         return self.session.run(list(OUTPUTS), {"image": image, "points": points})
 
     def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
-        image_np = image.detach().to("cpu", torch.float32).contiguous().numpy()
-        points_np = points.detach().to("cpu", torch.float32).contiguous().numpy()
+        feed = ort_feed(image, points)
+        image_np, points_np = feed["image"], feed["points"]
         if self._pool is not None and image_np.shape[0] > 1:
             parts = list(
                 self._pool.map(

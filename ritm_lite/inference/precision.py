@@ -36,6 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ritm_lite.inference.onnx_export import ort_feed
+
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 """``/proc/cpuinfo`` flags of CPUs with int8 dot-product instructions."""
 
@@ -101,10 +103,7 @@ class RecordingModel(nn.Module):
         self.inputs: list[dict[str, np.ndarray]] = []
 
     def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
-        self.inputs.append({
-            "image": image.detach().to("cpu", torch.float32).numpy().copy(),
-            "points": points.detach().to("cpu", torch.float32).numpy().copy(),
-        })
+        self.inputs.append({name: array.copy() for name, array in ort_feed(image, points).items()})
         return self.model(image, points)
 
 
