@@ -30,7 +30,10 @@
 # * the "gradient fade" of the focal loss as predictions improve, measured
 # * where the library computes each term (`ritm_lite.losses`), line by line
 #
-# **Assumes:** notebook 00; what a sigmoid and a log-likelihood loss are. **Ends with** an exercise that checks your answer
+# **Assumes:** notebook 00; what a sigmoid and a log-likelihood loss are.
+# **Time:** Run All takes under 10 seconds on a 2-core CPU (measured 2026-12-02 with
+# `python benchmarks/notebook_run_times.py`).
+# **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
 # %%

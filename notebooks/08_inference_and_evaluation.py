@@ -39,7 +39,7 @@
 # > `ritm_lite/weights/MODEL_CARD.md`, has the measured NoC). The cell says which it used.
 # > Set `MODEL` to a checkpoint name or file to choose. At smoke size nothing is downloaded.
 # >
-# > **Time.** About 5 minutes on a laptop CPU (the benchmark cell evaluates 10 GrabCut
+# > **Time.** About 4 minutes on a 2-core CPU (the benchmark cell evaluates 10 GrabCut
 # > objects; `FULL_BENCHMARK = True` evaluates all 50, about 15 minutes per network).
 
 # %% [markdown]
@@ -49,7 +49,10 @@
 # * ZoomIn and flip averaging, and what each is worth
 # * the automatic clicker, IoU and NoC@85 / NoC@90: the paper's evaluation protocol
 #
-# **Assumes:** notebooks 01-03 and 07. **Ends with** an exercise that checks your answer
+# **Assumes:** notebooks 01-03 and 07.
+# **Time:** Run All takes about 4 minutes on a 2-core CPU (measured 2026-12-02 with
+# `python benchmarks/notebook_run_times.py`).
+# **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
 # %%

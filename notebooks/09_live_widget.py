@@ -51,7 +51,10 @@
 # * undo, several objects, correcting an existing mask, saving PNG and COCO RLE
 # * what the widget adds to the Predictor of notebook 08 (and what it does not)
 #
-# **Assumes:** notebook 08. **Ends with** an exercise that checks your answer
+# **Assumes:** notebook 08.
+# **Time:** Run All takes about 10 seconds on a 2-core CPU (measured 2026-12-02 with
+# `python benchmarks/notebook_run_times.py`), then as long as you click.
+# **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
 # %% [markdown]

@@ -41,7 +41,11 @@
 # * the original schedule (epochs, learning rates, batch sizes) and how to resume it
 # * how to evaluate the result with the command line of notebook 08
 #
-# **Assumes:** notebooks 05-08; a machine with a CUDA GPU for the full run. **Ends with** an exercise that checks your answer
+# **Assumes:** notebooks 05-08; a machine with a CUDA GPU for the full run.
+# **Time:** without a GPU, Run All takes about 30 seconds on a 2-core CPU (the commands at smoke
+# size; measured 2026-12-02 with `python benchmarks/notebook_run_times.py`); the full run takes
+# many GPU hours.
+# **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
 # %%
