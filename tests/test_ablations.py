@@ -210,3 +210,15 @@ def test_one_tiny_arm_end_to_end(tmp_path, two_threads):
     stored = list((tmp_path / "results").glob("*.json"))
     assert [p.name for p in stored] == ["random_clicks_seed0_steps2_b2_c64x64_s0.625_e2.json"]
     assert isinstance(load_checkpoint(tmp_path / "work" / stored[0].stem / "final.pth"), WithoutPrevMask)
+
+
+def test_the_stored_record_is_compact_and_keeps_every_number_the_notebook_reads():
+    record = _record("base", 0, 0.8)
+    record["evaluate"]["GrabCut"]["objects"] = [{"name": "a", "ious": [0.123456, 0.9], "clicks": [[1, 2, True]], "noc": 2}]
+    record["train"] = {"loss": [1.234567], "iou": [0.5]}
+    compact = ablations.compact_record(record)
+    assert compact["evaluate"]["GrabCut"]["objects"] == [{"name": "a", "ious": [0.1235, 0.9], "noc": 2}]
+    assert compact["train"]["loss"] == [1.2346]
+    for name in ("NoC@85", "mIoU@1", "mIoU@1-20"):
+        assert ablations.metric(compact, "GrabCut", name) == ablations.metric(record, "GrabCut", name)
+    assert "clicks" in record["evaluate"]["GrabCut"]["objects"][0]  # the caller's record is not changed
