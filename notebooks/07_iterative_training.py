@@ -35,7 +35,10 @@
 # * mask guidance: the previous prediction fed back as an input channel
 # * a short training run on the CPU, its loss curve and its NoC
 #
-# **Assumes:** notebooks 01-06 (the model, the loss and the samples). **Ends with** an exercise that checks your answer
+# **Assumes:** notebooks 01-06 (the model, the loss and the samples).
+# **Time:** Run All takes about 6 minutes on a 2-core CPU (measured 2026-12-02 with
+# `python benchmarks/notebook_run_times.py`): most of it is the short training run.
+# **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
 # %%
