@@ -20,7 +20,6 @@ by as much, and is *not resolved at this budget* otherwise.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
@@ -39,6 +38,7 @@ from ritm_lite.model.pretrained import load_imagenet
 from ritm_lite.model.ritm import RITMModel
 from ritm_lite.train import build_datasets
 from ritm_lite.training.config import TrainConfig, get_preset
+from ritm_lite.training.logs import read_log
 from ritm_lite.training.trainer import Trainer
 
 BASE_PRESET = "efficientnet_lite0_course"
@@ -127,8 +127,9 @@ class Budget:
 
     def tag(self) -> str:
         """A file-name part that tells budgets apart: ``steps300`` for the default's size."""
-        extra = "" if (self.batch_size, tuple(self.crop_size), self.image_scale, self.epochs) == (8, (320, 320), 0.625, 3) \
-            else f"_b{self.batch_size}_c{self.crop_size[0]}x{self.crop_size[1]}_s{self.image_scale}_e{self.epochs}"
+        same = (self.batch_size, tuple(self.crop_size), self.image_scale, self.epochs) == \
+            (Budget.batch_size, Budget.crop_size, Budget.image_scale, Budget.epochs)  # the fields' defaults
+        extra = "" if same else f"_b{self.batch_size}_c{self.crop_size[0]}x{self.crop_size[1]}_s{self.image_scale}_e{self.epochs}"
         return f"steps{self.steps}{extra}"
 
 
@@ -192,8 +193,7 @@ def train_arm(name: str, seed: int, budget: Budget, data: Path, out: Path, progr
         trainer.resume()
     started = time.perf_counter()
     trainer.fit()
-    with open(out / "train.csv", newline="") as file:  # the whole run's log, earlier sittings included
-        rows = [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(file)]
+    rows = read_log(out / "train.csv")  # the whole run's log, earlier sittings included
     save_checkpoint(trainer.model, out / "final.pth")
     return {"steps": trainer.state.global_step, "seconds_this_sitting": time.perf_counter() - started,
             "median_step_seconds": float(np.median([r["step_time"] for r in rows])) if rows else None,
