@@ -59,22 +59,13 @@ from torch import nn
 
 from .ablations import WithoutPrevMask, click_branch, click_encoder
 from .click_encoding import ClickMaps
+from .efficientnet_lite import conv_bn_relu
 from .init import xavier_gluon_init
 from .ritm import DEEPLAB_BACKBONES, IMAGENET_MEAN, IMAGENET_STD, ModelConfig, RITMModel
 
 ATROUS_RATES = (12, 24, 36)  # the original's ASPP rates (at output stride 8)
 SKIP_CHANNELS = 32  # C1 is projected to this many channels before the concatenation
 ASPP_DROPOUT = 0.2  # ``aspp_dropout`` of the original's ResNet-34 configs (its default is 0.5)
-
-
-def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 1, dilation: int = 1) -> nn.Sequential:
-    """``Conv2d (no bias) -> BatchNorm2d -> ReLU``, stride 1, size kept (padding = dilation * (k // 2))."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, padding=dilation * (kernel_size // 2),
-                  dilation=dilation, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(),
-    )
 
 
 class SeparableConv2d(nn.Module):

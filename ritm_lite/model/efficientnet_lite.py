@@ -64,10 +64,12 @@ def timm_classifier(backbone: str = "efficientnet_lite0") -> nn.Module:
     return _timm().create_model(EFFICIENTNET_LITE[backbone][0], pretrained=False)
 
 
-def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Sequential:
-    """``Conv2d -> BatchNorm2d -> ReLU`` with "same" padding for odd kernels, stride 1."""
+def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3, dilation: int = 1) -> nn.Sequential:
+    """``Conv2d (no bias) -> BatchNorm2d -> ReLU``, stride 1, size kept for odd kernels
+    (padding = dilation * (k // 2)); also DeepLab's ASPP branches and skip projection."""
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=dilation * (kernel_size // 2),
+                  dilation=dilation, bias=False),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     )
