@@ -158,7 +158,8 @@ def test_evaluate_refuses_settings_out_of_range(tmp_path, capsys, flags, message
     assert code == 2 and message in err
 
 
-@pytest.mark.parametrize("flags", [["--zoom-in-size", "0"], ["--zoom-in-size", "-5"], ["--max-size", "0"]])
+@pytest.mark.parametrize("flags", [["--zoom-in-size", "0"], ["--zoom-in-size", "-5"], ["--max-size", "0"],
+                                   ["--multi-scale", "0"]])
 def test_evaluate_refuses_sizes_that_are_not_positive(tmp_path, capsys, flags):
     data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
     code, err = _cli(["--preset", "hrnet18s", "--data-root", str(data), *flags], capsys)
@@ -201,7 +202,8 @@ def test_evaluate_reports_a_missing_or_broken_checkpoint_in_one_line(tmp_path, c
         assert code == 2 and err.startswith("error:") and "Traceback" not in err
 
 
-@pytest.mark.parametrize("flags", [["--no-zoom-in"], ["--no-zoom-in", "--no-flip", "--max-size", "32"]])
+@pytest.mark.parametrize("flags", [["--no-zoom-in"], ["--no-zoom-in", "--no-flip", "--max-size", "32"],
+                                   ["--no-zoom-in", "--multi-scale", "32"]])
 def test_evaluate_runs_a_network_without_zoom_in(tmp_path, capsys, flags):
     data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
     out = tmp_path / "out.json"
@@ -210,6 +212,13 @@ def test_evaluate_runs_a_network_without_zoom_in(tmp_path, capsys, flags):
     assert code == 0, err
     record = __import__("json").loads(out.read_text())
     assert record["zoom_in"] is False and record["max_size"] == (32 if "--max-size" in flags else None)
+    assert record["multi_scale"] == (32 if "--multi-scale" in flags else None)
+
+
+def test_evaluate_refuses_multi_scale_for_a_peer(tmp_path, capsys):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    code, err = _cli(["--peer", "opencv-grabcut", "--data-root", str(data), "--multi-scale", "320"], capsys)
+    assert code == 2 and "--multi-scale" in err
 
 
 def test_evaluate_refuses_a_zoom_in_size_without_zoom_in(tmp_path, capsys):

@@ -35,6 +35,7 @@ from torch import nn
 from ritm_lite.clicks import Click, clicks_from_prompts, points_tensor
 from ritm_lite.inference.flip import HorizontalFlip
 from ritm_lite.inference.limit_longest_side import LimitLongestSide
+from ritm_lite.inference.multi_scale import MultiScale
 from ritm_lite.inference.zoom_in import Box, ZoomIn, ZoomInConfig, ZoomView
 
 
@@ -78,6 +79,10 @@ class Predictor:
             is longer (the original predictor's ``max_size``; its demo uses 800). ``None``:
             never (the paper's evaluation). It mostly acts on the first click, which sees
             the whole image.
+        multi_scale: also run the network on a copy shrunk to this long side whenever what
+            it sees is longer, and average the two probability maps
+            (:class:`~ritm_lite.inference.multi_scale.MultiScale`; not in the paper). ``None``:
+            never (the paper's evaluation). Below ZoomIn's crop size it acts on every click.
         device: where to run; ``None`` keeps the model where it is, otherwise the model is
             moved there.
     """
@@ -88,6 +93,7 @@ class Predictor:
         zoom_in: bool | ZoomIn | ZoomInConfig = True,
         flip: bool = True,
         max_size: int | None = None,
+        multi_scale: int | None = None,
         device: torch.device | str | None = None,
     ):
         if device is not None:
@@ -100,6 +106,7 @@ class Predictor:
         self.zoom_in: ZoomIn | None = _as_zoom_in(zoom_in)
         self.limit: LimitLongestSide | None = LimitLongestSide(max_size) if max_size is not None else None
         self.flip: HorizontalFlip | None = HorizontalFlip() if flip else None
+        self.multi_scale: MultiScale | None = MultiScale(multi_scale) if multi_scale is not None else None
         self._image: torch.Tensor | None = None  # (1, 3, H, W) float32 in [0, 1]
         self._prev_prediction: torch.Tensor | None = None  # (1, 1, H, W) probabilities
         self._zoom_view: ZoomView | None = None  # the last click's ZoomIn view (its box is kept)
@@ -230,8 +237,24 @@ class Predictor:
         if self.zoom_in is not None:
             net_input, clicks_lists, view = self.zoom_in.transform(net_input, clicks_lists, roi, guide=zoom_guide)
         zoomed_size = tuple(net_input.shape[2:])
-        if self.limit is not None:
-            net_input, clicks_lists = self.limit.transform(net_input, clicks_lists)
+        probs = self._probabilities(net_input, clicks_lists, self.limit)
+        if self.multi_scale is not None:
+            seen = self.limit.output_size(*zoomed_size) if self.limit is not None else zoomed_size
+            if self.multi_scale.applies(*seen):  # p = (p(I) + p(shrink(I))) / 2
+                probs = 0.5 * (probs + self._probabilities(net_input, clicks_lists, self.multi_scale.shrink))
+        if self.zoom_in is not None:
+            probs = self.zoom_in.inv_transform(probs, view)
+        return probs, view
+
+    def _probabilities(
+        self, net_input: torch.Tensor, clicks_lists: list[list[Click]], limit: LimitLongestSide | None
+    ) -> torch.Tensor:
+        """``(1, 1, h, w)`` probabilities for the ``(1, 4, h, w)`` network input (after ZoomIn):
+        ``limit`` shrinks it (if set), flip averages the logits, then the sigmoid, and the map
+        goes back to ``(h, w)``."""
+        size = tuple(net_input.shape[2:])
+        if limit is not None:
+            net_input, clicks_lists = limit.transform(net_input, clicks_lists)
         if self.flip is not None:
             net_input, clicks_lists = self.flip.transform(net_input, clicks_lists)
         points = points_tensor(clicks_lists, device=self.device)
@@ -251,11 +274,9 @@ class Predictor:
         if self.flip is not None:
             logits = self.flip.inv_transform(logits)
         probs = torch.sigmoid(logits)
-        if self.limit is not None:
-            probs = self.limit.inv_transform(probs, zoomed_size)
-        if self.zoom_in is not None:
-            probs = self.zoom_in.inv_transform(probs, view)
-        return probs, view
+        if limit is not None:
+            probs = limit.inv_transform(probs, size)
+        return probs
 
     # ------------------------------------------------------------------ helpers
 
