@@ -331,8 +331,12 @@ show_source(HorizontalFlip.inv_transform)
 # trained on small crops this matters: objects in a full-size photo are larger than any it saw.
 # The course's EfficientNet-Lite0 was fine-tuned on photos shrunk to 62.5 % (COCO's 640 px ->
 # 400 px) for this reason. On the validation split, though, `max_size=400` helped its first
-# click and cost it later clicks (without ZoomIn, every click sees the shrunk photo), so its
-# `predictor_settings` keep the paper's protocol (`MODEL_CARD.md`, "Stage 2: selection"). The curve
+# click and cost it later clicks (without ZoomIn, every click sees the shrunk photo), and it
+# helps large objects while it hurts small ones. What the validation split chose instead is a
+# course addition, not the paper's: `Predictor(model, multi_scale=320)` runs the whole photo
+# *and* a copy shrunk to 320 px and averages the two probability maps, at every click (ZoomIn's
+# 400-px crops are longer than 320 too; `ritm_lite/inference/multi_scale.py`; `MODEL_CARD.md`,
+# "Two scales at every click"); the course weights' `predictor_settings` hold it. The curve
 # below is the first click's IoU (flip, no ZoomIn) against `max_size`, on the first GrabCut
 # objects:
 

@@ -75,8 +75,12 @@ def test_stored_grabcut_curves_are_reproduced(name, tmp_path, grabcut_dir):
     stored = json.loads(grabcut_evaluation(name).read_text())
     # the stored evaluation is of the settings the course uses these weights with
     assert stored["zoom_in"] and stored["flip"]
-    assert stored.get("max_size") == predictor_settings(name).get("max_size")
-    extra = ["--max-size", str(stored["max_size"])] if stored.get("max_size") else []
+    settings = predictor_settings(name)
+    extra = []
+    for key in ("max_size", "multi_scale"):
+        assert stored.get(key) == settings.get(key), key
+        if stored.get(key):
+            extra += ["--" + key.replace("_", "-"), str(stored[key])]
     out = tmp_path / "grabcut.json"
     assert evaluate_main(["--checkpoint", str(COURSE_WEIGHTS[name]), "--dataset", "GrabCut", "--data-root",
                           str(grabcut_dir), "--limit", "3", "--max-clicks", "5", "--device", "cpu", "--quiet",
