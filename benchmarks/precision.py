@@ -15,8 +15,8 @@ Two tables (``ritm_lite.inference.precision``; the speed rows are ``benchmarks/f
    sensitive the weights themselves are.
 2. **GrabCut with the course weights**, the paper's protocol (ZoomIn 400 px, flip, 20 clicks):
    ``python -m ritm_lite.evaluate --backend B`` for each backend, its JSON under
-   ``benchmarks/results/`` (float32's in a scratch folder: it is
-   ``ritm_lite/weights/efficientnet_lite0_course_grabcut.json`` again); NoC@85 / NoC@90 and their change against float32 with the paired
+   ``benchmarks/results/`` (the paper's protocol alone, without the course weights'
+   ``multi_scale``: the precisions are compared on the network, not on the predictor); NoC@85 / NoC@90 and their change against float32 with the paired
    standard error over the 50 objects, and the largest change of the mean IoU at any click.
 
     python benchmarks/precision.py                        # both tables, ~5 min on a 2-core AVX-512 CPU
@@ -130,9 +130,7 @@ def grabcut_table(grabcut: Path, coco_mval: Path, backends: list[str]) -> None:
         if backend == "bf16" and not precision.native_bf16():
             print("(GrabCut bf16 skipped: emulated on this CPU)")
             continue
-        # float32's curves are the weights' own stored JSON; this run's copy goes to a scratch folder
-        folder = Path(tempfile.mkdtemp(prefix="ritm_precision_")) if backend == "eager" else RESULTS
-        path = folder / f"grabcut_efficientnet_lite0_course_{backend}.json"
+        path = RESULTS / f"grabcut_efficientnet_lite0_course_{backend}.json"
         command = ["--checkpoint", COURSE_CHECKPOINT, "--dataset", "GrabCut", "--data-root", str(grabcut),
                    "--backend", backend, "--json", str(path), "--quiet"]
         if backend == "int8":
