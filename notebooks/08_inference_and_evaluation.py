@@ -357,8 +357,18 @@ for size in sizes:
         ious.append(iou(s.gt_mask, scaled.predict([[click.x, click.y]], [1]) > 0.49))
     first_click_iou.append(float(np.mean(ious)))
     print(f"max_size {str(size):>4}: mean IoU after the first click {first_click_iou[-1]:.3f}")
+two_size = 64 if SMOKE else 320  # the course weights' multi_scale
+two_scales = Predictor(model, zoom_in=False, flip=True, multi_scale=two_size)
+ious = []
+for s in limit_objects:
+    two_scales.set_image(s.image)
+    click = next_click(s.gt_mask, np.zeros(s.gt_mask.shape, bool))
+    ious.append(iou(s.gt_mask, two_scales.predict([[click.x, click.y]], [1]) > 0.49))
+print(f"multi_scale {two_size}: the photo and its {two_size}-px copy averaged: {np.mean(ious):.3f}")
 fig, ax = plt.subplots(figsize=(6, 3))
-ax.plot(range(len(sizes)), first_click_iou, "o-")
+ax.plot(range(len(sizes)), first_click_iou, "o-", label="one size")
+ax.axhline(np.mean(ious), color="C1", linestyle="--", label=f"full size and {two_size} px averaged")
+ax.legend(fontsize=8)
 ax.set_xticks(range(len(sizes)), ["none" if v is None else str(v) for v in sizes])
 ax.set_xlabel("max_size (long side the network sees, px)")
 ax.set_ylabel("mean IoU, first click")
