@@ -347,27 +347,28 @@ show_source(LimitLongestSide.transform)
 limit_objects = samples[:3] if SMOKE else samples[:10]
 long_side = max(max(s.image.shape[:2]) for s in limit_objects)
 sizes = [None, *[v for v in ((96, 64, 48) if SMOKE else (600, 480, 400, 320, 240)) if v < long_side]]
-first_click_iou = []
-for size in sizes:
-    scaled = Predictor(model, zoom_in=False, flip=True, max_size=size)
+
+
+def first_click_miou(predictor: Predictor) -> float:
+    """Mean IoU over ``limit_objects`` after the automatic clicker's first click."""
     ious = []
     for s in limit_objects:
-        scaled.set_image(s.image)
+        predictor.set_image(s.image)
         click = next_click(s.gt_mask, np.zeros(s.gt_mask.shape, bool))
-        ious.append(iou(s.gt_mask, scaled.predict([[click.x, click.y]], [1]) > 0.49))
-    first_click_iou.append(float(np.mean(ious)))
+        ious.append(iou(s.gt_mask, predictor.predict([[click.x, click.y]], [1]) > 0.49))
+    return float(np.mean(ious))
+
+
+first_click_iou = []
+for size in sizes:
+    first_click_iou.append(first_click_miou(Predictor(model, zoom_in=False, flip=True, max_size=size)))
     print(f"max_size {str(size):>4}: mean IoU after the first click {first_click_iou[-1]:.3f}")
 two_size = 64 if SMOKE else 320  # the course weights' multi_scale
-two_scales = Predictor(model, zoom_in=False, flip=True, multi_scale=two_size)
-ious = []
-for s in limit_objects:
-    two_scales.set_image(s.image)
-    click = next_click(s.gt_mask, np.zeros(s.gt_mask.shape, bool))
-    ious.append(iou(s.gt_mask, two_scales.predict([[click.x, click.y]], [1]) > 0.49))
-print(f"multi_scale {two_size}: the photo and its {two_size}-px copy averaged: {np.mean(ious):.3f}")
+two_scales = first_click_miou(Predictor(model, zoom_in=False, flip=True, multi_scale=two_size))
+print(f"multi_scale {two_size}: the photo and its {two_size}-px copy averaged: {two_scales:.3f}")
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(range(len(sizes)), first_click_iou, "o-", label="one size")
-ax.axhline(np.mean(ious), color="C1", linestyle="--", label=f"full size and {two_size} px averaged")
+ax.axhline(two_scales, color="C1", linestyle="--", label=f"full size and {two_size} px averaged")
 ax.legend(fontsize=8)
 ax.set_xticks(range(len(sizes)), ["none" if v is None else str(v) for v in sizes])
 ax.set_xlabel("max_size (long side the network sees, px)")
