@@ -1,7 +1,7 @@
 """Two-scale averaging: the network also sees a shrunk copy of an input that is large.
 
 Not in the paper or the original code: a test-time choice of this course, measured for its
-weights (``ritm_lite/weights/MODEL_CARD.md``, "The first click, at two scales"). A network
+weights (``ritm_lite/weights/MODEL_CARD.md``, "Two scales at every click"). A network
 trained on small crops recognises a large object best when it is shown smaller, and a small
 object best at full size. When what the network would see is longer than ``size`` pixels,
 :class:`MultiScale` runs it twice, on the input and on a copy whose long side is ``size``
