@@ -41,7 +41,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from ritm_lite import build_model
 from ritm_lite.data.benchmarks import load_benchmark
 from ritm_lite.data.datasets import split_by_image_id
 from ritm_lite.inference import (
@@ -49,19 +48,12 @@ from ritm_lite.inference import (
     ZoomInConfig,
     precision,
 )
+from ritm_lite.model.checkpoint import load_reference_fixture
 from ritm_lite.utils import PROJECT_ROOT, shared_dir
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 COURSE_CHECKPOINT = "ritm_lite/weights/efficientnet_lite0_course.pth"
 THRESHOLD = 0.49
-
-
-def fixture_model(reference_dir: Path, preset: str) -> tuple[torch.nn.Module, dict]:
-    """The fixture's model (float16 weights back in float32, eval mode) and its record."""
-    record = torch.load(reference_dir / f"ritm_{preset}_reference.pt", weights_only=True)
-    model = build_model(preset, init=False)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in record["state_dict"].items()})
-    return model.eval(), record
 
 
 def probability_differences(reference: torch.Tensor, other: torch.Tensor) -> dict[str, float]:
@@ -83,7 +75,7 @@ def fixture_table(reference_dir: Path, coco_mval: Path, calibration_objects: int
     data = load_benchmark("COCO_MVal", coco_mval)
     train, _ = split_by_image_id(data.names, 0.2, seed=0)
     for preset in ("hrnet18s", "hrnet18"):
-        model, record = fixture_model(reference_dir, preset)
+        model, record = load_reference_fixture(reference_dir, preset)
         image, points = record["input"], record["points"]
         with torch.no_grad():
             exact = model(image, points)["instances"]

@@ -9,17 +9,6 @@ from ritm_lite import build_model
 from ritm_lite.clicks import Click, points_tensor
 
 
-def reference_model(reference_dir, preset: str) -> tuple[nn.Module, dict]:
-    """The original's stored reference model (float16 weights back in float32, eval mode) and
-    the whole fixture record (``input``, ``points``, ``instances``, ...)."""
-    record = torch.load(reference_dir / f"ritm_{preset}_reference.pt", weights_only=True)
-    model = build_model(preset, init=False)
-    model.load_state_dict(
-        {k: v.float() if v.is_floating_point() else v for k, v in record["state_dict"].items()}
-    )
-    return model.eval(), record
-
-
 def calibrated_model(preset: str, seed: int = 0) -> nn.Module:
     """Random weights, BatchNorm statistics gathered on random inputs, then randomised.
 

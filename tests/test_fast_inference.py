@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from model_support import calibrated_model, reference_model
+from model_support import calibrated_model
 from model_support import example_inputs as _inputs
 from torch import nn
 from torch._dynamo.utils import counters
@@ -37,6 +37,7 @@ from ritm_lite import build_model
 from ritm_lite.clicks import Click, points_tensor
 from ritm_lite.inference import Predictor, ZoomInConfig
 from ritm_lite.inference.fast import FastRITM, optimize_for_inference
+from ritm_lite.model.checkpoint import load_reference_fixture
 from ritm_lite.model.conv1s import ScaleLayer
 from ritm_lite.model.fuse import count_batchnorm, fold_batchnorm, fold_conv_bn, fold_conv_scale
 
@@ -229,7 +230,7 @@ def reference_run(request, reference_dir) -> ReferenceRun:
     errors do not compound."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # module scope: set up before the one_thread fixture
-    model, _ = reference_model(reference_dir, request.param)
+    model, _ = load_reference_fixture(reference_dir, request.param)
     image, coords, labels = _interaction()
     exact, eager = Predictor(Float64(model), **SETTINGS), Predictor(model, **SETTINGS)
     exact.set_image(image)

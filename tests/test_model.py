@@ -4,12 +4,12 @@ import json
 
 import pytest
 import torch
-from model_support import reference_model
 from torch import nn
 
 import ritm_lite
 from ritm_lite.clicks import Click, points_tensor
 from ritm_lite.model import MODEL_PRESETS, Conv1S, build_model
+from ritm_lite.model.checkpoint import load_reference_fixture
 from ritm_lite.model.flops import count_flops, count_parameters
 
 PARAMETERS = {"hrnet18s": 4_220_047, "hrnet18": 10_032_019, "hrnet32": 30_951_363}
@@ -125,7 +125,7 @@ def test_clicks_change_the_prediction(preset):
 @pytest.mark.parametrize("preset", ["hrnet18s", "hrnet18"])
 def test_logits_match_the_original_implementation(preset, reference_dir, two_threads):
     """On the fixture's own kernels (see ``reference_numerics``): within 1e-4, in fact equal."""
-    model, ref = reference_model(reference_dir, preset)
+    model, ref = load_reference_fixture(reference_dir, preset)
     with torch.no_grad():
         out = model(ref["input"], ref["points"])
     assert relative_error(out["instances"], ref["instances"]) <= 1e-4
@@ -142,7 +142,7 @@ def test_logits_match_the_original_on_any_cpu(preset, reference_dir):
     own rounding of the same size (1.4e-4 seen on AVX-512). A wrong operation, order or
     constant would be off by orders of magnitude more.
     """
-    model, ref = reference_model(reference_dir, preset)
+    model, ref = load_reference_fixture(reference_dir, preset)
     with torch.no_grad():
         out32 = model(ref["input"], ref["points"])
         out64 = model.double()(ref["input"].double(), ref["points"].double())

@@ -16,11 +16,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from model_support import reference_model
 
 from ritm_lite.data.benchmarks import Sample, load_benchmark
 from ritm_lite.data.datasets import split_by_image_id
 from ritm_lite.inference import FastRITM, Predictor, ZoomInConfig, optimize_for_inference, precision
+from ritm_lite.model.checkpoint import load_reference_fixture
 from ritm_lite.weights import load_course_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -65,7 +65,7 @@ def test_bf16_stays_near_float32_with_the_reference_weights(reference_dir):
     input (320x480, 24 + 24 clicks), W18-small reference weights, where the probabilities are
     not saturated (a saturated output would hide any difference). Seen with native bf16
     (AVX-512): max |dp| 0.141, mean 0.0033 (``benchmarks/precision.py``)."""
-    model, record = reference_model(reference_dir, "hrnet18s")
+    model, record = load_reference_fixture(reference_dir, "hrnet18s")
     with torch.no_grad():
         p32 = torch.sigmoid(model(record["input"], record["points"])["instances"])
         p16 = torch.sigmoid(FastRITM(model, dtype=torch.bfloat16)(record["input"], record["points"])["instances"])

@@ -285,7 +285,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> RITMM
         ritm_lite.data.download.DownloadError: an official checkpoint's every mirror failed.
     """
     if isinstance(path, str) and not Path(path).exists():
-        from ..weights.registry import OFFICIAL_CHECKPOINTS, download  # ritm_lite.weights imports us
+        from ..weights.registry import (  # ritm_lite.weights imports us
+            OFFICIAL_CHECKPOINTS,
+            download,
+        )
 
         if path in OFFICIAL_CHECKPOINTS:
             path = download(path)
@@ -353,3 +356,23 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def load_reference_fixture(reference_dir: str | os.PathLike, preset: str) -> tuple[RITMModel, dict]:
+    """The model stored in a golden fixture of the original RITM implementation.
+
+    ``reference_dir`` holds ``ritm_{preset}_reference.pt`` (``../shared/fixtures/ritm_reference``;
+    its README says what each tensor is): the original's weights as float16 under
+    ``"state_dict"``, beside its ``input``, ``points`` and outputs.
+
+    Returns:
+        the model built from ``preset`` with those weights back in float32, in eval mode, and
+        the whole fixture record.
+    """
+    path = Path(reference_dir) / f"ritm_{preset}_reference.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no reference fixture {path}")
+    record = torch.load(path, weights_only=True)
+    model = build_model(preset, init=False)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in record["state_dict"].items()})
+    return model.eval(), record
