@@ -285,10 +285,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> RITMM
         ritm_lite.data.download.DownloadError: an official checkpoint's every mirror failed.
     """
     if isinstance(path, str) and not Path(path).exists():
-        from ..weights.registry import (  # ritm_lite.weights imports us
-            OFFICIAL_CHECKPOINTS,
-            download,
-        )
+        from ..weights.registry import OFFICIAL_CHECKPOINTS, download  # ritm_lite.weights imports us
 
         if path in OFFICIAL_CHECKPOINTS:
             path = download(path)
