@@ -188,4 +188,4 @@ def test_int8_quantises_the_convolutions_only_and_keeps_the_masks(coco_mval_dir,
     float32 = Predictor(OnnxRuntimeModel(course_onnx, threads=1), **settings)
     int8 = Predictor(OnnxRuntimeModel(int8_path, threads=1), **settings)
     agreement = _mask_agreement(float32, int8, sample.image, coords, labels)
-    assert agreement[0] > 0.6 and min(agreement[1:]) > 0.9, agreement
+    assert agreement[0] > 0.6 and min(agreement[1:]) > 0.9 and np.mean(agreement) > 0.88, agreement
