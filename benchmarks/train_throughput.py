@@ -3,9 +3,11 @@
 Runs the real trainer (iterative click simulation included) for a few steps per model preset
 and reads its own per-step timings: time waiting for data, time simulating clicks (the eval
 forward passes of iterative training plus the CPU distance transforms), and the whole step.
-On CUDA it compares fp32 with mixed precision (bf16 where supported).
+It compares the two memory formats (NCHW, and NHWC = the config's ``channels_last``, the
+trainer's default on every device) and, on CUDA, fp32 with mixed precision (bf16 where supported).
 
     python benchmarks/train_throughput.py                      # CPU, W18-small and W18
+    python benchmarks/train_throughput.py --presets efficientnet_lite0 --crop 448 448 --batch 8
     python benchmarks/train_throughput.py --device cuda --presets hrnet18s hrnet18 hrnet32
 
 Data: ../shared/data/COCO_MVal if present, else the generated samples in data/samples/mval.
@@ -31,7 +33,7 @@ from ritm_lite.training.trainer import Trainer  # noqa: E402
 from ritm_lite.utils import PROJECT_ROOT, shared_dir  # noqa: E402
 
 TRAIN_PRESETS = {"hrnet18s": "hrnet18s_cocolvis_itermask", "hrnet18": "hrnet18_cocolvis_itermask",
-                 "hrnet32": "hrnet32_cocolvis_itermask"}
+                 "hrnet32": "hrnet32_cocolvis_itermask", "efficientnet_lite0": "efficientnet_lite0_course"}
 
 
 def data_root() -> Path:
@@ -41,11 +43,11 @@ def data_root() -> Path:
     return PROJECT_ROOT / "data" / "samples" / "mval"
 
 
-def measure(preset: str, device: str, amp: bool, batch: int, crop: tuple[int, int], steps: int, warmup: int,
-            workers: int) -> dict[str, float]:
+def measure(preset: str, device: str, amp: bool, channels_last: bool, batch: int, crop: tuple[int, int], steps: int,
+            warmup: int, workers: int) -> dict[str, float]:
     config = get_preset(TRAIN_PRESETS[preset]).replace(
         batch_size=batch, crop_size=crop, epoch_len=batch * (steps + warmup), epochs=1, workers=workers,
-        amp=amp, checkpoint_every_steps=10**9, min_object_area=100)
+        amp=amp, channels_last=channels_last, checkpoint_every_steps=10**9, min_object_area=100)
     train_set, _ = build_datasets(data_root(), config)
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(config, train_set, out, env=DistEnv(device=torch.device(device)), progress=False)
@@ -77,15 +79,18 @@ def main() -> None:
     precisions = [False, True] if cuda else [False]
     print(f"device: {torch.cuda.get_device_name() if cuda else 'CPU'} ({torch.get_num_threads()} threads), "
           f"crop {args.crop[0]}x{args.crop[1]}, data: {data_root()}")
-    print(f"{'preset':9s} {'precision':9s} {'batch':>5s} {'images/s':>9s} {'step s':>7s} "
+    print(f"{'preset':17s} {'precision':9s} {'memory':6s} {'batch':>5s} {'images/s':>9s} {'step s':>7s} "
           f"{'data %':>7s} {'clicks %':>8s} {'clicks/batch':>12s}")
     for preset in args.presets:
         batch = args.batch or (get_preset(TRAIN_PRESETS[preset]).batch_size if cuda else 4)
         for amp in precisions:
-            r = measure(preset, args.device, amp, batch, tuple(args.crop), args.steps, args.warmup, args.workers)
-            precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if amp else "fp32"
-            print(f"{preset:9s} {precision:9s} {batch:5d} {r['images/s']:9.2f} {r['step s']:7.2f} "
-                  f"{r['data %']:7.1f} {r['clicks %']:8.1f} {r['clicks/batch']:12.2f}")
+            for channels_last in (False, True):
+                r = measure(preset, args.device, amp, channels_last, batch, tuple(args.crop), args.steps,
+                            args.warmup, args.workers)
+                precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if amp else "fp32"
+                memory = "NHWC" if channels_last else "NCHW"
+                print(f"{preset:17s} {precision:9s} {memory:6s} {batch:5d} {r['images/s']:9.2f} {r['step s']:7.2f} "
+                      f"{r['data %']:7.1f} {r['clicks %']:8.1f} {r['clicks/batch']:12.2f}")
 
 
 if __name__ == "__main__":

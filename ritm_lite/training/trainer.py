@@ -6,7 +6,7 @@ with the loss ``NFL(main) + 0.4 * BCE(aux)`` (the main loss is the config's ``lo
 unless an ablation names another). Adam with backbone lr x0.1, MultiStepLR over
 fixed-length epochs.
 
-Beyond the original: mixed precision and channels_last on CUDA, DDP via torchrun, atomic
+Beyond the original: mixed precision on CUDA, channels_last (NHWC) on every device, DDP via torchrun, atomic
 checkpoints holding everything needed to resume *exactly* (model, optimiser, scheduler,
 scaler, RNG state, position in the epoch), and a guard that stops a diverging run — on every
 process together: under DDP the processes agree on whether all losses are finite before any
@@ -93,7 +93,7 @@ class Trainer:
                              "'instances'): train it with aux_loss_weight=0")
         self.model = model.to(self.env.device)
         cuda = self.env.device.type == "cuda"
-        if cuda and config.channels_last:
+        if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.amp_dtype = None
         if cuda and config.amp:
@@ -217,8 +217,7 @@ class Trainer:
         return images, batch["instances"].to(device, non_blocking=True), batch["points"].to(device)
 
     def _memory_format(self) -> torch.memory_format:
-        cuda = self.env.device.type == "cuda"
-        return torch.channels_last if cuda and self.config.channels_last else torch.contiguous_format
+        return torch.channels_last if self.config.channels_last else torch.contiguous_format
 
     def _losses(self, images, gt, points, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         num_steps = int(rng.integers(0, self.config.max_num_next_clicks + 1))
