@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from .data.copy_paste import CopyPaste
 from .data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset, split_by_image_id
 from .data.points_sampler import MultiPointSampler
 from .model.checkpoint import load_checkpoint
@@ -60,6 +61,7 @@ def dataset_config(config: TrainConfig, train: bool) -> DatasetConfig:
                                          first_click_center=config.first_click_center),
         min_object_area=config.min_object_area,
         keep_background_prob=config.keep_background_prob if train else 0.0,
+        copy_paste=CopyPaste(prob=config.copy_paste_prob) if train and config.copy_paste_prob > 0 else None,
     )
 
 

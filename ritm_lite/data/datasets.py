@@ -9,6 +9,8 @@ Every dataset here yields the dict the trainer batches (the original ``ISDataset
 The recipe for one sample (the original's ``ISDataset.__getitem__``):
 
 1. with a fixed ``epoch_len``, pick an image at random (otherwise item ``i`` is image ``i``);
+   with ``copy_paste`` (not in RITM, off by default), paste one object of another random
+   image onto it first, with that config's probability (:mod:`ritm_lite.data.copy_paste`);
 2. augment image and all its instance masks together; if no object is visible in the crop,
    augment again, unless the crop is kept as a *background sample* (``keep_background_prob``);
 3. objects smaller than ``min_object_area`` pixels (after augmentation) cannot be the target,
@@ -41,6 +43,7 @@ from torch.utils.data import Dataset
 
 from ritm_lite.clicks import points_array
 from ritm_lite.data.augmentation import AugmentationConfig, augment
+from ritm_lite.data.copy_paste import CopyPaste, paste_object
 from ritm_lite.data.files import files_by_stem, read_rgb, require_images_for_masks
 from ritm_lite.data.masks import IGNORE, read_mask
 from ritm_lite.data.points_sampler import MultiPointSampler
@@ -56,6 +59,7 @@ class DatasetConfig:
     keep_background_prob: float = 0.05  # chance to keep a crop in which no object is visible
     epoch_len: int = 30000  # samples per epoch, images drawn at random; <= 0: each image once, in order
     max_augment_tries: int = 100  # give up re-augmenting and keep a background sample after this
+    copy_paste: CopyPaste | None = None  # paste another image's object first (not in RITM); None: off
 
     @classmethod
     def train(cls, crop_size: tuple[int, int] = (320, 480), epoch_len: int = 30000) -> DatasetConfig:
@@ -116,6 +120,8 @@ class InteractiveDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         image_index = int(rng.integers(self.num_images())) if self.config.epoch_len > 0 else index
         sample = self.load(image_index)
+        if self.config.copy_paste is not None and rng.random() < self.config.copy_paste.prob:
+            sample = self._paste(sample, image_index, rng)
         image, masks, ignore = self._augment(sample, rng)
 
         areas = masks.sum(axis=(0, 1))
@@ -132,6 +138,24 @@ class InteractiveDataset(Dataset):
             "points": torch.from_numpy(points_array(target.clicks, sampler.max_num_points)),
             "instances": torch.from_numpy(instances)[None],
         }
+
+    def _paste(self, sample: InstanceSample, image_index: int, rng: np.random.Generator) -> InstanceSample:
+        """``sample`` with one object of another random image pasted onto it (if there is one)."""
+        if self.num_images() < 2:
+            return sample
+        donor_index = int(rng.integers(self.num_images() - 1))
+        donor_index += donor_index >= image_index  # any image but this one
+        donor = self.load(donor_index)
+        if donor.masks.shape[2] == 0:
+            return sample
+        mask = donor.masks[:, :, int(rng.integers(donor.masks.shape[2]))]
+        if donor.ignore is not None:
+            mask = mask & ~donor.ignore
+        if not mask.any():
+            return sample
+        image, masks, ignore = paste_object(sample.image, sample.masks, sample.ignore, donor.image, mask,
+                                            self.config.copy_paste, rng)
+        return InstanceSample(image, masks, ignore)
 
     def _augment(
         self, sample: InstanceSample, rng: np.random.Generator
