@@ -210,3 +210,17 @@ def test_saving_float16_refuses_weights_it_cannot_hold(tmp_path):
     with pytest.raises(ValueError, match=r"cannot store \['maps_transform.0.weight'\] as float16"):
         save_checkpoint(model, tmp_path / "half.pth", half=True)
     assert not (tmp_path / "half.pth").exists()
+
+
+def test_reference_fixture_loader_names_a_missing_fixture_and_loads_a_float16_one(tmp_path):
+    from ritm_lite.model.checkpoint import load_reference_fixture
+
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "ritm_hrnet18s_reference.pt"))):
+        load_reference_fixture(tmp_path, "hrnet18s")
+    weights = build_model("hrnet18s").state_dict()
+    stored = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
+    torch.save({"state_dict": stored, "input": torch.zeros(1)}, tmp_path / "ritm_hrnet18s_reference.pt")
+    model, record = load_reference_fixture(tmp_path, "hrnet18s")
+    assert not model.training and set(record) == {"state_dict", "input"}
+    for key, value in model.state_dict().items():
+        assert value.dtype == weights[key].dtype and torch.equal(value, stored[key].to(value.dtype)), key
