@@ -49,7 +49,7 @@ from torch.utils.data import DataLoader
 
 from ritm_lite.clicks import clicks_from_points
 from ritm_lite.data.augmentation import AugmentationConfig, augment
-from ritm_lite.data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset, split_by_image_id
+from ritm_lite.data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset, InMemorySource, split_by_image_id
 from ritm_lite.data.points_sampler import MultiPointSampler, click_count_probs
 from ritm_lite.utils import shared_dir, show_source, smoke_mode
 
@@ -76,37 +76,24 @@ if coco_mval is not None and coco_mval.is_dir():
 else:
     print("../shared not found: using generated images with rectangles and ellipses instead of COCO photos")
 
-    class GeneratedSource:
-        """A few synthetic photos; implements the InstanceSource protocol CocoLvisDataset reads."""
+    def generated_photos(count: int = 6, seed: int = 0) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+        """A few synthetic photos: ellipses of random colours on noise, one mask per ellipse."""
+        gen = np.random.default_rng(seed)
+        photos = []
+        for _ in range(count):
+            image = gen.integers(60, 120, (360, 520, 3), dtype=np.uint8)
+            masks = []
+            for _ in range(gen.integers(2, 5)):
+                mask = np.zeros((360, 520), np.uint8)
+                centre = (int(gen.integers(80, 440)), int(gen.integers(80, 280)))
+                axes = (int(gen.integers(30, 90)), int(gen.integers(30, 90)))
+                cv2.ellipse(mask, centre, axes, float(gen.integers(0, 180)), 0, 360, 1, -1)
+                image[mask > 0] = gen.integers(120, 255, 3)
+                masks.append(mask > 0)
+            photos.append((image, masks))
+        return photos
 
-        def __init__(self, count: int = 6, seed: int = 0):
-            gen = np.random.default_rng(seed)
-            self.items = []
-            for _ in range(count):
-                image = gen.integers(60, 120, (360, 520, 3), dtype=np.uint8)
-                masks = []
-                for _ in range(gen.integers(2, 5)):
-                    mask = np.zeros((360, 520), np.uint8)
-                    centre = (int(gen.integers(80, 440)), int(gen.integers(80, 280)))
-                    axes = (int(gen.integers(30, 90)), int(gen.integers(30, 90)))
-                    cv2.ellipse(mask, centre, axes, float(gen.integers(0, 180)), 0, 360, 1, -1)
-                    image[mask > 0] = gen.integers(120, 255, 3)
-                    masks.append(mask > 0)
-                self.items.append((image, masks))
-
-        def __len__(self):
-            return len(self.items)
-
-        def load_image(self, index):
-            return self.items[index][0]
-
-        def load_masks(self, index):
-            return self.items[index][1]
-
-        def object_areas(self, index):
-            return [int(m.sum()) for m in self.items[index][1]]
-
-    dataset = CocoLvisDataset(GeneratedSource(), DatasetConfig.train(epoch_len=1000), seed=0)
+    dataset = CocoLvisDataset(InMemorySource(generated_photos()), DatasetConfig.train(epoch_len=1000), seed=0)
 
 # %%
 # Pick the photo with the most instances to look at.

@@ -10,7 +10,7 @@ import pytest
 
 from ritm_lite.clicks import clicks_from_points
 from ritm_lite.data.copy_paste import CopyPaste, paste_object
-from ritm_lite.data.datasets import CocoLvisDataset, DatasetConfig
+from ritm_lite.data.datasets import CocoLvisDataset, DatasetConfig, InMemorySource
 from ritm_lite.train import dataset_config
 from ritm_lite.training.config import get_preset
 
@@ -90,31 +90,17 @@ def test_paste_rejects_bad_input():
             CopyPaste(**bad)
 
 
-class TwoPhotos:
-    """An InstanceSource of two photos: a red box on blue, and a green disk on black."""
-
-    def __init__(self):
-        host, masks, donor, disk = host_and_donor()
-        self.items = [(host, [masks[:, :, 0]]), (np.pad(donor, ((25, 25), (55, 55), (0, 0))),
-                                                 [np.pad(disk, ((25, 25), (55, 55)))])]
-
-    def __len__(self):
-        return len(self.items)
-
-    def load_image(self, index):
-        return self.items[index][0]
-
-    def load_masks(self, index):
-        return self.items[index][1]
-
-    def object_areas(self, index):
-        return [int(m.sum()) for m in self.items[index][1]]
+def two_photos() -> InMemorySource:
+    """A red box on grey, and a green disk on black."""
+    host, masks, donor, disk = host_and_donor()
+    return InMemorySource([(host, [masks[:, :, 0]]),
+                           (np.pad(donor, ((25, 25), (55, 55), (0, 0))), [np.pad(disk, ((25, 25), (55, 55)))])])
 
 
 def test_dataset_pastes_with_its_probability_and_stays_deterministic():
     base = DatasetConfig(augmentation=None, min_object_area=1, epoch_len=200)
-    plain = CocoLvisDataset(TwoPhotos(), base, seed=0)
-    pasting = CocoLvisDataset(TwoPhotos(), dataclasses.replace(base, copy_paste=CopyPaste(prob=0.5)), seed=0)
+    plain = CocoLvisDataset(two_photos(), base, seed=0)
+    pasting = CocoLvisDataset(two_photos(), dataclasses.replace(base, copy_paste=CopyPaste(prob=0.5)), seed=0)
 
     def foreign_colour(sample) -> bool:  # green on the red-box photo, or red on the disk photo
         image = (sample["images"].numpy().transpose(1, 2, 0) * 255).round().astype(np.uint8)
@@ -125,7 +111,7 @@ def test_dataset_pastes_with_its_probability_and_stays_deterministic():
     assert not any(foreign_colour(plain[i]) for i in range(200))
     pasted = [foreign_colour(pasting[i]) for i in range(200)]
     assert 0.35 < np.mean(pasted) < 0.65  # prob 0.5 (a donor is always the other photo)
-    again = CocoLvisDataset(TwoPhotos(), dataclasses.replace(base, copy_paste=CopyPaste(prob=0.5)), seed=0)
+    again = CocoLvisDataset(two_photos(), dataclasses.replace(base, copy_paste=CopyPaste(prob=0.5)), seed=0)
     for i in range(10):
         assert (again[i]["images"] == pasting[i]["images"]).all() and (again[i]["points"] == pasting[i]["points"]).all()
     # the target is an instance of the composite, and the sampled clicks agree with it

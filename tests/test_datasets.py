@@ -17,6 +17,7 @@ from ritm_lite.data.datasets import (
     CocoLvisDataset,
     DatasetConfig,
     FolderDataset,
+    InMemorySource,
     InstanceSource,
     image_id_from_name,
     split_by_image_id,
@@ -52,25 +53,6 @@ def write_folder(root: Path) -> Path:
             cv2.imwrite(str(root / "img" / f"{stem}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 100])
             cv2.imwrite(str(root / "gt" / f"{stem}.png"), mask.astype(np.uint8) * 255)
     return root
-
-
-class ToySource:
-    """A tiny in-memory implementation of the InstanceSource protocol."""
-
-    def __init__(self, items):
-        self.items = items
-
-    def __len__(self):
-        return len(self.items)
-
-    def load_image(self, index):
-        return self.items[index][0]
-
-    def load_masks(self, index):
-        return self.items[index][1]
-
-    def object_areas(self, index):
-        return [int(m.sum()) for m in self.items[index][1]]
 
 
 def check_sample(sample, shape=(64, 96)):
@@ -157,7 +139,7 @@ def test_ignore_band_becomes_minus_one(tmp_path):
 
 def test_min_object_area_and_background_samples():
     image, masks = red_on_blue(120, 160, [(0, 0, 30, 30)])  # 900 px, in a corner
-    source = ToySource([(image, masks)])
+    source = InMemorySource([(image, masks)])
     base = DatasetConfig(augmentation=AugmentationConfig.val((64, 96)), epoch_len=60)
 
     too_small = CocoLvisDataset(source, dataclasses.replace(base, min_object_area=1000, keep_background_prob=1.0), seed=0)
@@ -176,7 +158,7 @@ def test_min_object_area_and_background_samples():
 
 def test_coco_lvis_dataset_over_protocol():
     items = [red_on_blue(90, 120, [(10, 10, 50, 60), (55, 70, 85, 115)]), red_on_blue(70, 110, [])]
-    source = ToySource(items)
+    source = InMemorySource(items)
     assert isinstance(source, InstanceSource)
     dataset = CocoLvisDataset(source, dataclasses.replace(SMALL, min_object_area=1), seed=3)
     assert len(dataset) == 40 and dataset.num_images() == 2
@@ -217,10 +199,10 @@ def test_coco_lvis_dataset_from_a_merged_folder(tmp_path):
 def test_epoch_len_draws_images_at_random():
     items = [red_on_blue(64, 96, [(5 + 5 * k, 5, 30 + 5 * k, 40)]) for k in range(4)]
     config = DatasetConfig(augmentation=None, min_object_area=1, epoch_len=50)
-    dataset = CocoLvisDataset(ToySource(items), config, seed=0)
+    dataset = CocoLvisDataset(InMemorySource(items), config, seed=0)
     tops = [int(np.argwhere(dataset[i]["instances"][0].numpy() == 1)[:, 0].min()) for i in range(50)]
     assert set(tops) == {5, 10, 15, 20}  # every image drawn
-    in_order = CocoLvisDataset(ToySource(items), dataclasses.replace(config, epoch_len=-1), seed=0)
+    in_order = CocoLvisDataset(InMemorySource(items), dataclasses.replace(config, epoch_len=-1), seed=0)
     assert len(in_order) == 4
     assert [int(np.argwhere(in_order[i]["instances"][0].numpy() == 1)[:, 0].min()) for i in range(4)] == [5, 10, 15, 20]
 
@@ -259,7 +241,7 @@ def test_a_batch_trains_the_model():
     from ritm_lite.losses import normalized_focal_loss, sigmoid_binary_cross_entropy
 
     items = [red_on_blue(90, 120, [(10, 10, 50, 60), (55, 70, 85, 115)])]
-    dataset = CocoLvisDataset(ToySource(items), dataclasses.replace(SMALL, min_object_area=1), seed=0)
+    dataset = CocoLvisDataset(InMemorySource(items), dataclasses.replace(SMALL, min_object_area=1), seed=0)
     batch = next(iter(DataLoader(dataset, batch_size=2)))
     torch.manual_seed(0)
     model = build_model("hrnet18s").train()
@@ -273,3 +255,15 @@ def test_a_batch_trains_the_model():
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     # the clicks reach the network: the click branch (Conv1S) gets a gradient
     assert sum(p.grad.abs().sum() for p in model.maps_transform.parameters()) > 0
+
+
+def test_in_memory_source_checks_its_photos():
+    image, masks = red_on_blue(40, 60, [(5, 5, 20, 30)])
+    source = InMemorySource([(image, masks), (image, [])])
+    assert len(source) == 2 and source.object_areas(0) == [375] and source.load_masks(1) == []
+    with pytest.raises(ValueError, match="photo 0: image"):
+        InMemorySource([(image.astype(np.float32), masks)])
+    with pytest.raises(ValueError, match="photo 1: masks"):
+        InMemorySource([(image, masks), (image, [masks[0][:30]])])
+    with pytest.raises(ValueError, match="photo 0: masks"):
+        InMemorySource([(image, [masks[0].astype(np.uint8)])])

@@ -304,6 +304,37 @@ class InstanceSource(Protocol):
     def object_areas(self, index: int) -> list[int]: ...  # pixel area of each object
 
 
+class InMemorySource:
+    """An :class:`InstanceSource` over photos held in memory: generated data, tests, a notebook.
+
+    Args:
+        items: one ``(image, masks)`` pair per photo: ``(H, W, 3)`` uint8 RGB and a list of
+            ``(H, W)`` bool object masks (may be empty).
+    """
+
+    def __init__(self, items: Sequence[tuple[np.ndarray, Sequence[np.ndarray]]]) -> None:
+        self.items = [(image, list(masks)) for image, masks in items]
+        for index, (image, masks) in enumerate(self.items):
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(f"photo {index}: image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+            for mask in masks:
+                if mask.shape != image.shape[:2] or mask.dtype != np.bool_:
+                    raise ValueError(f"photo {index}: masks must be (H, W) bool like its image "
+                                     f"{image.shape[:2]}, got {mask.shape} {mask.dtype}")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def load_image(self, index: int) -> np.ndarray:
+        return self.items[index][0]
+
+    def load_masks(self, index: int) -> list[np.ndarray]:
+        return self.items[index][1]
+
+    def object_areas(self, index: int) -> list[int]:
+        return [int(mask.sum()) for mask in self.items[index][1]]
+
+
 class CocoLvisDataset(InteractiveDataset):
     """The merged COCO+LVIS training set, read through any :class:`InstanceSource`.
 
