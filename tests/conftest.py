@@ -114,7 +114,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
          str(PROJECT_ROOT), pyfuncitem.nodeid],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
-    skipped = re.search(r"^SKIPPED \[\d+\] [^:]+:\d+: (.*)$", result.stdout, re.M)
+    skipped = re.search(r"^SKIPPED \[\d+\] [^:]+:\d+: (.*)$", result.stdout, re.MULTILINE)
     if result.returncode == 0 and skipped and " passed" not in result.stdout:
         pytest.skip(f"under the fixture's kernels: {skipped.group(1)}")
     if result.returncode != 0 or " passed" not in result.stdout:
