@@ -36,6 +36,7 @@ from ritm_lite.clicks import Click, clicks_from_prompts, points_tensor
 from ritm_lite.inference.flip import HorizontalFlip
 from ritm_lite.inference.limit_longest_side import LimitLongestSide
 from ritm_lite.inference.multi_scale import MultiScale
+from ritm_lite.inference.refinement import MaskRefinement
 from ritm_lite.inference.zoom_in import Box, ZoomIn, ZoomInConfig, ZoomView
 
 
@@ -83,6 +84,12 @@ class Predictor:
             it sees is longer, and average the two probability maps
             (:class:`~ritm_lite.inference.multi_scale.MultiScale`; not in the paper). ``None``:
             never (the paper's evaluation). Below ZoomIn's crop size it acts on every click.
+        refine: ask each click this many more times, each pass seeing the last one's
+            probabilities as its previous mask
+            (:class:`~ritm_lite.inference.refinement.MaskRefinement`; not in the paper).
+            ``None``: one pass per click (the paper's evaluation).
+        refine_clicks: with ``refine``, refine the first this many clicks only; ``None``:
+            every click.
         device: where to run; ``None`` keeps the model where it is, otherwise the model is
             moved there.
     """
@@ -94,6 +101,8 @@ class Predictor:
         flip: bool = True,
         max_size: int | None = None,
         multi_scale: int | None = None,
+        refine: int | None = None,
+        refine_clicks: int | None = None,
         device: torch.device | str | None = None,
     ):
         if device is not None:
@@ -107,6 +116,9 @@ class Predictor:
         self.limit: LimitLongestSide | None = LimitLongestSide(max_size) if max_size is not None else None
         self.flip: HorizontalFlip | None = HorizontalFlip() if flip else None
         self.multi_scale: MultiScale | None = MultiScale(multi_scale) if multi_scale is not None else None
+        if refine is None and refine_clicks is not None:
+            raise ValueError("refine_clicks says which clicks to refine: it needs refine (the extra passes)")
+        self.refinement: MaskRefinement | None = MaskRefinement(refine, refine_clicks) if refine is not None else None
         self._image: torch.Tensor | None = None  # (1, 3, H, W) float32 in [0, 1]
         self._prev_prediction: torch.Tensor | None = None  # (1, 1, H, W) probabilities
         self._zoom_view: ZoomView | None = None  # the last click's ZoomIn view (its box is kept)
@@ -196,7 +208,7 @@ class Predictor:
         point_labels: np.ndarray,
         mask_input: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Run the model once for the clicks so far.
+        """Predict for the clicks so far (one pass of the model; more with ``refine``).
 
         Args:
             point_coords: ``(N, 2)`` ``(x, y)`` pixel coordinates of ALL clicks so far, in
@@ -219,12 +231,19 @@ class Predictor:
         if mask_input is not None:
             self._prev_prediction = self._mask_tensor(mask_input)
         self.last_model_seconds = 0.0
+        extra = self.refinement.extra_passes(len(clicks)) if self.refinement is not None else 0
         with torch.no_grad():
-            probs, view = self._step(clicks, self._zoom_roi())
-            if self.zoom_in is not None and self.zoom_in.needs_recompute(probs, view):
-                probs, view = self._step(clicks, view.roi, zoom_guide=probs)  # zoomed around the first answer
-        self._prev_prediction, self._zoom_view = probs, view
-        return probs[0, 0].cpu().numpy().copy()  # the caller's own array, not a view of the state
+            for _ in range(1 + extra):  # p_k = f(I, clicks, p_(k-1)): each pass sees the last answer
+                self._prev_prediction, self._zoom_view = self._pass(clicks)
+        return self._prev_prediction[0, 0].cpu().numpy().copy()  # the caller's own array, not a view of the state
+
+    def _pass(self, clicks: list[Click]) -> tuple[torch.Tensor, ZoomView | None]:
+        """The model's answer to ``clicks`` given the current previous mask and ZoomIn box:
+        ``(1, 1, H, W)`` probabilities and the ZoomIn view used."""
+        probs, view = self._step(clicks, self._zoom_roi())
+        if self.zoom_in is not None and self.zoom_in.needs_recompute(probs, view):
+            probs, view = self._step(clicks, view.roi, zoom_guide=probs)  # zoomed around the first answer
+        return probs, view
 
     def _step(
         self, clicks: list[Click], roi: Box | None, zoom_guide: torch.Tensor | None = None
