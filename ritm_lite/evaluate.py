@@ -110,6 +110,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
              "input (under ZoomIn: the first click) and average the two (MultiScale; default: never)",
     )
     parser.add_argument(
+        "--refine", type=int, metavar="N",
+        help="ask each click N more times, each pass seeing the last answer as its previous mask "
+             "(MaskRefinement; default: one pass per click)",
+    )
+    parser.add_argument(
+        "--refine-clicks", type=int, metavar="K",
+        help="with --refine: refine the first K clicks only (default: every click)",
+    )
+    parser.add_argument(
         "--backend", choices=BACKENDS, default="eager",
         help="run the network as trained (eager), optimize_for_inference (fast), that in bf16 "
              "(emulated, slowly, on CPUs without native bf16), ONNX Runtime, or ONNX Runtime int8 "
@@ -152,16 +161,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.calibration_data = root / "data" / "COCO_MVal"
     if args.backend != "int8" and args.calibration_data is not None:
         parser.error("--calibration-data applies to --backend int8 only")
-    for flag in ("limit", "zoom_in_size", "max_size", "multi_scale", "calibration_objects"):
+    for flag in ("limit", "zoom_in_size", "max_size", "multi_scale", "refine", "refine_clicks", "calibration_objects"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
     if args.zoom_in_skip_clicks is not None and args.zoom_in_skip_clicks < -1:
         parser.error(f"--zoom-in-skip-clicks must be -1 or more, got {args.zoom_in_skip_clicks}")
     zoom_flags = [f for f in ("zoom_in_size", "zoom_in_skip_clicks") if getattr(args, f) is not None]
-    if args.peer and (zoom_flags or args.max_size is not None or args.multi_scale is not None):
-        parser.error("--zoom-in-size, --zoom-in-skip-clicks, --max-size and --multi-scale apply to a network, "
-                     "not to --peer")
+    if args.refine_clicks is not None and args.refine is None:
+        parser.error("--refine-clicks says which clicks --refine refines: give --refine N too")
+    network_flags = (args.max_size, args.multi_scale, args.refine, args.refine_clicks)
+    if args.peer and (zoom_flags or any(value is not None for value in network_flags)):
+        parser.error("--zoom-in-size, --zoom-in-skip-clicks, --max-size, --multi-scale and --refine(-clicks) "
+                     "apply to a network, not to --peer")
     if args.no_zoom_in and zoom_flags:
         flag = "--" + zoom_flags[0].replace("_", "-")
         parser.error(f"{flag} sets ZoomIn: drop it or --no-zoom-in")
@@ -182,6 +194,8 @@ def method_name(args: argparse.Namespace) -> str:
         extras.append(f"max{args.max_size}")
     if args.multi_scale is not None:
         extras.append(f"ms{args.multi_scale}")
+    if args.refine is not None:
+        extras.append(f"refine{args.refine}" + (f"x{args.refine_clicks}" if args.refine_clicks else ""))
     if args.backend != "eager":
         extras.append(args.backend)
     return f"{name}+{'+'.join(extras)}" if extras else name
@@ -227,7 +241,8 @@ def build_predictor(args: argparse.Namespace):
         device = torch.device("cpu")
     size = args.zoom_in_size or PAPER_ZOOM_IN_TARGET_SIZE.get(args.dataset, 400)
     zoom_in = None if args.no_zoom_in else ZoomInConfig(target_size=size, skip_clicks=zoom_in_skip_clicks(args))
-    settings = dict(zoom_in=zoom_in, flip=not args.no_flip, max_size=args.max_size, multi_scale=args.multi_scale)
+    settings = dict(zoom_in=zoom_in, flip=not args.no_flip, max_size=args.max_size, multi_scale=args.multi_scale,
+                    refine=args.refine, refine_clicks=args.refine_clicks)
     network = backend_network(model.to(device).eval(), args, settings)
     return Predictor(network, **settings)
 
@@ -309,6 +324,8 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
         "zoom_in_skip_clicks": None if args.no_zoom_in or args.peer else zoom_in_skip_clicks(args),
         "max_size": args.max_size,
         "multi_scale": args.multi_scale,
+        "refine": args.refine,
+        "refine_clicks": args.refine_clicks,
         "backend": None if args.peer else args.backend,
         "calibration_data": str(args.calibration_data) if args.calibration_data else None,
         "calibration_objects": args.calibration_objects if args.backend == "int8" else None,
