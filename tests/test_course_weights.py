@@ -77,7 +77,7 @@ def test_stored_grabcut_curves_are_reproduced(name, tmp_path, grabcut_dir):
     assert stored["zoom_in"] and stored["flip"]
     settings = predictor_settings(name)
     extra = []
-    for key in ("max_size", "multi_scale"):
+    for key in ("max_size", "multi_scale", "refine", "refine_clicks"):
         assert stored.get(key) == settings.get(key), key
         if stored.get(key):
             extra += ["--" + key.replace("_", "-"), str(stored[key])]

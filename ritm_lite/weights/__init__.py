@@ -27,8 +27,9 @@ DEFAULT_COURSE_WEIGHTS = "efficientnet_lite0_course"
 COURSE_PREDICTOR_SETTINGS: dict[str, dict] = {
     # chosen on the validation split (MODEL_CARD.md): max_size 400 lost ("Stage 2: selection"),
     # ZoomIn from the first click lost ("Stage 3: selection"), averaging every click with a
-    # copy shrunk to 320 px won ("Two scales at every click")
-    "efficientnet_lite0_course": {"multi_scale": 320},
+    # copy shrunk to 320 px won ("Two scales at every click"), asking every click once more
+    # with its own answer as the mask won ("Refining each click")
+    "efficientnet_lite0_course": {"multi_scale": 320, "refine": 1},
     "hrnet18s_scratch": {},
 }
 """``Predictor`` keyword arguments each set of course weights is meant to be used with, on top
