@@ -177,7 +177,8 @@ print("image:", image.shape, image.dtype)
 # `ClickSegmenter(predictor, image)` is all it takes. The predictor is `ritm_lite`'s
 # `Predictor` with the paper's inference (ZoomIn and flip averaging) and whatever settings the
 # chosen weights are used with (`predictor_settings`: for the course's weights every click
-# also at 320 px, averaged; for the paper's checkpoints nothing beyond the paper's protocol).
+# also at 320 px, averaged, and asked once more with its own answer as the mask; for the paper's
+# checkpoints nothing beyond the paper's protocol).
 # On a very large photo, `max_size=800` (the
 # original demo's) keeps the first click quick. Without ipycanvas the cell shows nothing: the
 # last section runs the same session without widgets.
