@@ -222,3 +222,21 @@ def test_the_stored_record_is_compact_and_keeps_every_number_the_notebook_reads(
     for name in ("NoC@85", "mIoU@1", "mIoU@1-20"):
         assert ablations.metric(compact, "GrabCut", name) == ablations.metric(record, "GrabCut", name)
     assert "clicks" in record["evaluate"]["GrabCut"]["objects"][0]  # the caller's record is not changed
+
+
+def test_the_stored_runs_cover_every_arm_with_two_seeds_and_the_commands_that_made_them():
+    from ritm_lite.utils import PROJECT_ROOT
+
+    folder = PROJECT_ROOT / "benchmarks" / "results" / "ablations"
+    for budget in {Budget(**{**r["budget"], "crop_size": tuple(r["budget"]["crop_size"])})
+                   for r in ablations.load_results(folder)}:
+        records = ablations.load_results(folder, budget)
+        seeds = {name: sorted(r["seed"] for r in records if r["arm"] == name) for name in ARMS}
+        if budget == Budget():
+            assert all(len(s) >= 2 for s in seeds.values()), f"arms with fewer than two seeds: {seeds}"
+        for r in records:
+            assert r["command"] == ablations.command(r["arm"], r["seed"], budget)
+            for dataset in ablations.EVALUATIONS:
+                scores = r["evaluate"][dataset]
+                assert set(scores["table"]) >= {"NoC@85", "NoC@90"} and len(scores["mean_iou_per_click"]) == 20
+        assert len({(r["arm"], r["seed"]) for r in records}) == len(records), "one record per arm and seed"
