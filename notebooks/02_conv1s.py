@@ -188,7 +188,7 @@ print("stem channels:", lite.feature_extractor.stem_channels)
 # reads the stored runs; where none are stored yet it says so.
 
 # %%
-from ritm_lite.ablations import Budget, command, load_results, summary
+from ritm_lite.ablations import Budget, command, curves, load_results, summary
 from ritm_lite.utils import PROJECT_ROOT
 
 RUNS = PROJECT_ROOT / "benchmarks" / "results" / "ablations"
@@ -196,13 +196,12 @@ records = [r for r in load_results(RUNS, Budget()) if r["arm"] in ("base", "scra
 if records:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for row in summary(records, "COCO_MVal_val"):
-        curves = np.array([r["evaluate"]["COCO_MVal_val"]["mean_iou_per_click"] for r in records
-                           if r["arm"] == row["arm"]])
-        mean, spread = curves.mean(0), curves.std(0)
-        print(f"{row['arm']:8s} seeds {len(curves)}  mIoU after 1/5/20 clicks: "
+        seeds = curves(records, row["arm"], "COCO_MVal_val")
+        mean, spread = seeds.mean(0), seeds.std(0)
+        print(f"{row['arm']:8s} seeds {len(seeds)}  mIoU after 1/5/20 clicks: "
               + " / ".join(f"{mean[k]:.3f}±{spread[k]:.3f}" for k in (0, 4, 19) if k < len(mean))
               + f"   NoC@90 {row['NoC@90'][0]:.2f}")
-        ax.plot(np.arange(1, len(mean) + 1), mean, label=f"{row['arm']} ({len(curves)} seeds)")
+        ax.plot(np.arange(1, len(mean) + 1), mean, label=f"{row['arm']} ({len(seeds)} seeds)")
         ax.fill_between(np.arange(1, len(mean) + 1), mean - spread, mean + spread, alpha=0.2)
     ax.set_xlabel("clicks")
     ax.set_ylabel("mean IoU (COCO_MVal validation)")

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from ritm_lite import ablations
-from ritm_lite.ablations import ARMS, CLAIMS, Budget, load_results, summary, verdicts
+from ritm_lite.ablations import ARMS, CLAIMS, Budget, curves, load_results, summary, verdicts
 from ritm_lite.model.ablations import DMFModel, WithoutPrevMask
 from ritm_lite.utils import PROJECT_ROOT, shared_dir, show_source, smoke_mode
 
@@ -169,12 +169,12 @@ if records:
     for row, dataset in enumerate(("GrabCut", "COCO_MVal_val")):
         for ax, (question, arms) in zip(axes[row], questions.items()):
             for name in arms:
-                curves = np.array([r["evaluate"][dataset]["mean_iou_per_click"] for r in records if r["arm"] == name])
-                if len(curves) == 0:
+                seeds = curves(records, name, dataset)
+                if len(seeds) == 0:
                     continue
-                clicks = np.arange(1, curves.shape[1] + 1)
-                mean, spread = curves.mean(0), curves.std(0)
-                ax.plot(clicks, mean, label=f"{name} ({len(curves)})")
+                clicks = np.arange(1, seeds.shape[1] + 1)
+                mean, spread = seeds.mean(0), seeds.std(0)
+                ax.plot(clicks, mean, label=f"{name} ({len(seeds)})")
                 ax.fill_between(clicks, mean - spread, mean + spread, alpha=0.2)
             ax.set_title(f"{question}\n{dataset}", fontsize=9)
             ax.set_xlabel("clicks")
@@ -283,10 +283,10 @@ if longer:
     for ax, dataset in zip(axes, ("GrabCut", "COCO_MVal_val")):
         for budget, recs, style in ((Budget(), records, ":"), (LONGER, longer, "-")):
             for name, color in (("base", "C0"), ("distance_maps", "C1")):
-                curves = np.array([r["evaluate"][dataset]["mean_iou_per_click"] for r in recs if r["arm"] == name])
-                if len(curves):
-                    ax.plot(np.arange(1, curves.shape[1] + 1), curves.mean(0), style, color=color,
-                            label=f"{name}, {budget.steps} steps ({len(curves)})")
+                seeds = curves(recs, name, dataset)
+                if len(seeds):
+                    ax.plot(np.arange(1, seeds.shape[1] + 1), seeds.mean(0), style, color=color,
+                            label=f"{name}, {budget.steps} steps ({len(seeds)})")
         ax.set_title(dataset, fontsize=9)
         ax.set_xlabel("clicks")
         ax.legend(fontsize=7)

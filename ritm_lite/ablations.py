@@ -281,6 +281,17 @@ def metric(record: dict, dataset: str, name: str) -> float:
     return float(scores["table"][name])
 
 
+def curves(records: list[dict], name: str, dataset: str) -> np.ndarray:
+    """The mean-IoU-per-click curves of one arm on one dataset, one row a seed (in ``records``'
+    order): shape ``(seeds, clicks)``; ``(0, 0)`` when the arm has no stored run."""
+    _arm(name)
+    rows = [r["evaluate"][dataset]["mean_iou_per_click"] for r in records if r["arm"] == name]
+    lengths = sorted({len(row) for row in rows})
+    if len(lengths) > 1:
+        raise ValueError(f"the {name!r} runs on {dataset} score different numbers of clicks: {lengths}")
+    return np.array(rows, dtype=float).reshape(len(rows), lengths[0] if rows else 0)
+
+
 def summary(records: list[dict], dataset: str, metrics: tuple[str, ...] = ("NoC@85", "NoC@90", "mIoU@1", "mIoU@1-20")
             ) -> list[dict]:
     """Per arm (in :data:`ARMS` order): seeds, and the mean and standard deviation of each metric."""

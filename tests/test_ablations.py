@@ -184,6 +184,19 @@ def test_verdicts_compare_seed_means_against_twice_their_standard_error():
     assert math.isnan(rows["dmf"]["mIoU@1"][1])
 
 
+def test_curves_stack_one_row_a_seed_and_refuse_unknown_arms_and_ragged_runs():
+    records = [_record("base", 0, 0.8), _record("bce", 0, 0.7), _record("base", 1, 0.6)]
+    base = ablations.curves(records, "base", "GrabCut")
+    assert base.shape == (2, 20)
+    assert base[:, 0].tolist() == [0.8, 0.6]
+    assert ablations.curves(records, "focal", "GrabCut").shape == (0, 0)
+    with pytest.raises(ValueError, match="unknown arm"):
+        ablations.curves(records, "Base", "GrabCut")
+    records[2]["evaluate"]["GrabCut"]["mean_iou_per_click"] = [0.6] * 5
+    with pytest.raises(ValueError, match=r"different numbers of clicks: \[5, 20\]"):
+        ablations.curves(records, "base", "GrabCut")
+
+
 def test_load_results_leaves_out_smoke_runs_and_other_budgets(tmp_path):
     import json
 
