@@ -26,13 +26,14 @@ with persistent workers, set the epoch from a ``worker_init_fn`` or accept repea
 
 Two datasets: :class:`FolderDataset` for ``img/`` + ``gt/`` folders such as COCO_MVal, and
 :class:`CocoLvisDataset` over the merged COCO+LVIS set (any reader with the
-:class:`InstanceSource` interface, e.g. ``ritm_lite.data.coco_lvis.MergedCocoLvis``).
+:class:`InstanceSource` interface, e.g. ``ritm_lite.data.coco_lvis.MergedCocoLvis``);
+:class:`MixedDataset` draws from several of them in set proportions (e.g. DUTS-TR and COCO_MVal).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -107,6 +108,10 @@ class InteractiveDataset(Dataset):
     def load(self, image_index: int) -> InstanceSample:
         raise NotImplementedError
 
+    def pick_image(self, rng: np.random.Generator) -> int:
+        """The image of a sample drawn at random (fixed ``epoch_len``): uniform over images."""
+        return int(rng.integers(self.num_images()))
+
     def set_epoch(self, epoch: int) -> None:
         """Make the next epoch's samples differ from this one's (see the module docstring)."""
         self.epoch = int(epoch)
@@ -118,7 +123,7 @@ class InteractiveDataset(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} outside 0..{len(self) - 1}")
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        image_index = int(rng.integers(self.num_images())) if self.config.epoch_len > 0 else index
+        image_index = self.pick_image(rng) if self.config.epoch_len > 0 else index
         sample = self.load(image_index)
         if self.config.copy_paste is not None and rng.random() < self.config.copy_paste.prob:
             sample = self._paste(sample, image_index, rng)
@@ -232,6 +237,8 @@ class FolderDataset(InteractiveDataset):
         names: instance stems to use (e.g. one side of :func:`split_by_image_id`); default all.
         config: sampling configuration.
         seed: base seed (see the module docstring); ``None`` draws one.
+        image_id: the photo a mask stem belongs to (masks of one photo are grouped); COCO_MVal's
+            naming by default, ``str`` where every mask is its own photo (DUTS-TR).
     """
 
     def __init__(
@@ -243,6 +250,7 @@ class FolderDataset(InteractiveDataset):
         images_dir: str = "img",
         masks_dir: str = "gt",
         ignore_band: bool = False,
+        image_id: Callable[[str], str] = image_id_from_name,
     ) -> None:
         super().__init__(config, seed)
         self.root = Path(root)
@@ -263,7 +271,7 @@ class FolderDataset(InteractiveDataset):
             read_mask(masks[stem], ignore_band=ignore_band)
         groups: dict[str, list[str]] = {}
         for stem in stems:
-            groups.setdefault(image_id_from_name(stem), []).append(stem)
+            groups.setdefault(image_id(stem), []).append(stem)
         self.image_ids = sorted(groups)
         self._image_paths = [images[groups[i][0]] for i in self.image_ids]
         self._mask_paths = [[masks[s] for s in groups[i]] for i in self.image_ids]
@@ -379,3 +387,49 @@ class CocoLvisDataset(InteractiveDataset):
         if not masks:
             return InstanceSample(image, np.zeros((*image.shape[:2], 0), bool))
         return InstanceSample(image, np.stack(masks, axis=2).astype(bool, copy=False))
+
+
+# ---------------------------------------------------------------------------------------
+# several sources in set proportions
+
+
+class MixedDataset(InteractiveDataset):
+    """Several datasets as one: a sample's source is drawn with probability ``weights[k]``,
+    then its image uniformly within that source (not in RITM, which trains on one set).
+
+    The sources' own ``config`` and ``seed`` are not used: augmentation, click sampling and
+    randomness are this dataset's, so a mixed sample is made exactly as any other.
+
+    Args:
+        sources: the datasets (each an :class:`InteractiveDataset` with at least one image).
+        weights: one non-negative weight per source, not all zero; normalised to sum to 1.
+        config, seed: as for :class:`InteractiveDataset`.
+    """
+
+    def __init__(self, sources: Sequence[InteractiveDataset], weights: Sequence[float],
+                 config: DatasetConfig | None = None, seed: int | None = None) -> None:
+        super().__init__(config, seed)
+        if len(sources) == 0 or len(sources) != len(weights):
+            raise ValueError(f"need one weight per source, got {len(sources)} sources and {len(weights)} weights")
+        w = np.asarray(weights, dtype=np.float64)
+        if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"weights must be finite, >= 0 and not all 0, got {list(weights)}")
+        for source in sources:
+            if source.num_images() < 1:
+                raise ValueError(f"{type(source).__name__} has no images")
+        self.sources = list(sources)
+        self.weights = w / w.sum()  # p_k = w_k / sum(w)
+        self._offsets = np.cumsum([0] + [s.num_images() for s in self.sources])  # image i of source k: offset_k + i
+
+    def num_images(self) -> int:
+        return int(self._offsets[-1])
+
+    def pick_image(self, rng: np.random.Generator) -> int:
+        k = int(rng.choice(len(self.sources), p=self.weights))
+        return int(self._offsets[k] + rng.integers(self.sources[k].num_images()))
+
+    def load(self, image_index: int) -> InstanceSample:
+        if not 0 <= image_index < self.num_images():
+            raise IndexError(f"image {image_index} outside 0..{self.num_images() - 1}")
+        k = int(np.searchsorted(self._offsets, image_index, side="right") - 1)
+        return self.sources[k].load(image_index - int(self._offsets[k]))
