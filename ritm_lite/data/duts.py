@@ -41,8 +41,9 @@ def is_duts_tr(root: str | Path) -> bool:
     return (Path(root) / IMAGES_DIR).is_dir() and (Path(root) / MASKS_DIR).is_dir()
 
 
-def duts_tr_split(root: str | Path, holdout: int = HOLDOUT_SIZE, seed: int = HOLDOUT_SEED) -> tuple[list[str], list[str]]:
-    """``(train_names, holdout_names)``: DUTS-TR's mask stems, ``holdout`` of them kept aside.
+def duts_tr_split(root: str | Path, holdout: int | None = None, seed: int = HOLDOUT_SEED) -> tuple[list[str], list[str]]:
+    """``(train_names, holdout_names)``: DUTS-TR's mask stems, ``holdout`` of them kept aside
+    (default :data:`HOLDOUT_SIZE`).
 
     The holdout is a seeded permutation of the sorted stems, so it depends only on the files
     and ``seed``, not on the order the file system lists them.
@@ -55,6 +56,7 @@ def duts_tr_split(root: str | Path, holdout: int = HOLDOUT_SIZE, seed: int = HOL
     if not is_duts_tr(root):
         raise FileNotFoundError(f"{root} is not DUTS-TR: it needs the folders {IMAGES_DIR}/ and {MASKS_DIR}/")
     stems = sorted(files_by_stem(root / MASKS_DIR))
+    holdout = HOLDOUT_SIZE if holdout is None else holdout
     if not 0 <= holdout < len(stems):
         raise ValueError(f"holdout must be in [0, {len(stems) - 1}] for {len(stems)} masks, got {holdout}")
     order = np.random.default_rng(seed).permutation(len(stems))
@@ -73,7 +75,7 @@ def duts_tr(
                          image_id=str)  # one photo per mask: DUTS names like n03710721_6177 are not COCO ids
 
 
-def duts_tr_holdout(root: str | Path, holdout: int = HOLDOUT_SIZE) -> Benchmark:
+def duts_tr_holdout(root: str | Path, holdout: int | None = None) -> Benchmark:
     """The held-out photos as an evaluation set (one object each), for checkpoint selection."""
     _, names = duts_tr_split(root, holdout)
     subset = davis(root, IMAGES_DIR, MASKS_DIR).subset(names)
