@@ -128,3 +128,46 @@ def test_build_datasets_on_a_full_size_holdout(tmp_path, monkeypatch):
     assert isinstance(mixed_val, MixedDataset) and mixed_val.num_images() == 6
     assert list(mixed_train.weights) == [0.75, 0.25]
     assert mixed_train[0]["images"].shape == (3, 48, 48)
+
+
+def test_a_bad_training_folder_is_refused_when_the_dataset_is_made_naming_the_file(tmp_path):
+    from ritm_lite.data.datasets import FolderDataset
+
+    root = write_duts(tmp_path / "DUTS-TR", count=4)
+    FolderDataset(root, images_dir=IMAGES_DIR, masks_dir=MASKS_DIR, image_id=str)  # a good folder
+    # a mask of another size than its photo
+    mask = cv2.imread(str(root / MASKS_DIR / "n01_0.png"), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(root / MASKS_DIR / "n01_0.png"), mask[:, :-3])
+    with pytest.raises(ValueError, match=r"n01_0\.png is .* but its image .*n01_0\.jpg"):
+        FolderDataset(root, images_dir=IMAGES_DIR, masks_dir=MASKS_DIR, image_id=str)
+    cv2.imwrite(str(root / MASKS_DIR / "n01_0.png"), mask)
+    # an empty mask
+    cv2.imwrite(str(root / MASKS_DIR / "n02_0.png"), np.zeros_like(mask))
+    with pytest.raises(ValueError, match=r"n02_0\.png"):
+        FolderDataset(root, images_dir=IMAGES_DIR, masks_dir=MASKS_DIR, image_id=str)
+    cv2.imwrite(str(root / MASKS_DIR / "n02_0.png"), mask)
+    # a photo that is not an image
+    (root / IMAGES_DIR / "n00_1.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match=r"cannot read image .*n00_1\.jpg"):
+        FolderDataset(root, images_dir=IMAGES_DIR, masks_dir=MASKS_DIR, image_id=str)
+    # a mask without its photo
+    (root / IMAGES_DIR / "n00_1.jpg").unlink()
+    with pytest.raises(FileNotFoundError, match=r"n00_1\.png"):
+        FolderDataset(root, images_dir=IMAGES_DIR, masks_dir=MASKS_DIR, image_id=str)
+
+
+def test_a_photo_turned_by_its_exif_orientation_is_compared_as_shown(tmp_path):
+    from PIL import Image
+
+    from ritm_lite.data.datasets import FolderDataset
+
+    (tmp_path / "img").mkdir()
+    (tmp_path / "gt").mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 80 wide x 40 high, shown turned a quarter: 40 x 80
+    Image.new("RGB", (80, 40), (200, 10, 10)).save(tmp_path / "img" / "phone.jpg", exif=exif)
+    mask = np.zeros((80, 40), np.uint8)  # as shown: 80 high, 40 wide
+    mask[20:60, 10:30] = 255
+    cv2.imwrite(str(tmp_path / "gt" / "phone.png"), mask)
+    dataset = FolderDataset(tmp_path, image_id=str)
+    assert dataset.load(0).image.shape == (80, 40, 3)  # OpenCV applies the rotation too

@@ -221,6 +221,20 @@ def split_by_image_id(
     return train, val
 
 
+def _image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of an image file as it is read (EXIF rotation applied, as OpenCV does),
+    from its header; ``ValueError`` naming the file if it is not an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF Orientation: a quarter turn
+    except (OSError, UnidentifiedImageError) as err:
+        raise ValueError(f"cannot read image {path}: {err}") from None
+    return (height, width) if rotated else (width, height)
+
+
 class FolderDataset(InteractiveDataset):
     """Images in ``root/img`` and one mask per instance in ``root/gt`` with the same stem.
 
@@ -229,8 +243,9 @@ class FolderDataset(InteractiveDataset):
     for negative clicks and can be merged. Mask files are read with
     :func:`ritm_lite.data.masks.read_mask`, the package's one value rule (0/1 label maps, or
     grey ``>= 128``; with ``ignore_band=True`` the grey value 128 is ignore, as in GrabCut).
-    Every mask is checked when the dataset is made: one with no object pixel, or a mask
-    without an image, is an error naming the file.
+    Every mask is checked when the dataset is made: one with no object pixel, a mask without an
+    image, an image that cannot be opened or one of another size than its mask is an error
+    naming the file.
 
     Args:
         root: folder holding ``images_dir`` and ``masks_dir``.
@@ -268,7 +283,11 @@ class FolderDataset(InteractiveDataset):
         if not stems:
             raise ValueError(f"no image/mask pairs found in {self.root}")
         for stem in stems:  # fails here, naming the file, rather than training on background
-            read_mask(masks[stem], ignore_band=ignore_band)
+            height, width = read_mask(masks[stem], ignore_band=ignore_band).shape
+            image_width, image_height = _image_size(images[stem])
+            if (image_width, image_height) != (width, height):  # before training, not hours into it
+                raise ValueError(f"mask {masks[stem]} is {width}x{height} but its image {images[stem]} is "
+                                 f"{image_width}x{image_height} (width x height, as the image is shown)")
         groups: dict[str, list[str]] = {}
         for stem in stems:
             groups.setdefault(image_id(stem), []).append(stem)
