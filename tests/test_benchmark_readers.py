@@ -125,7 +125,7 @@ def test_missing_files_and_unknown_names_are_clear_errors(tmp_path):
     (tmp_path / "gt").mkdir()
     with pytest.raises(FileNotFoundError, match="no mask for lonely.png"):
         load_benchmark("DAVIS", tmp_path)
-    assert set(BENCHMARKS) == {"GrabCut", "Berkeley", "DAVIS", "COCO_MVal", "SBD", "PascalVOC"}
+    assert set(BENCHMARKS) == {"GrabCut", "Berkeley", "DAVIS", "COCO_MVal", "SBD", "PascalVOC", "DUTS-TR-holdout"}
 
 
 def test_real_grabcut_has_fifty_objects_with_ignore_bands(grabcut_dir):

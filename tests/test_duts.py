@@ -10,7 +10,8 @@ import pytest
 
 from ritm_lite import train
 from ritm_lite.data.datasets import CocoLvisDataset, DatasetConfig, InMemorySource, MixedDataset
-from ritm_lite.data.duts import IMAGES_DIR, MASKS_DIR, duts_tr, duts_tr_holdout, duts_tr_split, is_duts_tr
+from ritm_lite.data.benchmarks import load_benchmark
+from ritm_lite.data.duts import IMAGES_DIR, MASKS_DIR, duts_tr, duts_tr_split, is_duts_tr
 from ritm_lite.training.config import get_preset
 
 SMALL = DatasetConfig.train(crop_size=(48, 48), epoch_len=200)
@@ -52,7 +53,7 @@ def test_the_holdout_is_fixed_disjoint_and_left_out_of_training(tmp_path):
     assert not set(train_names) & set(holdout)
     assert duts_tr_split(root, holdout=4) == (train_names, holdout)  # the same every time
     assert duts_tr_split(root, holdout=4, seed=1)[1] != holdout
-    benchmark = duts_tr_holdout(root, holdout=4)
+    benchmark = load_benchmark("DUTS-TR-holdout", root, holdout=4)
     assert benchmark.name == "DUTS-TR-holdout" and sorted(benchmark.names) == holdout
     sample = benchmark[0]
     assert set(np.unique(sample.gt_mask)) == {0, 1}

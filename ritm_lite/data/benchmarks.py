@@ -41,6 +41,9 @@ from typing import Any
 
 import numpy as np
 
+from .duts import IMAGES_DIR as DUTS_IMAGES_DIR
+from .duts import MASKS_DIR as DUTS_MASKS_DIR
+from .duts import duts_tr_split
 from .files import image_mask_pairs, read_rgb
 from .masks import IGNORE, read_mask
 
@@ -164,6 +167,15 @@ def coco_mval(root: str | Path, images_dir: str = "img", masks_dir: str = "gt") 
 # --------------------------------------------------------------------------- SBD
 
 
+def duts_tr_holdout(root: str | Path, holdout: int | None = None) -> Benchmark:
+    """DUTS-TR's held-out photos (:func:`ritm_lite.data.duts.duts_tr_split`), one object each:
+    the course's selection set, never a test set (DUTS-TR is training data)."""
+    _, names = duts_tr_split(root, holdout)
+    subset = davis(root, DUTS_IMAGES_DIR, DUTS_MASKS_DIR).subset(names)
+    subset.name = "DUTS-TR-holdout"
+    return subset
+
+
 def read_sbd_instances(path: Path) -> np.ndarray:
     """``GTinst.Segmentation`` of an SBD ``inst/*.mat`` file: ``(H, W)`` int32, 0 bg, 1..K."""
     from scipy.io import loadmat
@@ -256,6 +268,7 @@ BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
     "COCO_MVal": coco_mval,
     "SBD": sbd,
     "PascalVOC": pascal_voc,
+    "DUTS-TR-holdout": duts_tr_holdout,  # selection only: 500 training-set photos never trained on
 }
 """Reader per benchmark name (the names of the paper's tables)."""
 

@@ -16,7 +16,8 @@ Each mask is read with the package's one value rule (:mod:`ritm_lite.data.masks`
 region has several parts (6 % of the masks have more than one part above 5 % of its area).
 
 A fixed **holdout** of :data:`HOLDOUT_SIZE` photos (chosen by :data:`HOLDOUT_SEED`, never by a
-training seed) is kept out of training for checkpoint selection (:func:`duts_tr_holdout`).
+training seed) is kept out of training for checkpoint selection: the benchmark reader
+``ritm_lite.data.benchmarks.duts_tr_holdout`` (``python -m ritm_lite.evaluate --dataset DUTS-TR-holdout``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ritm_lite.data.benchmarks import Benchmark, davis
 from ritm_lite.data.datasets import DatasetConfig, FolderDataset
 from ritm_lite.data.files import files_by_stem
 
@@ -73,11 +73,3 @@ def duts_tr(
         names, _ = duts_tr_split(root)
     return FolderDataset(root, names, config, seed=seed, images_dir=IMAGES_DIR, masks_dir=MASKS_DIR,
                          image_id=str)  # one photo per mask: DUTS names like n03710721_6177 are not COCO ids
-
-
-def duts_tr_holdout(root: str | Path, holdout: int | None = None) -> Benchmark:
-    """The held-out photos as an evaluation set (one object each), for checkpoint selection."""
-    _, names = duts_tr_split(root, holdout)
-    subset = davis(root, IMAGES_DIR, MASKS_DIR).subset(names)
-    subset.name = "DUTS-TR-holdout"
-    return subset
