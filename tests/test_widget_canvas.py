@@ -480,3 +480,19 @@ def test_put_png_is_ipycanvas_put_image_data_with_our_bytes(recorder):
     assert recorder.images[layer.model_id] == [png.getvalue()]
     commands, _ = recorder.messages[-1]
     assert commands[1] == [1, 2]  # the position travels as the command's arguments
+
+
+def test_the_widget_states_its_overlap_rule_and_undo_limit(recorder, seg):
+    import ipywidgets as widgets
+
+    from ritm_lite.widget.state import OVERLAP_RULE
+
+    shown = " ".join(child.value for child in seg.children if isinstance(child, widgets.HTML))
+    assert OVERLAP_RULE in shown and "Undo keeps up to 512 MB" in shown
+    seg.click(10, 10, True)
+    seg.finish_object()
+    seg.click(13, 10, True)  # overlaps object 1
+    seg.finish_object()
+    overlap = seg.state.objects[-1].overlap
+    assert overlap > 0 and f"object 2 finished ({overlap} of its pixels already belonged" in seg.status.value
+    assert (seg.state.label_map == 1).sum() == seg.state.objects[0].area  # object 1 kept whole
