@@ -333,19 +333,24 @@ def test_load_image_keeps_rgb_order_and_drops_alpha():
 
 
 def test_load_image_grayscale_and_16_bit(tmp_path):
+    """Files follow the package's one reader: a 16-bit PNG is scaled by its sBIT depth, else refused."""
+    from image_support import png_with_sbit
+
     gray16 = np.array([[1000, 2000], [3000, 4095]], np.uint16)  # a 12-bit image in 16 bits
     path = tmp_path / "gray16.png"
-    path.write_bytes(_png(gray16))
+    path.write_bytes(png_with_sbit(gray16, 12))
     loaded = load_image(path)
     assert loaded.shape == (2, 2, 3) and loaded.dtype == np.uint8
-    expected = np.round((gray16.astype(float) - 1000) * 255 / 3095).astype(
-        np.uint8
-    )  # min-max stretch
+    expected = np.round(gray16 * (255 / 4095)).astype(np.uint8)  # v * 255 / (2^12 - 1)
     np.testing.assert_array_equal(loaded[..., 0], expected)
     assert (loaded[..., 0] == loaded[..., 2]).all()
     rgb16 = np.stack([gray16, gray16 // 2, np.zeros_like(gray16)], axis=2)
-    loaded_rgb = load_image(_png(rgb16))
+    loaded_rgb = load_image(png_with_sbit(rgb16, 12))
     assert loaded_rgb[1, 1, 0] == 255 and loaded_rgb[0, 0, 0] > loaded_rgb[0, 0, 2] == 0
+    with pytest.raises(ValueError, match="does not state its real bit depth"):
+        load_image(_png(gray16))  # no sBIT: 12- and 16-bit data cannot be told apart
+    # an array in memory states no depth either: it is stretched from its minimum to its maximum
+    np.testing.assert_array_equal(load_image(gray16)[..., 0], np.round((gray16 - 1000.0) * 255 / 3095).astype(np.uint8))
 
 
 def test_to_uint8_rules():

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from .files import image_mask_pairs, read_rgb
+from .files import image_mask_pairs, read_palette_png, read_rgb
 from .masks import IGNORE, read_mask
 
 PAPER_ZOOM_IN_TARGET_SIZE = {"DAVIS": 600}
@@ -205,16 +205,6 @@ def sbd(root: str | Path, split: str = "val") -> Benchmark:
 
 
 # --------------------------------------------------------------------------- Pascal VOC
-
-
-def read_palette_png(path: Path) -> np.ndarray:
-    """Palette indices of an indexed PNG (Pascal VOC's ``SegmentationObject``) as int32."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        if image.mode not in ("P", "L"):
-            raise ValueError(f"{path} is a {image.mode} image; expected an indexed (palette) PNG")
-        return np.asarray(image, dtype=np.int32)
 
 
 VOC_BOUNDARY = 255

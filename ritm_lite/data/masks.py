@@ -70,13 +70,13 @@ def read_mask(path: str | Path, ignore_band: bool = False) -> np.ndarray:
     """``(H, W)`` int32 labels of the mask file ``path`` (:func:`mask_labels`'s rule).
 
     Raises:
-        ValueError: unreadable, or no object pixel (the message names the file).
+        FileNotFoundError: no such file.
+        ValueError: not decodable (truncated, corrupt), or no object pixel (the message names
+            the file).
     """
-    import cv2
+    from ritm_lite.data.files import read_unchanged
 
-    values = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if values is None:
-        raise ValueError(f"cannot read mask {path}")
+    values = read_unchanged(path)  # the one reader: a truncated file is an error
     if values.ndim == 3:
         values = values[:, :, :3].max(axis=2)  # colour: the largest channel; alpha is not a label
     return mask_labels(values, path, ignore_band=ignore_band)

@@ -1,8 +1,13 @@
 """Images and masks in, label maps out: the widget's file handling.
 
-Loading accepts what people actually upload — 8- or 16-bit, grayscale, RGB or RGBA, PNG,
-JPEG, TIFF, BMP — and turns it into the ``H x W x 3`` ``uint8`` RGB array that a
-:class:`~ritm_lite.widget.state.PredictorLike` expects. Saving writes the two formats an
+Loading accepts what people actually upload — grayscale, RGB or RGBA, PNG, JPEG, TIFF, BMP —
+and turns it into the ``H x W x 3`` ``uint8`` RGB array that a
+:class:`~ritm_lite.widget.state.PredictorLike` expects. **Files** (paths and uploaded bytes)
+are read by the package's one image reader, :func:`ritm_lite.data.files.read_rgb`, exactly as
+training and the benchmarks read them: a truncated or corrupt file is an error, a 16-bit
+file is scaled by the bit depth it states (PNG ``sBIT``) or refused, the EXIF orientation is
+applied. **Arrays** already in memory follow :func:`to_uint8` (their bit depth is not stated
+anywhere, so a non-``uint8`` array is stretched from its minimum to its maximum, for display). Saving writes the two formats an
 annotation is usually wanted in:
 
 * a **PNG label map**: one ``uint8`` (or ``uint16`` past 255 objects) image in which pixel
@@ -10,7 +15,7 @@ annotation is usually wanted in:
 * a **COCO-style JSON** with one annotation per object, its mask run-length encoded by
   pycocotools (``{"size": [H, W], "counts": "..."}``), with area and ``[x, y, w, h]`` box.
 
-Decoding and encoding use OpenCV; RLE uses pycocotools. Nothing here touches widgets, so it
+Decoding goes through ``ritm_lite.data.files`` (OpenCV); RLE uses pycocotools. Nothing here touches widgets, so it
 is tested without a browser.
 """
 
@@ -24,6 +29,8 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from ritm_lite.data.files import file_bytes, read_rgb, read_unchanged
+
 ImageSource = str | Path | bytes | bytearray | memoryview | np.ndarray
 
 
@@ -36,12 +43,9 @@ def decode_image(data: bytes | bytearray | memoryview) -> np.ndarray:
         OpenCV's BGR(A).
 
     Raises:
-        ValueError: the bytes are not an image OpenCV can read.
+        ValueError: the bytes are not an image OpenCV can decode (or a truncated one).
     """
-    buffer = np.frombuffer(bytes(data), dtype=np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
-    if image is None:
-        raise ValueError(f"could not decode the {buffer.size}-byte upload as an image")
+    image = read_unchanged(bytes(data))  # the package's one reader
     if image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     elif image.ndim == 3 and image.shape[2] == 4:
@@ -52,12 +56,8 @@ def decode_image(data: bytes | bytearray | memoryview) -> np.ndarray:
 def _read(source: ImageSource) -> np.ndarray:
     if isinstance(source, np.ndarray):
         return source
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return decode_image(source)
-    path = Path(source)
-    if not path.is_file():
-        raise ValueError(f"{path} is not a file")
-    return decode_image(path.read_bytes())
+    data, _ = file_bytes(source)
+    return decode_image(data)
 
 
 def to_uint8(channel_data: np.ndarray) -> np.ndarray:
@@ -108,8 +108,19 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def load_image(source: ImageSource) -> np.ndarray:
-    """Load an image (path, encoded bytes or array) as ``H x W x 3`` ``uint8`` RGB."""
-    return to_rgb(_read(source))
+    """Load an image (path, encoded bytes or array) as ``H x W x 3`` ``uint8`` RGB.
+
+    Files and bytes go through :func:`ritm_lite.data.files.read_rgb` (training's reader);
+    arrays through :func:`to_rgb`.
+
+    Raises:
+        FileNotFoundError: no such file. TypeError: not a path, bytes or array.
+        ValueError: undecodable, truncated, a 16-bit file that does not state its bit depth,
+            or an array that is not an image.
+    """
+    if isinstance(source, np.ndarray):
+        return to_rgb(source)
+    return read_rgb(source)
 
 
 def mask_foreground(mask: np.ndarray, source: str | Path) -> np.ndarray:
