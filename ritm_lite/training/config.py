@@ -26,8 +26,9 @@ import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ritm_lite.data.points_sampler import MAX_NUM_POINTS
+
 MAX_CROP_SIDE = 4096  # a crop side past this holds > 16 Mpx per sample: the batch would not fit in memory
-MAX_NUM_POINTS = 512  # click slots per sign (the original: 24); the points tensor is (B, 2N, 3)
 
 if TYPE_CHECKING:
     from ritm_lite.model.ritm import ModelConfig
