@@ -78,6 +78,10 @@ class Benchmark(Sequence[Sample]):
     def __getitem__(self, index: int) -> Sample:  # type: ignore[override]
         if isinstance(index, slice):
             raise TypeError("index a Benchmark one sample at a time")
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"a {self.name} sample is indexed by an integer, got {index!r}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"sample {index} of {self.name}, which has {len(self)} objects")
         return self._load(self._entries[index])
 
     def __repr__(self) -> str:
@@ -251,7 +255,14 @@ BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
 
 
 def load_benchmark(name: str, root: str | Path, **kwargs: Any) -> Benchmark:
-    """Open benchmark ``name`` (a key of :data:`BENCHMARKS`) stored under ``root``."""
+    """Open benchmark ``name`` (a key of :data:`BENCHMARKS`) stored under ``root``.
+
+    Raises:
+        ValueError: an unknown name. TypeError: ``root`` is not a path.
+        FileNotFoundError: ``root`` lacks the benchmark's folders or files.
+    """
+    if not isinstance(root, (str, Path)) or not str(root):
+        raise TypeError(f"root must be the {name} folder's path, got {root!r}")
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; choose one of {sorted(BENCHMARKS)}")
     return BENCHMARKS[name](root, **kwargs)
