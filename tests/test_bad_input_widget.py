@@ -181,3 +181,57 @@ def test_click_coordinates_that_are_not_pixels_are_refused(state, x, y):
     with pytest.raises(ValueError):
         state.add_click(x, y, True)
     assert state.clicks == []
+
+
+# --------------------------------------------------------------------- bad io inputs (widget/io.py)
+@pytest.mark.parametrize("source, error, message", [
+    (None, TypeError, "path or encoded bytes"), (5, TypeError, "path or encoded bytes"),
+    ([[1, 2]], TypeError, "path or encoded bytes"), (b"", ValueError, "cannot decode the 0-byte"),
+    (b"GIF89a nothing", ValueError, "cannot decode"), ("/no/such/photo.png", FileNotFoundError, "does not exist"),
+    (np.ones((2, 2), complex), ValueError, "dtype complex128"), (np.array([[None]]), ValueError, "dtype object"),
+    (np.full((2, 2), np.nan), ValueError, "NaN"),
+])
+def test_bad_input_widget_image_sources(source, error, message):
+    from ritm_lite.widget import load_image
+
+    with pytest.raises(error, match=message):
+        load_image(source)
+
+
+@pytest.mark.parametrize("size", [(4,), (-4, 4), (0, 4), (4.0, 4), None, "4x4"])
+def test_bad_input_widget_mask_image_size(size):
+    from ritm_lite.widget import load_mask
+
+    with pytest.raises(ValueError, match="image_size must be"):
+        load_mask(np.ones((4, 4), bool), size)
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.full((3, 3), 1.5), "integer array"), (np.ones((3, 3, 3), int), "integer array"),
+    (np.ones((3, 3), bool), "integer array"), (np.zeros((0, 3), int), "non-empty"),
+    (-np.ones((3, 3), int), "positive object ids"), (None, "integer array"),
+])
+def test_bad_input_widget_label_maps_for_coco(tmp_path, labels, message):
+    from ritm_lite.widget import label_map_to_coco
+
+    with pytest.raises(ValueError, match=message):
+        label_map_to_coco(labels)
+    with pytest.raises(ValueError, match=message):
+        save_coco_rle_json(labels, tmp_path / "x.json")
+    assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("coco, message", [
+    ({}, "KeyError 'images'"), ({"images": []}, "IndexError"),
+    ({"images": [{"height": -1, "width": 3}], "annotations": []}, "size -1x3"),
+    ({"images": [{"height": "x", "width": 3}], "annotations": []}, "ValueError"), (None, "TypeError"),
+])
+def test_bad_input_widget_coco_dicts(coco, message):
+    with pytest.raises(ValueError, match=message):
+        coco_to_label_map(coco)
+
+
+@pytest.mark.parametrize("path", [None, 3, ""])
+def test_bad_input_widget_save_names(path):
+    with pytest.raises(ValueError, match="save path"):
+        result_paths(path)

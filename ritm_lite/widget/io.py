@@ -75,6 +75,8 @@ def to_uint8(channel_data: np.ndarray) -> np.ndarray:
         return data
     if data.dtype == bool:
         return data.astype(np.uint8) * 255
+    if data.dtype.kind not in "uif":
+        raise ValueError(f"image values must be integers, floats or bools, got dtype {data.dtype}")
     values = data.astype(np.float64)
     if not np.all(np.isfinite(values)):
         raise ValueError("image contains NaN or infinite values")
@@ -167,6 +169,9 @@ def load_mask(source: ImageSource, image_size: tuple[int, int]) -> np.ndarray:
             are not a mask (see :func:`mask_foreground`).
     """
     name = str(source) if isinstance(source, (str, Path)) else "the mask"
+    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+            or not all(isinstance(v, (int, np.integer)) and v > 0 for v in image_size)):
+        raise ValueError(f"image_size must be (height, width) in pixels, got {image_size!r}")
     mask = np.asarray(_read(source))
     if mask.ndim not in (2, 3):
         raise ValueError(f"a mask must be H x W or H x W x C, got shape {mask.shape}")
@@ -213,6 +218,8 @@ def result_paths(path: str | Path) -> tuple[Path, Path]:
     Raises:
         ValueError: an empty name, or a name that is an existing folder.
     """
+    if not isinstance(path, (str, Path)):
+        raise ValueError(f"save path must be a file name such as 'segmentation', got {path!r}")
     path = Path(path)
     if not path.name or str(path).endswith(("/", "\\")) or path.is_dir():
         raise ValueError(f"save path {str(path)!r} names a folder; give a file name such as 'segmentation'")
@@ -234,6 +241,10 @@ def label_map_to_coco(
         ``iscrowd = 0``.
     """
     labels = np.asarray(label_map)
+    if labels.ndim != 2 or labels.dtype.kind not in "ui" or labels.size == 0:
+        raise ValueError(f"a label map is a non-empty H x W integer array, got {labels.dtype} {labels.shape}")
+    if labels.min() < 0:
+        raise ValueError(f"label ids are 0 (background) or positive object ids, got {int(labels.min())}")
     height, width = labels.shape
     annotations = []
     for object_id in (int(k) for k in np.unique(labels) if k > 0):
@@ -267,10 +278,22 @@ def save_coco_rle_json(
 
 
 def coco_to_label_map(coco: dict[str, Any]) -> np.ndarray:
-    """Inverse of :func:`label_map_to_coco`: rebuild the ``H x W`` ``int32`` label map."""
-    image = coco["images"][0]
-    labels = np.zeros((image["height"], image["width"]), dtype=np.int32)
-    for annotation in coco["annotations"]:
+    """Inverse of :func:`label_map_to_coco`: rebuild the ``H x W`` ``int32`` label map.
+
+    Raises:
+        ValueError: not a COCO dict with one image of positive size and its annotations.
+    """
+    try:
+        image = coco["images"][0]
+        height, width = int(image["height"]), int(image["width"])
+        annotations = list(coco["annotations"])
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        raise ValueError(f"not a COCO dict as label_map_to_coco writes it (one image, its annotations): "
+                         f"{type(error).__name__} {error}") from None
+    if height < 1 or width < 1:
+        raise ValueError(f"the COCO image has size {height}x{width} (height x width)")
+    labels = np.zeros((height, width), dtype=np.int32)
+    for annotation in annotations:
         rle = dict(annotation["segmentation"])
         rle["counts"] = rle["counts"].encode("ascii")
         labels[mask_utils.decode(rle).astype(bool)] = annotation["id"]
