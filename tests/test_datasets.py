@@ -276,7 +276,7 @@ def _cut(path: Path, keep: float) -> None:
 
 
 @pytest.mark.parametrize("keep", [0.3, 0.9, 0.999])
-def test_a_truncated_jpeg_is_an_error_in_training_benchmarks_and_the_widget(tmp_path, keep):
+def test_bad_input_truncated_jpeg_is_an_error_in_training_benchmarks_and_the_widget(tmp_path, keep):
     """``cv2.imread`` returns a cut-off JPEG with the missing part grey; every reader must refuse it."""
     from ritm_lite.data.benchmarks import load_benchmark
     from ritm_lite.data.files import read_rgb
@@ -301,7 +301,7 @@ def test_a_truncated_jpeg_is_an_error_in_training_benchmarks_and_the_widget(tmp_
         load_benchmark("GrabCut", tmp_path / "grabcut")[0]
 
 
-def test_a_truncated_mask_or_palette_png_is_an_error(tmp_path):
+def test_bad_input_truncated_mask_or_palette_png_is_an_error(tmp_path):
     from PIL import Image
 
     from ritm_lite.data.benchmarks import read_palette_png
@@ -340,7 +340,7 @@ def test_a_16_bit_png_is_scaled_by_its_stated_bit_depth_everywhere(tmp_path):
     np.testing.assert_array_equal(read_rgb(grey), np.repeat(expected[:, :, :1], 3, axis=2))
 
 
-def test_a_16_bit_file_that_does_not_state_its_depth_is_refused_everywhere(tmp_path):
+def test_bad_input_16_bit_file_that_does_not_state_its_depth_is_refused_everywhere(tmp_path):
     from image_support import png_with_sbit
 
     from ritm_lite.data.files import read_rgb
