@@ -15,10 +15,10 @@ browser:
   has (:data:`OVERLAP_RULE`); finished objects are never painted over, so none can vanish
   from the saved label map or the COCO export while still listed (the original RITM demo
   paints over them). An object that lies entirely on finished ones is refused;
-* **bounded undo**: the undo stack keeps at most ``undo_memory_mb`` of snapshots per object
-  (512 MB by default: about five clicks on a 12-megapixel photo, hundreds on a small one);
-  when a click would pass it, the oldest snapshots are dropped and :attr:`undo_dropped`
-  counts the clicks that can no longer be undone;
+* **bounded undo** (``undo.py``): the undo stack keeps at most ``undo_memory_mb`` of
+  snapshots per object (512 MB by default: about five clicks on a 12-megapixel photo,
+  hundreds on a small one); past it the oldest are dropped and :attr:`undo_dropped` counts
+  the clicks that can no longer be undone;
 * **correcting an existing mask**: a loaded mask is shown as the current object and is fed
   to the first click's prediction as ``mask_input``.
 
@@ -30,13 +30,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ritm_lite.clicks import Click, clicks_from_prompts
 from ritm_lite.widget.io import mask_foreground, to_rgb
+from ritm_lite.widget.undo import UNDO_MEMORY_MB, UndoStack, UndoStep
 
 
 @runtime_checkable
@@ -72,26 +73,7 @@ class PredictorLike(Protocol):
 OVERLAP_RULE = "a later object only takes pixels no finished object has"
 """How finished objects share pixels (shown in the widget's help line)."""
 
-UNDO_MEMORY_MB = 512.0
-"""Default memory the undo stack of one object may hold, in MiB (see ``undo_memory_mb``)."""
-
 _PREDICTOR_METHODS = ("set_image", "predict", "get_state", "set_state", "reset")
-
-
-def snapshot_nbytes(value: Any) -> int:
-    """Bytes held by the arrays/tensors in ``value`` (nested dicts, sequences, dataclasses)."""
-    if value is None or isinstance(value, (str, bytes, int, float, bool)):
-        return len(value) if isinstance(value, bytes) else 0
-    nbytes = getattr(value, "nbytes", None)  # numpy arrays and torch tensors
-    if isinstance(nbytes, int):
-        return nbytes
-    if isinstance(value, dict):
-        return sum(snapshot_nbytes(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return sum(snapshot_nbytes(v) for v in value)
-    if is_dataclass(value):
-        return sum(snapshot_nbytes(getattr(value, f.name)) for f in fields(value))
-    return 0
 
 
 class BusyError(RuntimeError):
@@ -106,16 +88,6 @@ class FinishedObject:
     clicks: tuple[Click, ...]  # the clicks that made it
     area: int  # pixels it took (later objects never take them: OVERLAP_RULE)
     overlap: int = 0  # pixels of its mask that earlier objects already had (left to them)
-
-
-@dataclass(frozen=True)
-class _UndoStep:
-    predictor_state: Any  # predictor snapshot taken just before the click
-    probability: np.ndarray | None  # the current object's map just before the click
-
-    @property
-    def nbytes(self) -> int:
-        return snapshot_nbytes(self.predictor_state) + snapshot_nbytes(self.probability)
 
 
 @dataclass
@@ -157,10 +129,8 @@ class SegmentationState:
                 f"predictor must have {', '.join(_PREDICTOR_METHODS)} (a ritm_lite.inference.Predictor); "
                 f"{type(predictor).__name__} has no {', '.join(missing)}"
             )
-        if isinstance(undo_memory_mb, bool) or not isinstance(undo_memory_mb, (int, float, np.number)) \
-                or not 0 <= float(undo_memory_mb) < float("inf"):
-            raise ValueError(f"undo_memory_mb must be a finite number of MiB >= 0, got {undo_memory_mb!r}")
-        self.undo_memory_mb = float(undo_memory_mb)
+        self._undo = UndoStack(undo_memory_mb)  # checks the budget
+        self.undo_memory_mb = self._undo.budget_mb
         self.predictor = predictor
         self.threshold = threshold  # checked by the property
         self.timing = ClickTiming()
@@ -218,8 +188,7 @@ class SegmentationState:
         self.clicks: list[Click] = []
         self.prior_mask = prior_mask
         self.probability = None if prior_mask is None else prior_mask.copy()
-        self._undo: list[_UndoStep] = []
-        self.undo_dropped = 0  # the object's first clicks whose snapshots the budget dropped
+        self._undo.clear()
 
     # ----------------------------------------------------------------------- clicks
     def add_click(self, x: float, y: float, is_positive: bool = True) -> Click:
@@ -242,7 +211,7 @@ class SegmentationState:
     def _add(self, x: float, y: float, is_positive: bool) -> Click:
         click = Click(x, y, is_positive, index=len(self.clicks))
         clicks = [*self.clicks, click]
-        step = _UndoStep(self.predictor.get_state(), self.probability)
+        step = UndoStep(self.predictor.get_state(), self.probability)
         coords = np.array([[c.x, c.y] for c in clicks], dtype=np.float32)
         labels = np.array([int(c.is_positive) for c in clicks], dtype=np.int64)
         # The loaded mask guides the object's first prediction; after that the predictor
@@ -261,28 +230,20 @@ class SegmentationState:
             raise RuntimeError(
                 f"the predictor returned shape {probability.shape}, expected {self.size}"
             )
-        self._undo.append(step)
-        self._bound_undo()
+        self._undo.push(step)  # drops the oldest steps past the memory budget
         self.clicks = clicks
         self.probability = probability
         return click
 
-    def _bound_undo(self) -> None:
-        """Drop the oldest snapshots while the stack holds more than ``undo_memory_mb``."""
-        budget = self.undo_memory_mb * 2**20
-        sizes = [step.nbytes for step in self._undo]
-        total, drop = sum(sizes), 0
-        while total > budget and drop < len(sizes) - 1:  # the newest step is always kept
-            total -= sizes[drop]
-            drop += 1
-        if drop:
-            del self._undo[:drop]
-            self.undo_dropped += drop
+    @property
+    def undo_dropped(self) -> int:
+        """The current object's first clicks that can no longer be undone (memory budget)."""
+        return self._undo.dropped
 
     @property
     def undo_nbytes(self) -> int:
         """Bytes the current object's undo snapshots hold."""
-        return sum(step.nbytes for step in self._undo)
+        return self._undo.nbytes
 
     def reconfigure(self, change: Callable[[PredictorLike], None]) -> None:
         """Change a predictor setting (e.g. ZoomIn) and redo the current object's clicks.
