@@ -25,27 +25,30 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import flags  # noqa: E402
 from ritm_lite.ablations import ARMS, Budget, metric, run_arm  # noqa: E402
 from ritm_lite.utils import PROJECT_ROOT, shared_dir  # noqa: E402
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "ablations"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--seeds", type=flags.count(0, 2**31 - 1), nargs="+", default=[0, 1])
     defaults = Budget()
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="the steps split into this many epochs")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--crop-size", type=int, nargs=2, default=list(defaults.crop_size), metavar=("H", "W"))
-    parser.add_argument("--image-scale", type=float, default=defaults.image_scale)
+    parser.add_argument("--steps", type=flags.count(1, 10**7), default=defaults.steps)
+    parser.add_argument("--epochs", type=flags.count(1, 10**6), default=defaults.epochs, help="the steps split into this many epochs")
+    parser.add_argument("--batch-size", type=flags.count(1, 4096), default=defaults.batch_size)
+    parser.add_argument("--crop-size", type=flags.count(32, 4096), nargs=2, default=list(defaults.crop_size), metavar=("H", "W"))
+    parser.add_argument("--image-scale", type=flags.number(0.1, 4.0, include_low=True), default=defaults.image_scale)
     parser.add_argument("--shared", type=Path, help="folder with data/COCO_MVal and data/GrabCut (default: ../shared)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--work", type=Path, default=PROJECT_ROOT / "runs" / "ablations", help="checkpoints")
     parser.add_argument("--progress", action="store_true", help="progress bars")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.epochs > args.steps:
+        parser.error(f"--epochs ({args.epochs}) cannot exceed --steps ({args.steps})")
     shared = args.shared or shared_dir()
     if shared is None:
         parser.error("--shared is required (../shared is not here)")

@@ -37,7 +37,8 @@ sys.path.insert(
     0, str(Path(__file__).resolve().parents[1])
 )  # run from a checkout without installing
 
-from ritm_lite import build_model
+from benchmarks import flags  # noqa: E402
+from ritm_lite import MODEL_PRESETS, build_model
 from ritm_lite.inference import Predictor, ZoomInConfig
 
 CROP = 400  # the paper's ZoomIn size
@@ -110,21 +111,17 @@ def _row(values: dict, header: bool = False) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--presets", default="hrnet18s,hrnet18")
+    parser.add_argument("--presets", type=flags.names(MODEL_PRESETS), default="hrnet18s,hrnet18")
     parser.add_argument(
-        "--devices", default="auto", help="comma list of cpu/cuda; auto = cpu (+cuda if present)"
+        "--devices", type=flags.devices, default="auto", help="comma list of cpu/cuda; auto = cpu (+cuda if present)"
     )
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--warmup", type=flags.count(0, 1000), default=3)
+    parser.add_argument("--repeats", type=flags.count(1), default=10)
+    parser.add_argument("--threads", type=flags.count(1, flags.MAX_THREADS), help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    devices = (
-        ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-        if args.devices == "auto"
-        else args.devices.split(",")
-    )
+    devices = args.devices
 
     print(
         f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, "
@@ -134,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     print("-" * len(_row({key: title for key, title, _ in COLUMNS}, header=True)))
     with torch.no_grad():
         for device in devices:
-            for preset in args.presets.split(","):
+            for preset in args.presets:
                 for flip in (False, True):
                     result = measure(preset, flip, torch.device(device), args.warmup, args.repeats)
                     print(_row(result), flush=True)

@@ -33,6 +33,8 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import flags  # noqa: E402
+from ritm_lite import MODEL_PRESETS  # noqa: E402
 from ritm_lite.data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset
 from ritm_lite.losses import normalized_focal_loss, sigmoid_binary_cross_entropy
 from ritm_lite.utils import shared_dir
@@ -124,15 +126,17 @@ def train_step_time(batch: dict, preset: str, device: torch.device, steps: int) 
     return (time.perf_counter() - start) / steps
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--samples", type=int, default=64, help="samples per loader run")
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
-    parser.add_argument("--model", default="hrnet18s")
-    parser.add_argument("--steps", type=int, default=3, help="timed training steps")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = parser.parse_args()
+    parser.add_argument("--batch-size", type=flags.count(1, 4096), default=4)
+    parser.add_argument("--samples", type=flags.count(1, 100_000), default=64, help="samples per loader run")
+    parser.add_argument("--workers", type=flags.count(0, 64), nargs="+", default=[0, 2])
+    parser.add_argument("--model", default="hrnet18s", choices=sorted(MODEL_PRESETS))
+    parser.add_argument("--steps", type=flags.count(1, 10_000), default=3, help="timed training steps")
+    parser.add_argument("--device", type=flags.device, default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    if args.batch_size > args.samples:
+        parser.error(f"--batch-size ({args.batch_size}) cannot exceed --samples ({args.samples})")
 
     dataset, source = build_dataset(args.samples)
     device = torch.device(args.device)

@@ -41,6 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from benchmarks import flags  # noqa: E402
 from ritm_lite.data.benchmarks import load_benchmark
 from ritm_lite.data.datasets import split_by_image_id
 from ritm_lite.inference import (
@@ -49,6 +50,7 @@ from ritm_lite.inference import (
     precision,
 )
 from ritm_lite.model.checkpoint import load_reference_fixture
+from ritm_lite.evaluate import BACKENDS
 from ritm_lite.utils import PROJECT_ROOT, shared_dir
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
@@ -149,9 +151,9 @@ def grabcut_table(grabcut: Path, coco_mval: Path, backends: list[str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, help="the shared folder (default: ../shared)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--calibration-objects", type=int, default=16)
-    parser.add_argument("--backends", default="eager,bf16,int8", help="GrabCut rows; the first is the reference")
+    parser.add_argument("--threads", type=flags.count(1, flags.MAX_THREADS), default=2)
+    parser.add_argument("--calibration-objects", type=flags.count(1, 10_000), default=16)
+    parser.add_argument("--backends", type=flags.names(BACKENDS), default="eager,bf16,int8", help="GrabCut rows; the first is the reference")
     parser.add_argument("--skip-fixture", action="store_true")
     parser.add_argument("--skip-grabcut", action="store_true")
     args = parser.parse_args(argv)
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_fixture:
         fixture_table(shared / "fixtures" / "ritm_reference", coco_mval, args.calibration_objects)
     if not args.skip_grabcut:
-        grabcut_table(shared / "data" / "GrabCut", coco_mval, args.backends.split(","))
+        grabcut_table(shared / "data" / "GrabCut", coco_mval, args.backends)
 
 
 if __name__ == "__main__":

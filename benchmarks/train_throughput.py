@@ -26,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import flags  # noqa: E402
 from ritm_lite.train import build_datasets  # noqa: E402
 from ritm_lite.training.config import get_preset  # noqa: E402
 from ritm_lite.training.distributed import DistEnv  # noqa: E402
@@ -64,16 +65,16 @@ def measure(preset: str, device: str, amp: bool, channels_last: bool, batch: int
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", type=flags.device, default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--presets", nargs="+", default=["hrnet18s", "hrnet18"], choices=sorted(TRAIN_PRESETS))
-    parser.add_argument("--batch", type=int, default=None, help="default: 4 on CPU, the preset's on CUDA")
-    parser.add_argument("--crop", type=int, nargs=2, default=(320, 480))
-    parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+    parser.add_argument("--batch", type=flags.count(1, 4096), default=None, help="default: 4 on CPU, the preset's on CUDA")
+    parser.add_argument("--crop", type=flags.count(32, 4096), nargs=2, default=(320, 480))
+    parser.add_argument("--steps", type=flags.count(1, 10_000), default=4)
+    parser.add_argument("--warmup", type=flags.count(0, 1000), default=1)
+    parser.add_argument("--workers", type=flags.count(0, 64), default=2)
+    args = parser.parse_args(argv)
 
     cuda = args.device.startswith("cuda")
     precisions = [False, True] if cuda else [False]

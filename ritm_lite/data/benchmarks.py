@@ -44,7 +44,7 @@ import numpy as np
 from .duts import IMAGES_DIR as DUTS_IMAGES_DIR
 from .duts import MASKS_DIR as DUTS_MASKS_DIR
 from .duts import duts_tr_split
-from .files import image_mask_pairs, read_rgb
+from .files import image_mask_pairs, read_palette_png, read_rgb
 from .masks import IGNORE, read_mask
 
 PAPER_ZOOM_IN_TARGET_SIZE = {"DAVIS": 600}
@@ -81,6 +81,10 @@ class Benchmark(Sequence[Sample]):
     def __getitem__(self, index: int) -> Sample:  # type: ignore[override]
         if isinstance(index, slice):
             raise TypeError("index a Benchmark one sample at a time")
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"a {self.name} sample is indexed by an integer, got {index!r}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"sample {index} of {self.name}, which has {len(self)} objects")
         return self._load(self._entries[index])
 
     def __repr__(self) -> str:
@@ -219,16 +223,6 @@ def sbd(root: str | Path, split: str = "val") -> Benchmark:
 # --------------------------------------------------------------------------- Pascal VOC
 
 
-def read_palette_png(path: Path) -> np.ndarray:
-    """Palette indices of an indexed PNG (Pascal VOC's ``SegmentationObject``) as int32."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        if image.mode not in ("P", "L"):
-            raise ValueError(f"{path} is a {image.mode} image; expected an indexed (palette) PNG")
-        return np.asarray(image, dtype=np.int32)
-
-
 VOC_BOUNDARY = 255
 """Palette index of the unlabelled band around every Pascal VOC object."""
 
@@ -274,7 +268,14 @@ BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
 
 
 def load_benchmark(name: str, root: str | Path, **kwargs: Any) -> Benchmark:
-    """Open benchmark ``name`` (a key of :data:`BENCHMARKS`) stored under ``root``."""
+    """Open benchmark ``name`` (a key of :data:`BENCHMARKS`) stored under ``root``.
+
+    Raises:
+        ValueError: an unknown name. TypeError: ``root`` is not a path.
+        FileNotFoundError: ``root`` lacks the benchmark's folders or files.
+    """
+    if not isinstance(root, (str, Path)) or not str(root):
+        raise TypeError(f"root must be the {name} folder's path, got {root!r}")
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; choose one of {sorted(BENCHMARKS)}")
     return BENCHMARKS[name](root, **kwargs)
