@@ -116,6 +116,14 @@ def build_datasets(data: Path | Sequence[Path], config: TrainConfig, val_fractio
     return train, val
 
 
+def _boolean(text: str) -> bool:
+    """A flag's true/false word; anything else is a usage error (not a silent False)."""
+    words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+    if text.lower() not in words:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return words[text.lower()]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m ritm_lite.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -142,7 +150,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for field in dataclasses.fields(TrainConfig):  # every preset field can be overridden
         if field.type in ("int", "float", "bool", "str") and field.name != "model":
             kind = {"int": int, "float": float, "str": str,
-                    "bool": lambda s: s.lower() in {"1", "true", "yes"}}[field.type]
+                    "bool": _boolean}[field.type]
             parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, help=f"override the preset's {field.name}")
     parser.add_argument("--crop-size", type=int, nargs=2, metavar=("H", "W"), help="override the preset's crop size")
     parser.add_argument("--milestones", type=int, nargs="+", metavar="EPOCH", help="override the preset's milestones")

@@ -3,6 +3,7 @@ CLI does, before any training step; never a run that trains on nothing and exits
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -119,7 +120,31 @@ def test_train_config_accepts_numpy_numbers_and_lists_for_tuples():
 @pytest.mark.parametrize("flags, message", [
     (["--nfl-gamma", "nan"], "nfl_gamma must be a finite number"),
     (["--crop-size", "100000", "64"], "crop_size must be"),
+    (["--amp", "maybe"], "expected true or false, got 'maybe'"),
+    (["--data-weights", "1", "2"], "2 data weights for 1 data folders"),
 ])
 def test_bad_input_train_flags_name_the_setting(tmp_path, capsys, flags, message):
     code, err = _run(_argv(_folder(tmp_path / "data", 255), tmp_path / "run", *flags), capsys)
     assert code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"min_object_area": float("nan")}, "min_object_area must be an integer"),
+    ({"min_object_area": -1}, "min_object_area must be an integer"),
+    ({"max_augment_tries": 10**9}, "max_augment_tries must be an integer in [1, 10000]"),
+    ({"max_augment_tries": 0}, "max_augment_tries must be an integer in [1, 10000]"),
+])
+def test_bad_input_dataset_config_values_are_refused_by_name(change, message):
+    from ritm_lite.data.datasets import DatasetConfig
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DatasetConfig(**change)
+
+
+def test_bad_input_in_memory_source_refuses_no_photos_and_non_arrays():
+    from ritm_lite.data.datasets import InMemorySource
+
+    with pytest.raises(ValueError, match="at least one photo"):
+        InMemorySource([])
+    with pytest.raises(ValueError, match="NumPy arrays"):
+        InMemorySource([([[0, 0, 0]], [])])

@@ -75,8 +75,11 @@ class DatasetConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.keep_background_prob <= 1.0:
             raise ValueError(f"keep_background_prob must be in [0, 1], got {self.keep_background_prob}")
-        if self.min_object_area < 0 or self.max_augment_tries < 1:
-            raise ValueError("min_object_area must be >= 0 and max_augment_tries >= 1")
+        if not (isinstance(self.min_object_area, (int, np.integer)) and self.min_object_area >= 0):
+            raise ValueError(f"min_object_area must be an integer >= 0 (pixels), got {self.min_object_area!r}")
+        if not (isinstance(self.max_augment_tries, (int, np.integer)) and 1 <= self.max_augment_tries <= 10_000):
+            raise ValueError(f"max_augment_tries must be an integer in [1, 10000] (each try augments the "
+                             f"whole photo), got {self.max_augment_tries!r}")
 
 
 @dataclass
@@ -341,7 +344,11 @@ class InMemorySource:
 
     def __init__(self, items: Sequence[tuple[np.ndarray, Sequence[np.ndarray]]]) -> None:
         self.items = [(image, list(masks)) for image, masks in items]
+        if not self.items:
+            raise ValueError("an InMemorySource needs at least one photo")
         for index, (image, masks) in enumerate(self.items):
+            if not isinstance(image, np.ndarray) or not all(isinstance(m, np.ndarray) for m in masks):
+                raise ValueError(f"photo {index}: image and masks must be NumPy arrays")
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(f"photo {index}: image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
             for mask in masks:
