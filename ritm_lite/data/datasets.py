@@ -45,7 +45,7 @@ from torch.utils.data import Dataset
 from ritm_lite.clicks import points_array
 from ritm_lite.data.augmentation import AugmentationConfig, augment
 from ritm_lite.data.copy_paste import CopyPaste, paste_object
-from ritm_lite.data.files import files_by_stem, read_rgb, require_images_for_masks
+from ritm_lite.data.files import files_by_stem, image_size, read_rgb, require_images_for_masks
 from ritm_lite.data.masks import IGNORE, read_mask
 from ritm_lite.data.points_sampler import MultiPointSampler
 
@@ -224,20 +224,6 @@ def split_by_image_id(
     return train, val
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` of an image file as it is read (EXIF rotation applied, as OpenCV does),
-    from its header; ``ValueError`` naming the file if it is not an image."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF Orientation: a quarter turn
-    except (OSError, UnidentifiedImageError) as err:
-        raise ValueError(f"cannot read image {path}: {err}") from None
-    return (height, width) if rotated else (width, height)
-
-
 class FolderDataset(InteractiveDataset):
     """Images in ``root/img`` and one mask per instance in ``root/gt`` with the same stem.
 
@@ -287,7 +273,7 @@ class FolderDataset(InteractiveDataset):
             raise ValueError(f"no image/mask pairs found in {self.root}")
         for stem in stems:  # fails here, naming the file, rather than training on background
             height, width = read_mask(masks[stem], ignore_band=ignore_band).shape
-            image_width, image_height = _image_size(images[stem])
+            image_width, image_height = image_size(images[stem])
             if (image_width, image_height) != (width, height):  # before training, not hours into it
                 raise ValueError(f"mask {masks[stem]} is {width}x{height} but its image {images[stem]} is "
                                  f"{image_width}x{image_height} (width x height, as the image is shown)")

@@ -181,3 +181,17 @@ def image_mask_pairs(root: str | Path, images_dir: str = "img", masks_dir: str =
     if not images:
         raise FileNotFoundError(f"no images in {root / images_dir}")
     return [(path, masks[stem], stem) for stem, path in images.items()]
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """``(width, height)`` of an image file as it is read (EXIF rotation applied, as OpenCV does),
+    from its header; ``ValueError`` naming the file if it is not an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF Orientation: a quarter turn
+    except (OSError, UnidentifiedImageError) as err:
+        raise ValueError(f"cannot read image {path}: {err}") from None
+    return (height, width) if rotated else (width, height)
