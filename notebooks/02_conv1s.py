@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -15,6 +15,8 @@
 
 # %% [markdown]
 # # 02 · Conv1S: feeding clicks to a pretrained backbone
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ritm-lite/ritm_lite/blob/main/notebooks/02_conv1s.ipynb)
 #
 # The backbone (HRNet) is pretrained on ImageNet, on RGB images. Our input has three more
 # channels — previous mask, positive disks, negative disks. How should they enter without
@@ -42,6 +44,25 @@
 # `python benchmarks/notebook_run_times.py`).
 # **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
+
+# %% tags=["colab"]
+# On Colab only: clone the course and install its package with this notebook's extra (Colab's
+# own torch stays); elsewhere `make course` installed everything and this cell only says so.
+import importlib.util
+import subprocess
+import sys
+
+EXTRA = ""  # the pyproject.toml extra this notebook needs ("" = the package alone)
+if "google.colab" in sys.modules and importlib.util.find_spec("ritm_lite") is None:
+    REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+    CLONE = "/content/ritm_lite"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE + (f"[{EXTRA}]" if EXTRA else "")],
+                   check=True)
+    sys.path.insert(0, CLONE)
+from ritm_lite import colab
+
+colab.setup(EXTRA)
 
 # %%
 import matplotlib.pyplot as plt

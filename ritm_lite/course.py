@@ -74,15 +74,14 @@ def judge(key: str, answer: Any) -> str | None:
         return f"your answer raised {type(err).__name__}: {err}"
 
 
-def check(key: str, answer: Any) -> bool:
+def check(key: str, answer: Any) -> None:
     """Print whether ``answer`` solves exercise ``key`` ("right", or "not yet" and a hint).
 
-    Returns:
-        ``True`` when the answer is right. A wrong answer never raises, so "Run All" goes on.
+    Returns nothing, so the notebook cell shows that one line and no bare ``True``/``False``
+    (:func:`judge` gives the verdict as a value). A wrong answer never raises, so "Run All" goes on.
     """
     hint = judge(key, answer)
     print(f"{RIGHT} ({key})" if hint is None else f"{NOT_YET} ({key}): {hint}")
-    return hint is None
 
 
 # --------------------------------------------------------------------------- helpers

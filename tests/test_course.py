@@ -66,13 +66,14 @@ def test_every_notebook_has_a_checked_exercise_with_a_solution():
 
 @pytest.mark.parametrize("key", sorted(course.EXERCISES))
 def test_the_solution_is_right(key, capsys):
-    assert course.check(key, _solution(key))
+    assert course.judge(key, _solution(key)) is None
+    assert course.check(key, _solution(key)) is None  # a cell shows the line, not a bare value
     assert capsys.readouterr().out.strip() == f"right ({key})"
 
 
 @pytest.mark.parametrize("key", sorted(course.EXERCISES))
 def test_wrong_answers_are_rejected_with_a_hint(key, capsys):
-    assert not course.check(key, ...)
+    assert course.check(key, ...) is None
     assert "not answered yet" in capsys.readouterr().out
     for wrong, word in WRONG[key]:
         hint = course.judge(key, wrong)
@@ -84,5 +85,5 @@ def test_an_answer_that_raises_is_wrong_not_a_crash(capsys):
     def broken(*args):
         raise RuntimeError("oops")
 
-    assert not course.check("08.noc", broken)
+    assert course.check("08.noc", broken) is None
     assert "RuntimeError: oops" in capsys.readouterr().out
