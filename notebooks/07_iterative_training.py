@@ -234,9 +234,11 @@ else:
 # %% [markdown]
 # Before training, the decoder is random and the model ignores the clicks. A few CPU minutes
 # from ImageNet weights already make it follow them. The third row, the course's default
-# weights (`ritm_lite.weights`, model card `ritm_lite/weights/MODEL_CARD.md`), is a longer run
-# of exactly this code and preset on a 2-core CPU (the card gives the command, the steps and
-# the time). The paper trains 230 GPU-epochs on COCO+LVIS; notebook 10 shows that run.
+# weights (`ritm_lite.weights`, model card `ritm_lite/weights/MODEL_CARD.md`), come from the
+# same trainer and loss on a 2-core CPU, but in seven stages that start from this preset and then
+# change it: images shrunk to 62.5 %, a first click in the object's centre, 448x448 crops and
+# copy-paste (the card gives each stage's command, steps and time). The paper trains
+# 230 GPU-epochs on COCO+LVIS; notebook 10 shows that run.
 
 # %% [markdown]
 # ## Exercise

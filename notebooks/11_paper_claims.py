@@ -151,7 +151,6 @@ else:
 # mIoU@1 is the mean IoU after the first click, mIoU@1-20 the mean of the whole curve.
 #
 # **The paper's numbers.** This table states which arm the paper ranks first, not its numbers:
-# the paper's text was not reachable from the machines that built the course (no internet), and
 # its ablations train other models on other data, so only the direction of each claim can be
 # compared. Fill in the numbers from the paper's Tables 1 and 2 as you read it.
 #
@@ -252,7 +251,8 @@ for claim in CLAIMS:
 # 0.20, then 0.48) or not at all (seed 1: 0.31, then 0.26), and Conv1E's stays flat
 # near 0.24, while distance maps reach 0.6 by the second click. One reading, a hypothesis tested
 # below: after 300 steps the network follows the clicks only where they reach it
-# strongly. In the base the disks pass through Conv1S, whose output starts scaled by 0.05, and
+# strongly. In the base the disks pass through Conv1S, whose output scale starts at 1.0 (the
+# course preset's departure from the original's 0.05, `ritm_lite/training/config.py`), and
 # in Conv1E through a convolution at the backbone's rate (x0.1); DMF feeds the same disks into
 # the input at the full rate, and distance maps give Conv1S a signal over the whole image
 # instead of disks of radius 5. The paper compares converged models, where the local disks and
