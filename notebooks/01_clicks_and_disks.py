@@ -194,17 +194,32 @@ assert changed["disks (RITM)"] < 0.01 < changed["distance maps"]
 # %% [markdown]
 # ## Exercise
 #
-# Disks make a click's effect local. Check it with a number.
+# The radius is the disk encoding's one hyper-parameter. Change it and look: how much of the
+# positive channel does one new click change at radius 2, 5 (RITM's) and 15?
 # Replace the `...` below with your answer and run the next cell: it says **right**, or
 # **not yet** with a hint.
 
 # %%
 from ritm_lite import course
 
-print(course.task("01.disk_change"))
+print(course.task("01.radius"))
 
 # %% tags=["exercise"]
-answer = ...  # exercise 01.disk_change: your answer here
+answer = ...  # exercise 01.radius: your answer here
 
 # %%
-course.check("01.disk_change", answer)
+course.check("01.radius", answer)
+
+# %% [markdown]
+# Once your answer is right, the next cell draws the positive channel after the new click at
+# three radii, with the share of pixels that changed. A disk of radius 15 on this image is a
+# large blob; a distance map is the limit of ever larger disks.
+
+# %%
+if answer is not ...:
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3))
+    for ax, radius in zip(axes, (2, 5, 15)):
+        ax.imshow(disk_maps(points_tensor([after]), H, W, radius=radius)[0, 0], cmap="gray")
+        ax.set_title(f"radius {radius}: {answer(before, after, H, W, radius):.1%} of the pixels change")
+        ax.axis("off")
+    plt.show()

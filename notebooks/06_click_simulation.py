@@ -281,17 +281,31 @@ print("clicks consistent with the targets")
 # %% [markdown]
 # ## Exercise
 #
-# The automatic clicker chooses its next click inside the current errors.
+# How many clicks a training sample gets is set by one number, the sampler's `prob_gamma`.
+# Change it and look: how often does the model train on a single click at gamma 0.5, 0.8
+# and 0.95?
 # Replace the `...` below with your answer and run the next cell: it says **right**, or
 # **not yet** with a hint.
 
 # %%
 from ritm_lite import course
 
-print(course.task("06.errors"))
+print(course.task("06.click_count"))
 
 # %% tags=["exercise"]
-answer = ...  # exercise 06.errors: your answer here
+answer = ...  # exercise 06.click_count: your answer here
 
 # %%
-course.check("06.errors", answer)
+course.check("06.click_count", answer)
+
+# %%
+if answer is not ...:
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for gamma in (0.5, 0.8, 0.95):
+        probs = click_count_probs(24, gamma)
+        ax.plot(np.arange(1, 25), probs, "o-", markersize=3,
+                label=f"gamma {gamma}: {answer(24, gamma):.1f} clicks on average, {probs[0]:.0%} one click only")
+    ax.set_xlabel("positive clicks in a sample (max_num_points 24)")
+    ax.set_ylabel("probability")
+    ax.legend()
+    plt.show()

@@ -259,17 +259,31 @@ else:
 # %% [markdown]
 # ## Exercise
 #
-# The original schedule counts epochs of random samples, not passes over the data.
+# The original starts Conv1S's output scale at 0.05 (`hrnet18_cocolvis_itermask`); the course's
+# CPU preset starts it at 1.0, because after 148 CPU steps at 0.05 the clicks still hardly moved
+# the output (the model card). Change the scale and look at what the clicks add to the stem at
+# the start of training.
 # Replace the `...` below with your answer and run the next cell: it says **right**, or
 # **not yet** with a hint.
 
 # %%
 from ritm_lite import course
 
-print(course.task("10.samples"))
+print(course.task("10.conv1s_scale"))
 
 # %% tags=["exercise"]
-answer = ...  # exercise 10.samples: your answer here
+answer = ...  # exercise 10.conv1s_scale: your answer here
 
 # %%
-course.check("10.samples", answer)
+course.check("10.conv1s_scale", answer)
+
+# %%
+if answer is not ...:
+    maps = (torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(0)) > 0.95).float()  # sparse click maps
+    for scale in (0.05, 1.0):
+        torch.manual_seed(0)
+        with torch.no_grad():
+            added = answer(scale).eval()(maps)
+        print(f"init_scale {scale}: the clicks add features of mean size {added.abs().mean():.4f} to the stem")
+    print("the presets:", {name: get_preset(name).conv1s_init_scale
+                           for name in ("hrnet18_cocolvis_itermask", "efficientnet_lite0_course")})
