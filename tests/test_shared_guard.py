@@ -69,9 +69,9 @@ def test_the_guard_sees_each_way_of_naming_shared():
         assert shared_references(code), code
 
 
-def test_no_library_module_looks_in_shared():
+def test_no_library_module_or_benchmark_script_looks_in_shared():
     offenders = {}
-    for path in sorted((PROJECT_ROOT / "ritm_lite").rglob("*.py")):
+    for path in sorted([*(PROJECT_ROOT / "ritm_lite").rglob("*.py"), *(PROJECT_ROOT / "benchmarks").glob("*.py")]):
         found = shared_references(path.read_text())
         if found:
             offenders[str(path.relative_to(PROJECT_ROOT))] = found
