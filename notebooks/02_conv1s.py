@@ -76,7 +76,7 @@ from ritm_lite.model import Conv1E, Conv1S, DistanceMapsFusion, build_model, dis
 from ritm_lite.model.init import xavier_gluon_init
 from ritm_lite.utils import show_source, smoke_mode
 
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 
 # %% [markdown]
 # ## Conv1S as the original code has it

@@ -69,7 +69,7 @@ from ritm_lite.model.hrnet import resample_to
 from ritm_lite.data.locate import reference_folder
 from ritm_lite.utils import show_source, smoke_mode
 
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 
 # %% [markdown]
 # ## HRNet variants are data

@@ -71,7 +71,7 @@ from ritm_lite.losses import (
 from ritm_lite.data.locate import reference_folder
 from ritm_lite.utils import show_source, smoke_mode
 
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 
 # %% [markdown]
 # ## 1. Three losses, pixel by pixel
