@@ -66,8 +66,11 @@
 # **On Colab**, the cell clones and installs the course with its `widget` extra, which pins
 # **ipycanvas 0.13.2**, and `ritm_lite.colab.setup("widget")` turns on Colab's custom widget
 # manager, without which third-party widgets do not render (why 0.13.2: see
-# `ritm_lite/colab.py`). If the widget still does not show, the last section of this notebook
-# runs the same session without widgets.
+# `ritm_lite/colab.py`). If the widget still does not show there,
+# `ritm_lite.widget.colab_canvas.click_segmenter(predictor, image)` shows the same session in a
+# plain HTML canvas that talks to Python through `google.colab.output`, with no custom widget
+# (it chooses that canvas on Colab and the ipycanvas widget elsewhere); and the last section of
+# this notebook runs the session without any widget.
 
 # %% tags=["colab"]
 # On Colab only: clone the course and install its package with this notebook's extra (Colab's

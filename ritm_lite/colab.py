@@ -14,6 +14,9 @@ build stays. The cell then calls :func:`setup`, which does what needs the packag
   click-deaf canvas with other combinations);
 * outside Colab it does nothing and says so in one line.
 
+Where the custom widget still fails, :func:`ritm_lite.widget.colab_canvas.click_segmenter` shows
+the click-segmentation session in a plain HTML canvas that needs no custom widget.
+
 :data:`REPO_URL` is the one place the address lives in code: ``pyproject.toml``'s
 ``[project.urls] Repository``, read from the installed metadata. The set-up cells (which run
 before the package exists) and the badges repeat it; ``tests/test_colab.py`` keeps them equal.
