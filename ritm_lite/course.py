@@ -235,8 +235,9 @@ def _instance(mask: np.ndarray, kind: str, ann_id: int) -> Any:
     "05.threshold",
     "Change the replacement threshold and look. Write `answer(coco_masks, lvis_masks, threshold)`: "
     "how many of one photo's COCO masks LVIS replaces when the box IoU *and* the mask IoU must both "
-    "exceed `threshold` (`merge_image` with a `MergeConfig` whose other fields keep their defaults). Then run it on the sample photos above "
-    "for 0.5, 0.7, 0.8 and 0.95: which pairs change side?",
+    "exceed `threshold` (`merge_image` with a `MergeConfig` whose other fields keep their "
+    "defaults). Then run it on the sample photos above for 0.5, 0.7, 0.8 and 0.95: which pairs "
+    "change side?",
 )
 def _threshold(answer: Callable) -> str | None:
     from ritm_lite.data.coco_lvis import MergeConfig, merge_image

@@ -78,8 +78,11 @@ def test_no_library_module_or_benchmark_script_looks_in_shared():
     assert offenders == {}, "find data with ritm_lite.data.locate, not in ../shared"
 
 
-@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
-                         + sorted((PROJECT_ROOT / "notebooks" / "solutions").glob("*.py")), ids=lambda p: str(p.relative_to(PROJECT_ROOT / "notebooks")))
+NOTEBOOK_FILES = [*sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.py")),
+                  *sorted((PROJECT_ROOT / "notebooks" / "solutions").glob("*.py"))]
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(PROJECT_ROOT / "notebooks")))
 def test_no_notebook_names_shared(path):
     """Not in code, not in markdown: a student has no ../shared."""
     text = path.read_text()
