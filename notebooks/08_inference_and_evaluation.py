@@ -188,7 +188,7 @@ fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
 axes[0].imshow(sample.image)
 axes[0].set_title(f"{sample.name}  {sample.image.shape[1]}x{sample.image.shape[0]}")
 axes[1].imshow(sample.gt_mask, cmap="gray", vmin=-1, vmax=1)
-axes[1].set_title("ground truth: 1 object, 0 background, -1 (grey) ignored")
+axes[1].set_title("ground truth: white object, grey background, black ignored band")
 for ax in axes:
     ax.axis("off")
 plt.show()
