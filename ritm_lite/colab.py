@@ -80,12 +80,27 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def known_extras() -> set[str]:
+    """The package's extras (``pyproject.toml``'s optional dependencies), and ``""`` for none."""
+    try:
+        extras = set(metadata.metadata("ritm_lite").get_all("Provides-Extra") or [])
+    except metadata.PackageNotFoundError:
+        extras = set()
+    return {"", *EXTRAS_WITH_WIDGETS, *extras}
+
+
 def setup(extra: str = "") -> None:
     """Finish a notebook's Colab set-up (see the module docstring) and say so in one line.
 
     Args:
         extra: the ``pyproject.toml`` extra the set-up cell installed (``""``: none).
+
+    Raises:
+        ValueError: ``extra`` is not one of the package's extras (a typo would otherwise leave
+            the widget manager off without a word).
     """
+    if extra not in known_extras():
+        raise ValueError(f"unknown extra {extra!r}; the package's extras are {sorted(known_extras())}")
     if not in_colab():
         print("Not on Colab: nothing to set up (`make course` installed everything).")
         return None

@@ -75,6 +75,11 @@ def test_setup_outside_colab_prints_a_line_and_returns_nothing(capsys):
     assert capsys.readouterr().out.strip() == "Not on Colab: nothing to set up (`make course` installed everything)."
 
 
+def test_setup_refuses_an_unknown_extra():
+    with pytest.raises(ValueError, match="unknown extra 'widgets'"):
+        colab.setup("widgets")
+
+
 def test_setup_on_colab_turns_on_the_widget_manager_for_the_widget_extra(monkeypatch, capsys):
     import types
 
