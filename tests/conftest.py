@@ -51,8 +51,17 @@ def in_ci() -> bool:
 
 
 def require_shared(*parts: str) -> Path:
-    """Return ``../shared/<parts>``; skip (user's clone) or fail (CI) when it is missing."""
-    path = shared_path().joinpath(*parts)
+    """Return ``../shared/<parts>``; skip (user's clone) or fail (CI) when it is missing.
+
+    ``data/...`` is looked up under ``$RITM_DATA`` and ``fixtures/ritm_reference/...`` under
+    ``$RITM_REFERENCE`` (both default to ``../shared``'s), where the library looks too.
+    """
+    if parts[:1] == ("data",):
+        path = Path(os.environ[DATA_ENV]).joinpath(*parts[1:])
+    elif parts[:2] == ("fixtures", "ritm_reference"):
+        path = Path(os.environ[REFERENCE_ENV]).joinpath(*parts[2:])
+    else:
+        path = shared_path().joinpath(*parts)
     if path.exists():
         return path
     message = f"{path} is missing: ../shared (golden RITM outputs and benchmark data) is not here"
