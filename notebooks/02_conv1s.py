@@ -239,7 +239,9 @@ else:
 # %% [markdown]
 # ## Exercise
 #
-# Conv1E, the alternative to Conv1S, extends the pretrained first convolution.
+# The paper's Conv1E extends the pretrained first convolution with input channels for the
+# maps (the original code, and `ritm_lite.model.Conv1E`, build a separate convolution instead;
+# see the table at the top). How must the new weights start so that nothing changes at first?
 # Replace the `...` below with your answer and run the next cell: it says **right**, or
 # **not yet** with a hint.
 
