@@ -4,7 +4,7 @@ Measures, at the training crop size (320x480) and the original augmentation chai
 sampler:
 
 * samples/s of ``DataLoader`` over ``FolderDataset(COCO_MVal)`` with 0 and 2 workers (or over
-  generated 640x480 JPEG photos when ``../shared`` is absent);
+  generated 640x480 JPEG photos when COCO_MVal is not found: ``ritm_lite.data.locate``);
 * the time of one training step of ``hrnet18s`` (forward + NFL/BCE losses + backward + Adam)
   at the same batch size, and the samples/s that implies.
 
@@ -37,7 +37,7 @@ from benchmarks import flags  # noqa: E402
 from ritm_lite import MODEL_PRESETS  # noqa: E402
 from ritm_lite.data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset
 from ritm_lite.losses import normalized_focal_loss, sigmoid_binary_cross_entropy
-from ritm_lite.utils import shared_dir
+from ritm_lite.data.locate import benchmark_folder
 
 
 class GeneratedJpegSource:
@@ -73,11 +73,10 @@ class GeneratedJpegSource:
 
 def build_dataset(samples: int):
     config = DatasetConfig.train(crop_size=(320, 480), epoch_len=samples)
-    root = shared_dir()
-    coco_mval = None if root is None else root / "data" / "COCO_MVal"
-    if coco_mval is not None and coco_mval.is_dir():
-        return FolderDataset(coco_mval, config=config, seed=0), "COCO_MVal (../shared)"
-    print("../shared not found: using generated 640x480 JPEG photos")
+    coco_mval = benchmark_folder("COCO_MVal")  # prints which data, or what is missing
+    if coco_mval is not None:
+        return FolderDataset(coco_mval, config=config, seed=0), f"COCO_MVal ({coco_mval})"
+    print("using generated 640x480 JPEG photos instead")
     return CocoLvisDataset(GeneratedJpegSource(), config, seed=0), "generated JPEGs"
 
 

@@ -3,7 +3,7 @@
 Two tables (``ritm_lite.inference.precision``; the speed rows are ``benchmarks/fast_inference.py``'s):
 
 1. **The reference fixture's weights** (the original code's HRNet-W18-small and W18,
-   ``../shared/fixtures/ritm_reference``): the fixture's own input (320x480, 24 positive and
+   ``$RITM_REFERENCE``, see ``ritm_lite.data.locate``): the fixture's own input (320x480, 24 positive and
    24 negative clicks, a previous mask) through float32 eager, bf16
    (``FastRITM(model, dtype=torch.bfloat16)``) and int8 (ONNX Runtime, calibrated on the
    predictor's inputs for ``--calibration-objects`` COCO_MVal training objects, and on the
@@ -51,7 +51,8 @@ from ritm_lite.inference import (
 )
 from ritm_lite.model.checkpoint import load_reference_fixture
 from ritm_lite.evaluate import BACKENDS
-from ritm_lite.utils import PROJECT_ROOT, shared_dir
+from ritm_lite.data.locate import benchmark_folder, reference_folder
+from ritm_lite.utils import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 COURSE_CHECKPOINT = "ritm_lite/weights/efficientnet_lite0_course.pth"
@@ -150,24 +151,26 @@ def grabcut_table(grabcut: Path, coco_mval: Path, backends: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shared", type=Path, help="the shared folder (default: ../shared)")
+    parser.add_argument("--reference", type=Path, help="the golden outputs (default: $RITM_REFERENCE)")
     parser.add_argument("--threads", type=flags.count(1, flags.MAX_THREADS), default=2)
     parser.add_argument("--calibration-objects", type=flags.count(1, 10_000), default=16)
     parser.add_argument("--backends", type=flags.names(BACKENDS), default="eager,bf16,int8", help="GrabCut rows; the first is the reference")
     parser.add_argument("--skip-fixture", action="store_true")
     parser.add_argument("--skip-grabcut", action="store_true")
     args = parser.parse_args(argv)
-    shared = args.shared or shared_dir()
-    if shared is None:
-        parser.error("--shared is required (../shared is not here)")
+    reference = args.reference or reference_folder()
+    coco_mval, grabcut = benchmark_folder("COCO_MVal"), benchmark_folder("GrabCut")
+    if coco_mval is None or (grabcut is None and not args.skip_grabcut):
+        parser.error("COCO_MVal and GrabCut are needed: set $RITM_DATA or download them into data/")
+    if reference is None and not args.skip_fixture:
+        parser.error("--reference is required for the fixture table (or --skip-fixture)")
     torch.set_num_threads(args.threads)
     print(f"{time.strftime('%Y-%m-%d', time.gmtime())}; torch {torch.__version__}, {args.threads} threads; "
           f"{precision.isa_summary()}")
-    coco_mval = shared / "data" / "COCO_MVal"
     if not args.skip_fixture:
-        fixture_table(shared / "fixtures" / "ritm_reference", coco_mval, args.calibration_objects)
+        fixture_table(reference, coco_mval, args.calibration_objects)
     if not args.skip_grabcut:
-        grabcut_table(shared / "data" / "GrabCut", coco_mval, args.backends)
+        grabcut_table(grabcut, coco_mval, args.backends)
 
 
 if __name__ == "__main__":

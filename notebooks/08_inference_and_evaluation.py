@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -15,6 +15,8 @@
 
 # %% [markdown]
 # # 08 · Inference and evaluation: ZoomIn, flip, the automatic clicker, NoC
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ritm-lite/ritm_lite/blob/main/notebooks/08_inference_and_evaluation.ipynb)
 #
 # A trained RITM network is used one click at a time. Every click runs the network once on
 #
@@ -55,6 +57,25 @@
 # **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
+# %% tags=["colab"]
+# On Colab only: clone the course and install its package with this notebook's extra (Colab's
+# own torch stays); elsewhere `make course` installed everything and this cell only says so.
+import importlib.util
+import subprocess
+import sys
+
+EXTRA = ""  # the pyproject.toml extra this notebook needs ("" = the package alone)
+if "google.colab" in sys.modules and importlib.util.find_spec("ritm_lite") is None:
+    REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+    CLONE = "/content/ritm_lite"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE + (f"[{EXTRA}]" if EXTRA else "")],
+                   check=True)
+    sys.path.insert(0, CLONE)
+from ritm_lite import colab
+
+colab.setup(EXTRA)
+
 # %%
 import json
 from pathlib import Path
@@ -68,6 +89,7 @@ from scipy.ndimage import distance_transform_edt
 import ritm_lite
 from ritm_lite.clicks import Click, points_tensor
 from ritm_lite.data.benchmarks import Sample, load_benchmark
+from ritm_lite.data.locate import benchmark_folder, reference_folder
 from ritm_lite.evaluation import (
     Clicker,
     GrabCutPeer,
@@ -87,7 +109,7 @@ from ritm_lite.inference.zoom_in import (
     expand_bbox,
     object_roi,
 )
-from ritm_lite.utils import PROJECT_ROOT, shared_dir, show_source, smoke_mode
+from ritm_lite.utils import PROJECT_ROOT, show_source, smoke_mode
 from ritm_lite.weights import (
     COURSE_WEIGHTS,
     DEFAULT_COURSE_WEIGHTS,
@@ -128,7 +150,7 @@ def shrink(sample: Sample, factor: float) -> Sample:
 
 
 def generated_sample(seed: int) -> Sample:
-    """A stand-in when ../shared is absent: a coloured ellipse on a textured background."""
+    """A stand-in when GrabCut is not here: a coloured ellipse on a textured background."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[:240, :320]
     cy, cx = 120 + rng.integers(-30, 30), 160 + rng.integers(-50, 50)  # centre
@@ -142,16 +164,13 @@ def generated_sample(seed: int) -> Sample:
     return Sample(image, gt, f"generated{seed}")
 
 
-root = shared_dir()
-grabcut_root = root / "data" / "GrabCut" if root else None
-if grabcut_root is not None and grabcut_root.is_dir():
+grabcut_root = benchmark_folder("GrabCut", download=not SMOKE)  # prints which data it uses
+if grabcut_root is not None:
     benchmark = load_benchmark("GrabCut", grabcut_root)
     samples = [benchmark[i] for i in range(len(benchmark))]
-    print(f"GrabCut: {len(samples)} objects from {grabcut_root}")
 else:
     samples = [generated_sample(seed) for seed in range(6)]
-    print("../shared/data/GrabCut is not here: using 6 GENERATED images instead "
-          "(download GrabCut from its publishers for real numbers)")
+    print("using 6 GENERATED images instead: the numbers below say nothing about GrabCut")
 if SMOKE:
     samples = [shrink(s, 1 / 3) for s in samples]
 
@@ -169,7 +188,7 @@ fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
 axes[0].imshow(sample.image)
 axes[0].set_title(f"{sample.name}  {sample.image.shape[1]}x{sample.image.shape[0]}")
 axes[1].imshow(sample.gt_mask, cmap="gray", vmin=-1, vmax=1)
-axes[1].set_title("ground truth: 1 object, 0 background, -1 (grey) ignored")
+axes[1].set_title("ground truth: white object, grey background, black ignored band")
 for ax in axes:
     ax.axis("off")
 plt.show()
@@ -515,12 +534,13 @@ def naive_noc(curves, t, max_clicks=20):
     return float(np.mean(nocs)), sum(n == max_clicks for n in nocs)
 
 
-fixtures = root / "fixtures" / "ritm_reference" if root else None
+fixtures = reference_folder()  # the original's golden outputs, where $RITM_REFERENCE names them
 reference = fixtures / "ritm_eval_trajectory_reference.pt" if fixtures else None
 if reference is not None and reference.is_file():
     example = torch.load(reference, weights_only=True)["noc_example"]
 else:
-    print("../shared/fixtures is not here: using the same toy curves without the stored answer")
+    print("The original's stored answer is not here (it is not published): the toy curves are checked "
+          "against the naive count only; the GrabCut table below compares with the paper instead.")
     curves = [[0.5, 0.86, 0.91], [0.2, 0.3], [0.95]]
     example = {"all_ious": curves, "thrs": [0.85, 0.9], "max_clicks": 20}
 table = noc(example["all_ious"], example["thrs"], example["max_clicks"])
@@ -601,7 +621,7 @@ plt.show()
 #
 # ```bash
 # python -m ritm_lite.evaluate --checkpoint model.pth --dataset GrabCut \
-#     --data-root ../shared/data/GrabCut --json grabcut.json --plot grabcut.png
+#     --data-root data/GrabCut --json grabcut.json --plot grabcut.png
 # python -m ritm_lite.evaluate --peer opencv-grabcut --dataset GrabCut
 # ```
 #

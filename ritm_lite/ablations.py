@@ -15,7 +15,8 @@ stored as one JSON per arm, seed and budget (:func:`run_arm`). :func:`summary` a
 twice the standard error of the difference of the seed means, is *reversed* when it is behind
 by as much, and is *not resolved at this budget* otherwise.
 
-    record = run_arm("conv1e", seed=0, budget=Budget(), results=Path("benchmarks/results/ablations"))
+    record = run_arm("conv1e", seed=0, budget=Budget(), data=Path("data"),
+                     results=Path("benchmarks/results/ablations"), work=Path("runs/ablations"))
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ def train_arm(name: str, seed: int, budget: Budget, data: Path, out: Path, progr
             "loss": [r["loss"] for r in rows], "iou": [r["iou"] for r in rows]}
 
 
-def evaluate_checkpoint(checkpoint: Path, shared: Path, out: Path, limit: int | None = None,
+def evaluate_checkpoint(checkpoint: Path, data: Path, out: Path, limit: int | None = None,
                         max_clicks: int | None = None) -> dict[str, dict]:
     """Score a checkpoint with the evaluation CLI on each of :data:`EVALUATIONS`; returns the
     JSON records it writes (``out/<name>.json``), by name."""
@@ -208,7 +209,7 @@ def evaluate_checkpoint(checkpoint: Path, shared: Path, out: Path, limit: int | 
     for key, args in EVALUATIONS.items():
         dataset = args[1]
         path = out / f"{key}.json"
-        argv = ["--checkpoint", str(checkpoint), *args, "--data-root", str(shared / "data" / dataset),
+        argv = ["--checkpoint", str(checkpoint), *args, "--data-root", str(data / dataset),
                 *PROTOCOL, "--json", str(path), "--quiet"]
         if limit is not None:
             argv += ["--limit", str(limit)]
@@ -220,20 +221,20 @@ def evaluate_checkpoint(checkpoint: Path, shared: Path, out: Path, limit: int | 
     return records
 
 
-def run_arm(name: str, seed: int, budget: Budget, shared: Path, results: Path, work: Path,
+def run_arm(name: str, seed: int, budget: Budget, data: Path, results: Path, work: Path,
             progress: bool = False, limit: int | None = None, max_clicks: int | None = None) -> dict:
     """Train and score one arm and seed; write ``results/<arm>_seed<seed>_<budget>.json``.
 
     Args:
-        shared: the folder holding ``data/COCO_MVal`` and ``data/GrabCut`` (``../shared``).
+        data: the folder holding ``COCO_MVal`` and ``GrabCut`` (see :mod:`ritm_lite.data.locate`).
         results: where the JSON goes.
         work: where the run's checkpoints go (``work/<arm>_seed<seed>_<budget>/``).
         limit, max_clicks: score only the first objects / clicks (smoke runs; recorded).
     """
     stem = f"{name}_seed{seed}_{budget.tag()}"
     out = work / stem
-    train = train_arm(name, seed, budget, shared / "data" / "COCO_MVal", out, progress)
-    scores = evaluate_checkpoint(out / "final.pth", shared, out, limit=limit, max_clicks=max_clicks)
+    train = train_arm(name, seed, budget, data / "COCO_MVal", out, progress)
+    scores = evaluate_checkpoint(out / "final.pth", data, out, limit=limit, max_clicks=max_clicks)
     record = {"arm": name, "seed": seed, "command": command(name, seed, budget), "budget": dataclasses.asdict(budget),
               "change": _arm(name).change, "evaluation_protocol": "python -m ritm_lite.evaluate " + " ".join(PROTOCOL),
               "limit": limit, "max_clicks": max_clicks, "train": train, "evaluate": scores}

@@ -1,7 +1,7 @@
 """Command line: evaluate a model (or the OpenCV GrabCut peer) on a benchmark, NoC protocol.
 
     python -m ritm_lite.evaluate --checkpoint model.pth --dataset GrabCut \\
-        --data-root ../shared/data/GrabCut --json grabcut.json   # and grabcut.png
+        --data-root data/GrabCut --json grabcut.json   # and grabcut.png
     # random weights, a smoke run:
     python -m ritm_lite.evaluate --preset hrnet18s --dataset GrabCut --limit 5 --max-clicks 5
     python -m ritm_lite.evaluate --peer opencv-grabcut --dataset GrabCut
@@ -36,7 +36,8 @@ from ritm_lite.evaluation import (
     plot_miou_curves,
 )
 from ritm_lite.inference import Predictor, ZoomInConfig
-from ritm_lite.utils import default_device, shared_dir
+from ritm_lite.data.locate import benchmark_folder
+from ritm_lite.utils import default_device
 
 PEERS = ("opencv-grabcut",)
 BACKENDS = ("eager", "fast", "bf16", "onnxruntime", "int8")
@@ -64,7 +65,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--dataset", default="GrabCut", choices=sorted(BENCHMARKS), help="benchmark name"
     )
     parser.add_argument(
-        "--data-root", type=Path, help="benchmark folder (default: ../shared/data/<dataset>)"
+        "--data-root", type=Path, help="benchmark folder (default: $RITM_DATA/<dataset>, else data/<dataset>)"
     )
     parser.add_argument(
         "--json",
@@ -127,7 +128,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--calibration-data", type=Path,
         help="--backend int8: img/ + gt/ folder whose training split (--val-fraction, --split-seed) "
-             "calibrates the activation ranges (default: ../shared/data/COCO_MVal)",
+             "calibrates the activation ranges (default: $RITM_DATA/COCO_MVal, else data/COCO_MVal)",
     )
     parser.add_argument(
         "--calibration-objects", type=int, default=16,
@@ -140,10 +141,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.data_root is None:
-        root = shared_dir()
-        if root is None:
-            parser.error("--data-root is required (../shared/data is not here)")
-        args.data_root = root / "data" / args.dataset
+        args.data_root = benchmark_folder(args.dataset)  # prints which data, or what is missing
+        if args.data_root is None:
+            parser.error(f"--data-root is required ({args.dataset} was not found)")
     if args.max_clicks < 1:
         parser.error("--max-clicks must be at least 1")
     if not 0.0 < args.pred_thr < 1.0:
@@ -155,10 +155,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.backend in ("onnxruntime", "int8") and args.device not in (None, "cpu"):
         parser.error(f"--backend {args.backend} runs on the CPU; drop --device {args.device}")
     if args.backend == "int8" and args.calibration_data is None:
-        root = shared_dir()
-        if root is None:
-            parser.error("--backend int8 needs --calibration-data (../shared/data is not here)")
-        args.calibration_data = root / "data" / "COCO_MVal"
+        args.calibration_data = benchmark_folder("COCO_MVal")
+        if args.calibration_data is None:
+            parser.error("--backend int8 needs --calibration-data (COCO_MVal was not found)")
     if args.backend != "int8" and args.calibration_data is not None:
         parser.error("--calibration-data applies to --backend int8 only")
     for flag in ("limit", "zoom_in_size", "max_size", "multi_scale", "refine", "refine_clicks", "calibration_objects"):

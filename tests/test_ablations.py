@@ -210,10 +210,10 @@ def test_load_results_leaves_out_smoke_runs_and_other_budgets(tmp_path):
 
 
 def test_one_tiny_arm_end_to_end(tmp_path, two_threads):
-    shared = require_shared("data", "COCO_MVal").parents[1]
+    data = require_shared("data", "COCO_MVal").parent
     require_shared("data", "GrabCut")
     budget = Budget(steps=2, epochs=2, batch_size=2, crop_size=(64, 64))
-    record = ablations.run_arm("random_clicks", 0, budget, shared, tmp_path / "results", tmp_path / "work",
+    record = ablations.run_arm("random_clicks", 0, budget, data, tmp_path / "results", tmp_path / "work",
                                limit=2, max_clicks=2)
     assert record["train"]["steps"] == 2 and len(record["train"]["loss"]) == 2
     assert record["command"].startswith("python benchmarks/ablations.py --arms random_clicks --seeds 0 --steps 2")
