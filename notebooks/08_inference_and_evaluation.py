@@ -79,7 +79,16 @@ from ritm_lite.evaluation import (
     plot_miou_curves,
 )
 from ritm_lite.evaluation.clicker import error_regions
-from ritm_lite.inference import HorizontalFlip, LimitLongestSide, Predictor, ZoomIn, ZoomInConfig
+from ritm_lite.inference import (
+    HorizontalFlip,
+    LimitLongestSide,
+    MultiScale,
+    Predictor,
+    Refine,
+    ZoomIn,
+    ZoomInConfig,
+    unwrap,
+)
 from ritm_lite.inference.zoom_in import (
     bbox_from_mask,
     clicks_to_crop,
@@ -93,7 +102,6 @@ from ritm_lite.weights import (
     DEFAULT_COURSE_WEIGHTS,
     grabcut_evaluation,
     load_course_model,
-    predictor_settings,
     select_model,
 )
 from ritm_lite.weights.registry import OFFICIAL_CHECKPOINTS
@@ -345,6 +353,7 @@ show_source(LimitLongestSide.transform)
 
 # %%
 limit_objects = samples[:3] if SMOKE else samples[:10]
+network, stored_settings = unwrap(model)  # the bare network: this part compares the settings themselves
 long_side = max(max(s.image.shape[:2]) for s in limit_objects)
 sizes = [None, *[v for v in ((96, 64, 48) if SMOKE else (600, 480, 400, 320, 240)) if v < long_side]]
 
@@ -361,10 +370,10 @@ def first_click_miou(predictor: Predictor) -> float:
 
 first_click_iou = []
 for size in sizes:
-    first_click_iou.append(first_click_miou(Predictor(model, zoom_in=False, flip=True, max_size=size)))
+    first_click_iou.append(first_click_miou(Predictor(network, zoom_in=False, flip=True, max_size=size)))
     print(f"max_size {str(size):>4}: mean IoU after the first click {first_click_iou[-1]:.3f}")
 two_size = 64 if SMOKE else 320  # the course weights' multi_scale
-two_scales = first_click_miou(Predictor(model, zoom_in=False, flip=True, multi_scale=two_size))
+two_scales = first_click_miou(Predictor(MultiScale(network, two_size), zoom_in=False, flip=True))
 print(f"multi_scale {two_size}: the photo and its {two_size}-px copy averaged: {two_scales:.3f}")
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(range(len(sizes)), first_click_iou, "o-", label="one size")
@@ -396,10 +405,10 @@ plt.show()
 # %%
 refine_sample = limit_objects[0]
 first = next_click(refine_sample.gt_mask, np.zeros(refine_sample.gt_mask.shape, bool))
-plain = Predictor(model, zoom_in=False, flip=True)
+plain = Predictor(network, zoom_in=False, flip=False)  # without flip, Refine (inside it) equals asking again
 plain.set_image(refine_sample.image)
 by_hand = [plain.predict([[first.x, first.y]], [1]) for _ in range(3)]  # p_0, p_1, p_2
-refined = Predictor(model, zoom_in=False, flip=True, refine=1)
+refined = Predictor(Refine(network, 1), zoom_in=False, flip=False)
 refined.set_image(refine_sample.image)
 np.testing.assert_allclose(refined.predict([[first.x, first.y]], [1]), by_hand[1], atol=1e-5)
 fig, axes = plt.subplots(1, 3, figsize=(10, 3))
@@ -410,7 +419,7 @@ for k, (ax, probs) in enumerate(zip(axes, by_hand)):
     ax.set_title(f"$p_{k}$: IoU {iou(refine_sample.gt_mask, probs > 0.49):.3f}")
     ax.axis("off")
 plt.show()
-show_source(Predictor.predict)
+show_source(Refine.forward)
 
 # %% [markdown]
 # Over the same GrabCut objects as above, the first click's mean IoU against the number of extra
@@ -422,7 +431,8 @@ show_source(Predictor.predict)
 
 # %%
 refine_passes = [None, 1, 2]
-refine_iou = [first_click_miou(Predictor(model, zoom_in=False, flip=True, refine=n)) for n in refine_passes]
+refine_iou = [first_click_miou(Predictor(Refine(network, n) if n else network, zoom_in=False, flip=True))
+              for n in refine_passes]
 for n, value in zip(refine_passes, refine_iou):
     print(f"refine {n!s:>4}: mean IoU after the first click {value:.3f}")
 fig, ax = plt.subplots(figsize=(5, 3))
@@ -553,12 +563,11 @@ else:
 eval_samples = samples[:n_objects]
 device = "cuda" if torch.cuda.is_available() else "cpu"
 zoom_in = ZoomInConfig(target_size=ZOOM_SIZE, min_crop_size=MIN_CROP)
-network = Predictor(model, zoom_in=zoom_in, flip=True, device=device, **predictor_settings(model_name))
+network = Predictor(model.to(device), zoom_in=zoom_in, flip=True)  # with the settings its checkpoint stores
 results = {model_name: evaluate_dataset(eval_samples, network, max_clicks=max_clicks, desc=model_name)}
 for name in COURSE_WEIGHTS:  # the course's two, beside whatever MODEL chose
     if name != model_name:
-        other = Predictor(load_course_model(name), zoom_in=zoom_in, flip=True, device=device,
-                          **predictor_settings(name))
+        other = Predictor(load_course_model(name).to(device), zoom_in=zoom_in, flip=True)
         results[name] = evaluate_dataset(eval_samples, other, max_clicks=max_clicks, desc=name)
 results["OpenCV GrabCut"] = evaluate_dataset(eval_samples, GrabCutPeer(), max_clicks=max_clicks,
                                              desc="GrabCut")

@@ -101,7 +101,7 @@ from ritm_lite.data.benchmarks import grabcut
 from ritm_lite.evaluation import Clicker, iou
 from ritm_lite.inference import Predictor
 from ritm_lite.utils import default_device, shared_dir, show_source, smoke_mode
-from ritm_lite.weights import predictor_settings, select_model
+from ritm_lite.weights import select_model
 from ritm_lite.widget import (  # none of these needs ipycanvas or ipywidgets
     SegmentationState,
     coco_to_label_map,
@@ -185,7 +185,7 @@ print("image:", image.shape, image.dtype)
 
 # %%
 if ClickSegmenter is not None:
-    predictor = Predictor(model, zoom_in=True, flip=True, **predictor_settings(model_name))
+    predictor = Predictor(model, zoom_in=True, flip=True)  # the model comes with its checkpoint's settings
     seg = ClickSegmenter(predictor, image, save_path="segmentation")
     mirror_state(seg)  # for the browser test (RITM_WIDGET_STATE); does nothing otherwise
     display(seg)
@@ -222,7 +222,7 @@ show_source(SegmentationState.add_click)
 # `Predictor` is used because each state owns its predictor's state.
 
 # %%
-offline = SegmentationState(Predictor(model, zoom_in=True, flip=True, **predictor_settings(model_name)), image)
+offline = SegmentationState(Predictor(model, zoom_in=True, flip=True), image)
 clicker = Clicker(gt_mask)
 masks = [np.zeros(gt_mask.shape, bool)]  # the mask after each click (none before the first)
 for _ in range(2 if SMOKE else 3):
