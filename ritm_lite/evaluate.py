@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 
 from ritm_lite.data.benchmarks import BENCHMARKS, PAPER_ZOOM_IN_TARGET_SIZE
-from ritm_lite.evaluation import DatasetResult, GrabCutPeer, format_table, plot_miou_curves
-from ritm_lite.evaluation.benchmark import benchmark_samples, evaluate_benchmark
+from ritm_lite.evaluation import DatasetResult, GrabCutPeer, evaluate_dataset, format_table, plot_miou_curves
+from ritm_lite.evaluation.benchmark import benchmark_samples
 from ritm_lite.inference import InferenceSettings, Predictor, ZoomInConfig, unwrap
 from ritm_lite.inference.backends import BACKENDS, with_backend
 from ritm_lite.utils import default_device, shared_dir
@@ -239,15 +239,13 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
     json_path, plot_path = output_paths(args, settings)
     for path in (json_path, plot_path):  # found unwritable now, not after the whole run
         check_writable(path)
+    samples = benchmark_samples(args.dataset, args.data_root, args.training_split, args.val_fraction, args.split_seed)
     if args.training_split is not None:
-        print(f"{args.dataset}, the training CLI's {args.training_split} split")
-    result = evaluate_benchmark(
+        print(f"{args.dataset}, the training CLI's {args.training_split} split: {len(samples)} objects")
+    result = evaluate_dataset(
+        samples,
         predictor,
-        args.dataset,
-        args.data_root,
-        training_split=args.training_split,
-        val_fraction=args.val_fraction,
-        split_seed=args.split_seed,
+        desc=f"{args.dataset} objects",
         target_iou=args.target_iou,
         pred_thr=args.pred_thr,
         max_clicks=args.max_clicks,

@@ -1,6 +1,7 @@
 """One benchmark evaluated as the paper does: load it (or one side of the training split), run
-the NoC loop, return the result. The evaluation CLI (``python -m ritm_lite.evaluate``) and the
-paper-claims runner (:mod:`ritm_lite.paper_claims`) both call :func:`evaluate_benchmark`.
+the NoC loop, return the result. The evaluation CLI (``python -m ritm_lite.evaluate``) reads its
+objects with :func:`benchmark_samples`; the paper-claims runner (:mod:`ritm_lite.paper_claims`)
+calls :func:`evaluate_benchmark`.
 """
 
 from __future__ import annotations
