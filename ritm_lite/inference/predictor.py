@@ -114,7 +114,8 @@ class Predictor:
         self._image_digest: str | None = None  # which image the state belongs to
 
     def set_zoom_in(self, zoom_in: bool | ZoomIn | ZoomInConfig | None) -> None:
-        """Switch ZoomIn on (``True``: the paper's; a ``ZoomIn`` / ``ZoomInConfig``) or off.
+        """Switch ZoomIn on (``True``: the paper's; a ``ZoomIn`` / ``ZoomInConfig``) or off
+        (the widget's toggle; the one switch, and it switches a transform of the paper).
 
         The clicks so far were predicted under the old setting, so the interaction starts
         over on the same image (``reset``); the caller replays its clicks if it wants them
