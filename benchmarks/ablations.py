@@ -1,6 +1,6 @@
 """Run the paper's ablations at course scale: one arm and seed at a time, resumable.
 
-Each arm (``ritm_lite.ablations.ARMS``) trains the course's EfficientNet-Lite0 model on the
+Each arm (``ritm_lite.paper_claims.ARMS``) trains the course's EfficientNet-Lite0 model on the
 COCO_MVal training split at the same budget (default 300 steps of 8 crops of 320x320 at
 image scale 0.625, the last third at the learning rate x0.1), then is scored with the
 evaluation CLI (ZoomIn, no flip) on GrabCut and on COCO_MVal's validation split. One JSON per
@@ -26,8 +26,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import flags  # noqa: E402
-from ritm_lite.ablations import ARMS, Budget, metric, run_arm  # noqa: E402
 from ritm_lite.data.locate import benchmark_folder  # noqa: E402
+from ritm_lite.paper_claims import ARMS, Budget, metric, run_arm  # noqa: E402
 from ritm_lite.utils import PROJECT_ROOT  # noqa: E402
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "ablations"

@@ -60,6 +60,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from benchmarks import flags  # noqa: E402
+from benchmarks.timing import TimedModel  # noqa: E402
 from ritm_lite import MODEL_PRESETS, build_model
 from ritm_lite.inference import Predictor, ZoomInConfig
 from ritm_lite.inference.fast import FastRITM
@@ -139,10 +140,11 @@ def int8_path(model: nn.Module, float_path: Path) -> Path:
 def one_click(predictor: Predictor, inference_mode: bool) -> tuple[float, float]:
     """(predict wall time, model time) in seconds for one click from a reset predictor."""
     predictor.reset()
+    predictor.model.seconds = 0.0  # a TimedModel: the network's time, measured around its call
     start = time.perf_counter()
     with torch.inference_mode() if inference_mode else torch.no_grad():
         predictor.predict(COORDS, LABELS)
-    return time.perf_counter() - start, predictor.last_model_seconds
+    return time.perf_counter() - start, predictor.model.seconds
 
 
 def measure(
@@ -176,7 +178,7 @@ def measure(
     flops = None
     for technique in techniques:
         network = build_network(technique, model, device, threads, onnx_path)
-        predictor = Predictor(network, zoom_in=zoom, flip=True, device=device)
+        predictor = Predictor(TimedModel(network), zoom_in=zoom, flip=True)
         predictor.set_image(image)
         if flops is None:  # the plain model's work per click, the same for every row
             with FlopCounterMode(display=False) as counter:

@@ -15,8 +15,9 @@ Two tables (``ritm_lite.inference.precision``; the speed rows are ``benchmarks/f
    sensitive the weights themselves are.
 2. **GrabCut with the course weights**, the paper's protocol (ZoomIn 400 px, flip, 20 clicks):
    ``python -m ritm_lite.evaluate --backend B`` for each backend, its JSON under
-   ``benchmarks/results/`` (the paper's protocol alone, without the course weights'
-   ``multi_scale``: the precisions are compared on the network, not on the predictor); NoC@85 / NoC@90 and their change against float32 with the paired
+   ``benchmarks/results/`` (the paper's protocol alone, without the settings the course weights
+   store, ``multi_scale`` and ``refine``: the network is saved without them to a temporary file
+   first, so the precisions are compared on the network, not on its wrappers); NoC@85 / NoC@90 and their change against float32 with the paired
    standard error over the 50 objects, and the largest change of the mean IoU at any click.
 
     python benchmarks/precision.py                        # both tables, ~5 min on a 2-core AVX-512 CPU
@@ -55,7 +56,6 @@ from ritm_lite.data.locate import benchmark_folder, reference_folder
 from ritm_lite.utils import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
-COURSE_CHECKPOINT = "ritm_lite/weights/efficientnet_lite0_course.pth"
 THRESHOLD = 0.49
 
 
@@ -118,15 +118,22 @@ def paired_noc_change(reference: dict, other: dict) -> list[tuple[float, float]]
 
 
 def grabcut_table(grabcut: Path, coco_mval: Path, backends: list[str]) -> None:
-    from ritm_lite.evaluate import main as evaluate
+    import tempfile
 
+    from ritm_lite import save_checkpoint
+    from ritm_lite.evaluate import main as evaluate
+    from ritm_lite.inference import unwrap
+    from ritm_lite.weights import load_course_model
+
+    network = Path(tempfile.mkdtemp(prefix="ritm_precision_")) / "efficientnet_lite0_course_network.pth"
+    save_checkpoint(unwrap(load_course_model())[0], network, half=True)  # the same float16 weights, no stored settings
     results = {}
     for backend in backends:
         if backend == "bf16" and not precision.native_bf16():
             print("(GrabCut bf16 skipped: emulated on this CPU)")
             continue
         path = RESULTS / f"grabcut_efficientnet_lite0_course_{backend}.json"
-        command = ["--checkpoint", COURSE_CHECKPOINT, "--dataset", "GrabCut", "--data-root", str(grabcut),
+        command = ["--checkpoint", str(network), "--dataset", "GrabCut", "--data-root", str(grabcut),
                    "--backend", backend, "--json", str(path), "--quiet"]
         if backend == "int8":
             command += ["--calibration-data", str(coco_mval)]

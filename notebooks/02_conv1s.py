@@ -213,7 +213,7 @@ print("stem channels:", lite.feature_extractor.stem_channels)
 # reads the stored runs; where none are stored yet it says so.
 
 # %%
-from ritm_lite.ablations import Budget, command, curves, load_results, summary
+from ritm_lite.paper_claims import Budget, command, curves, load_results, summary
 from ritm_lite.utils import PROJECT_ROOT
 
 RUNS = PROJECT_ROOT / "benchmarks" / "results" / "ablations"

@@ -74,14 +74,14 @@ from ritm_lite.clicks import clicks_from_points
 from ritm_lite.data.benchmarks import grabcut
 from ritm_lite.data.locate import benchmark_folder
 from ritm_lite.evaluation import evaluate_dataset, format_table, plot_miou_curves
-from ritm_lite.inference import Predictor
+from ritm_lite.inference import Predictor, unwrap
 from ritm_lite.model.pretrained import load_imagenet
 from ritm_lite.train import build_datasets
 from ritm_lite.training import click_candidates, simulate_interaction
 from ritm_lite.training.config import get_preset
 from ritm_lite.training.trainer import Trainer
 from ritm_lite.utils import PROJECT_ROOT, show_source, smoke_mode
-from ritm_lite.weights import DEFAULT_COURSE_WEIGHTS, load_course_model, predictor_settings
+from ritm_lite.weights import load_course_model
 
 SMOKE = smoke_mode()
 torch.manual_seed(0)
@@ -122,7 +122,7 @@ train_set, val_set = build_datasets(DATA, config)
 sample = train_set[3]
 image, gt, points = sample["images"][None], sample["instances"][None], sample["points"][None]
 
-model = load_course_model()
+model, _ = unwrap(load_course_model())  # the trained network (the settings it stores are for click time)
 rng = np.random.default_rng(0)
 steps = [(torch.zeros_like(gt), points)]
 prev, pts = steps[0]
@@ -221,8 +221,7 @@ if GRABCUT is not None:
                         (f"after {steps_to_run} steps", trainer.model.state_dict())]:
         predictor = Predictor(load_weights(state), zoom_in=not SMOKE, flip=not SMOKE)
         results[name] = evaluate_dataset(benchmark, predictor, max_clicks=max_clicks, limit=limit, desc=name)
-    course = Predictor(load_course_model(), zoom_in=not SMOKE, flip=not SMOKE,  # the longer run's result
-                       **predictor_settings(DEFAULT_COURSE_WEIGHTS))
+    course = Predictor(load_course_model(), zoom_in=not SMOKE, flip=not SMOKE)  # the longer run's result
     results["course weights"] = evaluate_dataset(benchmark, course, max_clicks=max_clicks, limit=limit,
                                                  desc="course weights")
     print(format_table(results, "GrabCut"))

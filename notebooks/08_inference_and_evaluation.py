@@ -101,7 +101,16 @@ from ritm_lite.evaluation import (
     plot_miou_curves,
 )
 from ritm_lite.evaluation.clicker import error_regions
-from ritm_lite.inference import HorizontalFlip, LimitLongestSide, Predictor, ZoomIn, ZoomInConfig
+from ritm_lite.inference import (
+    HorizontalFlip,
+    LimitLongestSide,
+    MultiScale,
+    Predictor,
+    Refine,
+    ZoomIn,
+    ZoomInConfig,
+    unwrap,
+)
 from ritm_lite.inference.zoom_in import (
     bbox_from_mask,
     clicks_to_crop,
@@ -115,7 +124,6 @@ from ritm_lite.weights import (
     DEFAULT_COURSE_WEIGHTS,
     grabcut_evaluation,
     load_course_model,
-    predictor_settings,
     select_model,
 )
 from ritm_lite.weights.registry import OFFICIAL_CHECKPOINTS
@@ -352,10 +360,11 @@ show_source(HorizontalFlip.inv_transform)
 # 400 px) for this reason. On the validation split, though, `max_size=400` helped its first
 # click and cost it later clicks (without ZoomIn, every click sees the shrunk photo), and it
 # helps large objects while it hurts small ones. What the validation split chose instead is a
-# course addition, not the paper's: `Predictor(model, multi_scale=320)` runs the whole photo
-# *and* a copy shrunk to 320 px and averages the two probability maps, at every click (ZoomIn's
-# 400-px crops are longer than 320 too; `ritm_lite/inference/multi_scale.py`; `MODEL_CARD.md`,
-# "Two scales at every click"); the course weights' `predictor_settings` hold it. The curve
+# course addition, not the paper's: `MultiScale(network, 320)` wraps the network so that it runs
+# the whole photo *and* a copy shrunk to 320 px and averages the two probability maps, at every
+# click (ZoomIn's 400-px crops are longer than 320 too; `ritm_lite/inference/multi_scale.py`;
+# `MODEL_CARD.md`, "Two scales at every click"); the course weights' checkpoint stores it, and
+# `load_course_model()` returns the network already wrapped. The curve
 # below is the first click's IoU (flip, no ZoomIn) against `max_size`, on the first GrabCut
 # objects:
 
@@ -364,6 +373,7 @@ show_source(LimitLongestSide.transform)
 
 # %%
 limit_objects = samples[:3] if SMOKE else samples[:10]
+network, stored_settings = unwrap(model)  # the bare network: this part compares the settings themselves
 long_side = max(max(s.image.shape[:2]) for s in limit_objects)
 sizes = [None, *[v for v in ((96, 64, 48) if SMOKE else (600, 480, 400, 320, 240)) if v < long_side]]
 
@@ -380,10 +390,10 @@ def first_click_miou(predictor: Predictor) -> float:
 
 first_click_iou = []
 for size in sizes:
-    first_click_iou.append(first_click_miou(Predictor(model, zoom_in=False, flip=True, max_size=size)))
+    first_click_iou.append(first_click_miou(Predictor(network, zoom_in=False, flip=True, max_size=size)))
     print(f"max_size {str(size):>4}: mean IoU after the first click {first_click_iou[-1]:.3f}")
 two_size = 64 if SMOKE else 320  # the course weights' multi_scale
-two_scales = first_click_miou(Predictor(model, zoom_in=False, flip=True, multi_scale=two_size))
+two_scales = first_click_miou(Predictor(MultiScale(network, two_size), zoom_in=False, flip=True))
 print(f"multi_scale {two_size}: the photo and its {two_size}-px copy averaged: {two_scales:.3f}")
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(range(len(sizes)), first_click_iou, "o-", label="one size")
@@ -407,18 +417,18 @@ plt.show()
 #
 # $$p_0 = f(I, \text{clicks}, m), \qquad p_k = f(I, \text{clicks}, p_{k-1}), \quad k = 1..n$$
 #
-# ($m$: the previous click's answer, zeros at the first click). `Predictor(model, refine=n)` does
-# this at every click (`refine_clicks=K`: the first K clicks only;
-# `ritm_lite/inference/refinement.py`). First by hand, with a plain predictor asked the same click
+# ($m$: the previous click's answer, zeros at the first click). `Refine(network, n)` wraps the
+# network to do this at every click (`ritm_lite/inference/refinement.py`); asking `predict` again
+# with the same clicks is the same thing by hand. First by hand, with a plain predictor asked the same click
 # three times, then the library's version, which must agree:
 
 # %%
 refine_sample = limit_objects[0]
 first = next_click(refine_sample.gt_mask, np.zeros(refine_sample.gt_mask.shape, bool))
-plain = Predictor(model, zoom_in=False, flip=True)
+plain = Predictor(network, zoom_in=False, flip=False)  # without flip, Refine (inside it) equals asking again
 plain.set_image(refine_sample.image)
 by_hand = [plain.predict([[first.x, first.y]], [1]) for _ in range(3)]  # p_0, p_1, p_2
-refined = Predictor(model, zoom_in=False, flip=True, refine=1)
+refined = Predictor(Refine(network, 1), zoom_in=False, flip=False)
 refined.set_image(refine_sample.image)
 np.testing.assert_allclose(refined.predict([[first.x, first.y]], [1]), by_hand[1], atol=1e-5)
 fig, axes = plt.subplots(1, 3, figsize=(10, 3))
@@ -429,19 +439,20 @@ for k, (ax, probs) in enumerate(zip(axes, by_hand)):
     ax.set_title(f"$p_{k}$: IoU {iou(refine_sample.gt_mask, probs > 0.49):.3f}")
     ax.axis("off")
 plt.show()
-show_source(Predictor.predict)
+show_source(Refine.forward)
 
 # %% [markdown]
 # Over the same GrabCut objects as above, the first click's mean IoU against the number of extra
 # passes (flip, no ZoomIn, the photo as it is). More passes keep moving the answer, not always
 # for the better: on the validation split (full protocol, clicks 1-20) one extra pass at every
 # click won, and two extra passes at the first click lost the clicks after it
-# (`MODEL_CARD.md`, "Refining each click"), so the course weights' `predictor_settings` hold
-# `refine=1`. It doubles the work of every click.
+# (`MODEL_CARD.md`, "Refining each click"), so the course weights' checkpoint stores
+# `refine: 1`. It doubles the work of every click.
 
 # %%
 refine_passes = [None, 1, 2]
-refine_iou = [first_click_miou(Predictor(model, zoom_in=False, flip=True, refine=n)) for n in refine_passes]
+refine_iou = [first_click_miou(Predictor(Refine(network, n) if n else network, zoom_in=False, flip=True))
+              for n in refine_passes]
 for n, value in zip(refine_passes, refine_iou):
     print(f"refine {n!s:>4}: mean IoU after the first click {value:.3f}")
 fig, ax = plt.subplots(figsize=(5, 3))
@@ -573,12 +584,11 @@ else:
 eval_samples = samples[:n_objects]
 device = "cuda" if torch.cuda.is_available() else "cpu"
 zoom_in = ZoomInConfig(target_size=ZOOM_SIZE, min_crop_size=MIN_CROP)
-network = Predictor(model, zoom_in=zoom_in, flip=True, device=device, **predictor_settings(model_name))
+network = Predictor(model.to(device), zoom_in=zoom_in, flip=True)  # with the settings its checkpoint stores
 results = {model_name: evaluate_dataset(eval_samples, network, max_clicks=max_clicks, desc=model_name)}
 for name in COURSE_WEIGHTS:  # the course's two, beside whatever MODEL chose
     if name != model_name:
-        other = Predictor(load_course_model(name), zoom_in=zoom_in, flip=True, device=device,
-                          **predictor_settings(name))
+        other = Predictor(load_course_model(name).to(device), zoom_in=zoom_in, flip=True)
         results[name] = evaluate_dataset(eval_samples, other, max_clicks=max_clicks, desc=name)
 results["OpenCV GrabCut"] = evaluate_dataset(eval_samples, GrabCutPeer(), max_clicks=max_clicks,
                                              desc="GrabCut")

@@ -110,7 +110,7 @@ from ritm_lite.evaluation import Clicker, iou
 from ritm_lite.inference import Predictor
 from ritm_lite.data.locate import benchmark_folder
 from ritm_lite.utils import default_device, show_source, smoke_mode
-from ritm_lite.weights import predictor_settings, select_model
+from ritm_lite.weights import select_model
 from ritm_lite.widget import (  # none of these needs ipycanvas or ipywidgets
     SegmentationState,
     coco_to_label_map,
@@ -184,17 +184,17 @@ print("image:", image.shape, image.dtype)
 # ## The widget
 #
 # `ClickSegmenter(predictor, image)` is all it takes. The predictor is `ritm_lite`'s
-# `Predictor` with the paper's inference (ZoomIn and flip averaging) and whatever settings the
-# chosen weights are used with (`predictor_settings`: for the course's weights every click
-# also at 320 px, averaged, and asked once more with its own answer as the mask; for the paper's
-# checkpoints nothing beyond the paper's protocol).
+# `Predictor` with the paper's inference (ZoomIn and flip averaging). The model arrives with the
+# settings its checkpoint stores (for the course's weights every click also at 320 px, averaged,
+# and asked once more with its own answer as the mask; for the paper's checkpoints nothing beyond
+# the paper's protocol), so the predictor needs none.
 # On a very large photo, `max_size=800` (the
 # original demo's) keeps the first click quick. Without ipycanvas the cell shows nothing: the
 # last section runs the same session without widgets.
 
 # %%
 if ClickSegmenter is not None:
-    predictor = Predictor(model, zoom_in=True, flip=True, **predictor_settings(model_name))
+    predictor = Predictor(model, zoom_in=True, flip=True)  # the model comes with its checkpoint's settings
     seg = ClickSegmenter(predictor, image, save_path="segmentation")
     mirror_state(seg)  # for the browser test (RITM_WIDGET_STATE); does nothing otherwise
     display(seg)
@@ -231,7 +231,7 @@ show_source(SegmentationState.add_click)
 # `Predictor` is used because each state owns its predictor's state.
 
 # %%
-offline = SegmentationState(Predictor(model, zoom_in=True, flip=True, **predictor_settings(model_name)), image)
+offline = SegmentationState(Predictor(model, zoom_in=True, flip=True), image)
 clicker = Clicker(gt_mask)
 masks = [np.zeros(gt_mask.shape, bool)]  # the mask after each click (none before the first)
 for _ in range(2 if SMOKE else 3):

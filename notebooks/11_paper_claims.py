@@ -64,8 +64,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ritm_lite import ablations
-from ritm_lite.ablations import ARMS, CLAIMS, Budget, curves, load_results, summary, verdicts
+from ritm_lite import paper_claims as ablations
+from ritm_lite.paper_claims import ARMS, CLAIMS, Budget, curves, load_results, summary, verdicts
 from ritm_lite.model.ablations import DMFModel, WithoutPrevMask
 from ritm_lite.data.locate import benchmark_folder
 from ritm_lite.utils import PROJECT_ROOT, show_source, smoke_mode
@@ -110,7 +110,7 @@ show_source(DMFModel.forward)
 # Every arm gets the same `Budget`: steps, batch, crop, image scale, the learning-rate drop for
 # the last third, and the seed, which fixes the model's initialisation and the order of the
 # training crops. The split of COCO_MVal into training and validation objects is the course's
-# (seed 0) for every run. `ritm_lite.ablations.run_arm` trains an arm, stores its checkpoint,
+# (seed 0) for every run. `ritm_lite.paper_claims.run_arm` trains an arm, stores its checkpoint,
 # scores it with the evaluation CLI on GrabCut and on the validation split (ZoomIn, no flip:
 # half the cost), and writes one JSON. `benchmarks/ablations.py` runs it for every arm and seed.
 

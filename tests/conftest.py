@@ -114,10 +114,12 @@ def course_onnx(tmp_path_factory) -> Path:
     on a 2-core CPU); skipped where the ONNX extras are not installed."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
+    from ritm_lite.inference import unwrap
     from ritm_lite.inference.onnx_export import export_onnx
     from ritm_lite.weights import load_course_model
 
-    return export_onnx(load_course_model(), tmp_path_factory.mktemp("course_onnx") / "course.onnx")
+    network, _ = unwrap(load_course_model())  # ONNX holds the network, not its stored settings
+    return export_onnx(network, tmp_path_factory.mktemp("course_onnx") / "course.onnx")
 
 
 @pytest.hookimpl(tryfirst=True)
