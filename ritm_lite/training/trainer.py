@@ -68,18 +68,24 @@ class Trainer:
         model: a model to train (default: ``build_model(config.model_config())``, the preset
             with the run's Conv1S starting scale, seeded by ``config.seed``).
         max_steps: stop after this many global steps (checkpointing first) — for short runs.
+        max_minutes: stop after the first step that ends this many minutes after :meth:`fit`
+            began (checkpointing first) — a time budget, e.g. a few minutes of fine-tuning.
         progress: show tqdm progress bars (main process only).
     """
 
     def __init__(self, config: TrainConfig, train_set: Dataset, out_dir: str | Path,
                  val_set: Dataset | None = None, env: DistEnv | None = None,
-                 model: RITMModel | None = None, max_steps: int | None = None, progress: bool = True):
+                 model: RITMModel | None = None, max_steps: int | None = None,
+                 max_minutes: float | None = None, progress: bool = True):
         self.config, self.train_set, self.val_set = config, train_set, val_set
         self.env = env or DistEnv(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
         self.out_dir = Path(out_dir)
         if max_steps is not None and max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
+        if max_minutes is not None and not max_minutes > 0:  # also NaN
+            raise ValueError(f"max_minutes must be positive, got {max_minutes}")
         self.max_steps, self.progress = max_steps, progress and self.env.is_main
+        self.max_minutes, self._deadline = max_minutes, None
         if config.batch_size // self.env.world_size < 2:
             raise ValueError(
                 f"each process needs a batch of at least 2 (got {config.batch_size} over {self.env.world_size}): "
@@ -159,7 +165,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
     def fit(self) -> TrainState:
-        """Train until ``config.epochs`` (or ``max_steps``); returns the final state."""
+        """Train until ``config.epochs`` (or ``max_steps``, or ``max_minutes``); returns the final state."""
+        if self.max_minutes is not None:
+            self._deadline = time.monotonic() + 60.0 * self.max_minutes
         try:
             while self.state.epoch < self.config.epochs:
                 epoch = self.state.epoch
@@ -205,11 +213,21 @@ class Trainer:
                 bar.set_postfix(loss=f"{parts['loss']:.4f}")
             if self.state.global_step % self.config.checkpoint_every_steps == 0:
                 self.save()
-            if self.max_steps is not None and self.state.global_step >= self.max_steps:
+            if (self.max_steps is not None and self.state.global_step >= self.max_steps) or self._out_of_time():
                 self.save()
                 return False
             waited = time.perf_counter()
         return True
+
+    def _out_of_time(self) -> bool:
+        """Whether ``max_minutes`` have passed since :meth:`fit` began — the same answer on
+        every process (any one out of time stops them all, as :meth:`_nonfinite_ranks`)."""
+        if self._deadline is None:
+            return False
+        late = torch.tensor(float(time.monotonic() >= self._deadline), device=self.env.device)
+        if self.env.distributed:
+            dist.all_reduce(late, op=dist.ReduceOp.MAX)
+        return bool(late.item())
 
     def _batch(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         device, fmt = self.env.device, self._memory_format()
