@@ -9,6 +9,9 @@
     python -m ritm_lite.train ... --resume          # continue a stopped run exactly
     python -m ritm_lite.train --preset course ... --init-checkpoint hrnet18s_cocolvis_itermask_3p.pth
                                                     # fine-tune an official (or course) model
+    python -m ritm_lite.train --preset efficientnet_lite0_course --data my_folder --out runs/mine \\
+        --init-checkpoint ritm_lite/weights/efficientnet_lite0_course.pth --max-minutes 5
+                                                    # your own masks (ritm_lite.training.fine_tune)
     python -m ritm_lite.train --preset efficientnet_lite0_course --data data/DUTS-TR data/COCO_MVal \\
         --data-weights 3 1 --out runs/mix ...      # several folders, mixed 3:1
 
@@ -70,6 +73,14 @@ def dataset_config(config: TrainConfig, train: bool) -> DatasetConfig:
     )
 
 
+def folder_split(data: Path, val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """``(train_names, val_names)``: the mask stems of an ``img/`` + ``gt/`` folder split by
+    image id (:func:`~ritm_lite.data.datasets.split_by_image_id`), as :func:`build_datasets`
+    splits it (``--val-fraction``; ``seed`` is the run's ``--seed`` unless a split seed is given)."""
+    names = sorted(p.stem for p in (Path(data) / "gt").iterdir() if not p.name.startswith("."))
+    return split_by_image_id(names, val_fraction, seed=seed)
+
+
 def _folder_datasets(data: Path, config: TrainConfig, val_fraction: float, images_dir: Path | None,
                      split_seed: int | None):
     """Training and validation datasets of one folder, by its layout (see :func:`build_datasets`)."""
@@ -79,9 +90,7 @@ def _folder_datasets(data: Path, config: TrainConfig, val_fraction: float, image
         return (duts_tr(data, train_names, train_cfg, seed=config.seed),
                 duts_tr(data, holdout, val_cfg, seed=config.seed + 1) if holdout else None)
     if (data / "img").is_dir() and (data / "gt").is_dir():
-        names = sorted(p.stem for p in (data / "gt").iterdir() if not p.name.startswith("."))
-        split_seed = config.seed if split_seed is None else split_seed
-        train_names, val_names = split_by_image_id(names, val_fraction, seed=split_seed)
+        train_names, val_names = folder_split(data, val_fraction, config.seed if split_seed is None else split_seed)
         return (FolderDataset(data, train_names, train_cfg, seed=config.seed),
                 FolderDataset(data, val_names, val_cfg, seed=config.seed + 1) if val_names else None)
     val_set = None
@@ -146,6 +155,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--images", type=Path, help="merged COCO+LVIS data: the COCO image root, when the merge recorded none")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if available")
     parser.add_argument("--max-steps", type=int, help="stop after this many steps (checkpointing first)")
+    parser.add_argument("--max-minutes", type=float,
+                        help="stop after the first step that ends this many minutes in (checkpointing first)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     for field in dataclasses.fields(TrainConfig):  # every preset field can be overridden
         if field.type in ("int", "float", "bool", "str") and field.name != "model":
@@ -164,6 +175,30 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         if name in changes:
             changes[name] = tuple(changes[name])
     return get_preset(args.preset).replace(**changes)
+
+
+def config_to_args(config: TrainConfig, preset: str) -> list[str]:
+    """The flags that make ``--preset preset`` train ``config``: the inverse of
+    :func:`config_from_args` (only the fields that differ from the preset are written).
+
+    Raises:
+        ValueError: ``config`` differs from the preset in a field the command line cannot set
+            (``model``, ``betas``).
+    """
+    base = get_preset(preset)
+    argv: list[str] = []
+    for field in dataclasses.fields(TrainConfig):
+        value = getattr(config, field.name)
+        if value == getattr(base, field.name):
+            continue
+        flag = f"--{field.name.replace('_', '-')}"
+        if field.name in ("crop_size", "milestones"):
+            argv += [flag, *(str(v) for v in value)]
+        elif field.type in ("int", "float", "bool", "str") and field.name != "model":
+            argv += [flag, repr(value) if isinstance(value, float) else str(value)]
+        else:
+            raise ValueError(f"{field.name}={value!r} differs from the preset {preset!r} and has no command-line flag")
+    return argv
 
 
 def initial_model(path: Path, config: TrainConfig) -> RITMModel:
@@ -185,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_steps is not None and args.max_steps < 1:
         print(f"error: --max-steps must be at least 1, got {args.max_steps}", file=sys.stderr)
         return 2
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        print(f"error: --max-minutes must be positive, got {args.max_minutes}", file=sys.stderr)
+        return 2
     if args.resume and (args.init_checkpoint is not None or args.imagenet_weights is not None):
         flag = "--init-checkpoint" if args.init_checkpoint is not None else "--imagenet-weights"
         print(f"error: --resume continues a run from its own checkpoint; drop {flag}", file=sys.stderr)
@@ -200,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             train_set, val_set = build_datasets(args.data, config, args.val_fraction, args.images,
                                                 weights=args.data_weights)
             trainer = Trainer(config, train_set, args.out, val_set=val_set, env=env, model=model,
-                              max_steps=args.max_steps, progress=not args.no_progress)
+                              max_steps=args.max_steps, max_minutes=args.max_minutes,
+                              progress=not args.no_progress)
             if args.resume:
                 state = trainer.resume()
                 if env.is_main:
