@@ -173,7 +173,7 @@ def test_a_time_budget_stops_at_the_first_step_past_it(folder, tmp_path, monkeyp
     clock = FakeClock()
     monkeypatch.setattr(trainer_module.time, "monotonic", clock)
     # the deadline is read at 30 s (+2 minutes = 150 s); steps end at 60, 90, 120, 150 s
-    result = fine_tune(folder, tmp_path, minutes=2, **FAST)
+    result = fine_tune(folder, tmp_path, minutes=2, steps=10, **FAST)  # the steps cap a broken time budget
     assert result.steps == 4 and len(result.log) == 4
     assert result.checkpoint.is_file()
 
@@ -184,8 +184,18 @@ def test_whichever_budget_ends_first_stops_the_run(folder, tmp_path, monkeypatch
     assert fine_tune(folder, tmp_path / "b", steps=50, minutes=0.5, **FAST).steps == 1
 
 
+def test_the_training_cli_keeps_a_time_budget(folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer_module.time, "monotonic", FakeClock())
+    # the deadline is read at 30 s (+1 minute = 90 s); steps end at 60 and 90 s
+    argv = ["--preset", FINE_TUNE_PRESET, "--data", str(folder), "--out", str(tmp_path), "--no-progress",
+            "--init-checkpoint", str(COURSE_CHECKPOINT), *config_to_args(SMALL, FINE_TUNE_PRESET), "--max-minutes", "1", "--max-steps", "5"]
+    assert train_main(argv) == 0
+    assert (tmp_path / "train.csv").read_text().count("\n") == 3  # header + 2 steps
+    assert (tmp_path / "checkpoints" / "last.pth").is_file()
+
+
 def test_a_real_time_budget_is_kept(folder, tmp_path):
-    result = fine_tune(folder, tmp_path, minutes=0.01, **FAST)  # 0.6 s: a step or a few
+    result = fine_tune(folder, tmp_path, minutes=0.01, steps=50, **FAST)  # 0.6 s: a step or a few
     assert 1 <= result.steps < 50
     step = max(row["step_time"] + row["data_time"] for row in result.log)
     assert result.seconds < 0.6 + 2 * step + 1.0  # stops after the step that crosses it
@@ -262,6 +272,11 @@ def _truncate(path: Path) -> None:
     path.write_bytes(data[: int(len(data) * 0.7)])
 
 
+def _a_training_photo(root: Path) -> str:
+    """A photo on the training side: read by nothing but the training, unless checked first."""
+    return f"{folder_split(root, 0.2, SMALL.seed)[0][0]}.jpg"
+
+
 BAD_FOLDERS = {  # case: (how to break a good folder, the file or folder the error must name)
     "no gt folder": (lambda r: shutil.rmtree(r / "gt"), "gt/"),
     "no img folder": (lambda r: shutil.rmtree(r / "img"), "img/"),
@@ -273,7 +288,7 @@ BAD_FOLDERS = {  # case: (how to break a good folder, the file or folder the err
     "an empty mask": (lambda r: cv2.imwrite(str(r / "gt" / "p1.png"), np.zeros((96, 128), np.uint8)), "p1.png"),
     "a photo that is not an image": (lambda r: (r / "img" / "p4.jpg").write_bytes(b"not a photo"), "p4.jpg"),
     "a mask that is not an image": (lambda r: (r / "gt" / "p4.png").write_bytes(b"not a mask"), "p4.png"),
-    "a truncated photo": (lambda r: _truncate(r / "img" / "p2.jpg"), "p2.jpg"),
+    "a truncated photo": (lambda r: _truncate(r / "img" / _a_training_photo(r)), _a_training_photo),
     "a truncated mask": (lambda r: _truncate(r / "gt" / "p2.png"), "p2.png"),
 }
 
@@ -290,5 +305,6 @@ def test_bad_input_a_bad_folder_is_one_error_naming_the_file(tmp_path, case):
     breaks(root)
     with pytest.raises((FileNotFoundError, ValueError)) as error:
         fine_tune(root, tmp_path / "run", steps=1, **FAST)
+    named = named(root) if callable(named) else named
     assert named in str(error.value), f"{case}: {error.value}"
     assert not (tmp_path / "run").exists(), "the error came after training began"
