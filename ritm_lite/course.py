@@ -399,3 +399,29 @@ def _se(answer: Callable) -> str | None:
         if hint is not None:
             return hint
     return None
+
+
+@_exercise(
+    "12.photo_id",
+    "Write `answer(name)`: the photo a mask belongs to, from its file stem. A COCO_MVal-style name "
+    "`{category}{k}_{photo id}` (e.g. 'baseball bat01_000000203931': k = 01, photo 000000203931) gives its "
+    "photo id; any other name is a photo of its own (its id is the whole name).",
+)
+def _photo_id(answer: Callable) -> str | None:
+    from ritm_lite.data.datasets import image_id_from_name
+
+    rng = _rng("12")
+    names = [f"{c}{int(k):02d}_{int(i):012d}" for c, k, i in zip(("cat", "baseball bat", "dog_2x"),
+                                                                  rng.integers(0, 20, 3), rng.integers(1, 10**6, 3))]
+    names += ["my_photo", "IMG_1234", "holiday2019_0042", "beach"]
+    for name in names:
+        expected, got = image_id_from_name(name), answer(name)
+        if got == expected:
+            continue
+        if got == name.split("_")[0]:
+            return f"for {name!r} you return {got!r}: that is the category and object number; the photo id follows them"
+        if "_" in name and got == name.rsplit("_", 1)[-1]:
+            return (f"for {name!r} you return {got!r}, but that name is not {{category}}{{k}}_{{photo id}} (no digits "
+                    "before the underscore): it is a photo of its own, and its id is the whole name")
+        return f"for {name!r} you return {got!r}; the photo id differs (expected {expected!r})"
+    return None

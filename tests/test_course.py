@@ -63,6 +63,7 @@ WRONG = {
     "11.se": [(lambda a, b: np.sqrt(np.var(a) / len(a) + np.var(b) / len(b)), "n - 1"),
               (lambda a, b: np.sqrt(np.var(a, ddof=1) + np.var(b, ddof=1)), "number of seeds"),
               (lambda a, b: abs(np.mean(a) - np.mean(b)), "differs")],
+    "12.photo_id": [(lambda name: name.split("_")[0], "category"), (lambda name: name.rsplit("_", 1)[-1], "own")],
 }
 
 
