@@ -73,6 +73,7 @@
 # | 09 | a live click-segmentation widget | — |
 # | 10 | the full GPU training run | Sec. 5 |
 # | 11 | the paper's ablations rerun: which claims hold here | Sec. 5 |
+# | 12 | fine-tuning on your own masks | — |
 #
 # Sections are those of arXiv 2102.06583v1, numbered once for the whole course in
 # `ritm_lite.paper`.
