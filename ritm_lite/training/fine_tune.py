@@ -26,7 +26,11 @@ data, laid out as COCO_MVal is)::
    (:func:`ritm_lite.train.folder_split`), so the command line below holds out the same photos.
 2. Measures NoC on the held-out objects with the starting weights (the course's
    ``efficientnet_lite0_course`` by default): the automatic clicker, ZoomIn and flip, up to
-   20 clicks (:func:`~ritm_lite.evaluation.loop.evaluate_dataset`).
+   20 clicks (:func:`~ritm_lite.evaluation.loop.evaluate_dataset`). Both measurements run the
+   bare network (:func:`ritm_lite.model.checkpoint.load_checkpoint`): settings a checkpoint
+   stores for click time (the course weights' two scales and refinement pass,
+   :mod:`ritm_lite.inference.settings`) are left out of both, so the two differ by the
+   training alone; the fine-tuned checkpoint stores none.
 3. Trains from those weights with the course preset (:class:`~ritm_lite.training.trainer.Trainer`,
    iterative training with mask guidance) for ``steps`` steps or ``minutes`` minutes,
    whichever ends first, and writes ``out/checkpoints/last.pth``.
@@ -94,7 +98,8 @@ def held_out_benchmark(folder: str | Path, held_out: list[str]) -> Benchmark:
 
 def evaluate_noc(model: RITMModel, benchmark: Benchmark, max_clicks: int = 20, zoom_in: bool = True,
                  flip: bool = True, progress: bool = True, desc: str = "held-out objects") -> DatasetResult:
-    """NoC of ``model`` on ``benchmark``: the paper's protocol with ZoomIn and flip (each can be off)."""
+    """NoC of ``model`` (a bare network) on ``benchmark``: the paper's protocol with ZoomIn and
+    flip (each can be off)."""
     from ..inference import Predictor
 
     return evaluate_dataset(benchmark, Predictor(model, zoom_in=zoom_in, flip=flip), max_clicks=max_clicks,
