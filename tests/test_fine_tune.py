@@ -188,7 +188,8 @@ def test_the_training_cli_keeps_a_time_budget(folder, tmp_path, monkeypatch):
     monkeypatch.setattr(trainer_module.time, "monotonic", FakeClock())
     # the deadline is read at 30 s (+1 minute = 90 s); steps end at 60 and 90 s
     argv = ["--preset", FINE_TUNE_PRESET, "--data", str(folder), "--out", str(tmp_path), "--no-progress",
-            "--init-checkpoint", str(COURSE_CHECKPOINT), *config_to_args(SMALL, FINE_TUNE_PRESET), "--max-minutes", "1", "--max-steps", "5"]
+            "--init-checkpoint", str(COURSE_CHECKPOINT), *config_to_args(SMALL, FINE_TUNE_PRESET),
+            "--max-minutes", "1", "--max-steps", "5"]
     assert train_main(argv) == 0
     assert (tmp_path / "train.csv").read_text().count("\n") == 3  # header + 2 steps
     assert (tmp_path / "checkpoints" / "last.pth").is_file()
