@@ -73,7 +73,7 @@ def test_the_mask_rule(tmp_path):
     assert cv2.imwrite(str(tmp_path / "colour.png"), np.dstack([np.zeros((2, 2)), np.eye(2) * 255, np.zeros((2, 2))]))
     np.testing.assert_array_equal(read_mask(tmp_path / "colour.png"), np.eye(2))
     (tmp_path / "broken.png").write_bytes(b"not a png")
-    with pytest.raises(ValueError, match="cannot read mask"):
+    with pytest.raises(ValueError, match=r"cannot decode .*broken\.png"):
         read_mask(tmp_path / "broken.png")
 
 
@@ -114,9 +114,8 @@ def test_training_folders_refuse_empty_masks_when_made(tmp_path):
 def test_training_folders_refuse_a_mask_of_another_size(tmp_path):
     data = _folder(tmp_path, {"a_000000000001": _square(255)})
     cv2.imwrite(str(data / "gt" / "a_000000000001.png"), _square(255, size=(20, 48)))
-    dataset = FolderDataset(data, config=DatasetConfig(augmentation=None), seed=0)
     with pytest.raises(ValueError, match=r"a_000000000001\.png is 48x20 but its image"):
-        dataset.load(0)
+        FolderDataset(data, config=DatasetConfig(augmentation=None), seed=0)  # before any training
 
 
 def test_a_mask_without_an_image_is_an_error_not_skipped(tmp_path):
