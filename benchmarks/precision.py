@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the golden fixtures' loader
 
 from ritm_lite.data.benchmarks import load_benchmark
 from ritm_lite.data.datasets import split_by_image_id
@@ -48,8 +49,8 @@ from ritm_lite.inference import (
     ZoomInConfig,
     precision,
 )
-from ritm_lite.model.checkpoint import load_reference_fixture
 from ritm_lite.utils import PROJECT_ROOT, shared_dir
+from model_support import load_reference_fixture  # noqa: E402 (tests/model_support.py)
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 COURSE_CHECKPOINT = "ritm_lite/weights/efficientnet_lite0_course.pth"

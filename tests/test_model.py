@@ -4,12 +4,12 @@ import json
 
 import pytest
 import torch
+from model_support import load_reference_fixture
 from torch import nn
 
 import ritm_lite
 from ritm_lite.clicks import Click, points_tensor
 from ritm_lite.model import MODEL_PRESETS, Conv1S, build_model
-from ritm_lite.model.checkpoint import load_reference_fixture
 from ritm_lite.model.flops import count_flops, count_parameters
 
 PARAMETERS = {"hrnet18s": 4_220_047, "hrnet18": 10_032_019, "hrnet32": 30_951_363}

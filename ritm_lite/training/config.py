@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ritm_lite.model.ritm import ModelConfig
+    from ritm_lite.model.build import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class TrainConfig:
 
     def model_config(self) -> "ModelConfig":
         """The model preset ``model`` with this run's Conv1S starting scale."""
-        from ritm_lite.model.ritm import MODEL_PRESETS
+        from ritm_lite.model.build import MODEL_PRESETS
 
         if self.model not in MODEL_PRESETS:
             raise ValueError(f"unknown model preset {self.model!r}; choose from {sorted(MODEL_PRESETS)}")
