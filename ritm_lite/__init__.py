@@ -27,7 +27,7 @@ _EXPORTS = {
     "RITMModel": "ritm_lite.model",
     "build_model": "ritm_lite.model",
     "CheckpointError": "ritm_lite.model.checkpoint",
-    "load_checkpoint": "ritm_lite.model.checkpoint",
+    "load_checkpoint": "ritm_lite.weights.registry",  # a file, or an official checkpoint by name
     "save_checkpoint": "ritm_lite.model.checkpoint",
     "Predictor": "ritm_lite.inference",
 }
