@@ -199,6 +199,16 @@ def test_select_model_falls_back_when_every_mirror_fails(mirrors, tmp_path, monk
         select_model(NAME)  # asked for by name: an error, not a silent substitute
 
 
+def test_select_model_by_name_never_answers_another_model(tmp_path, monkeypatch):
+    from ritm_lite.weights import select_model
+
+    monkeypatch.setattr(registry, "cache_dir", lambda: tmp_path)
+    name = "coco_lvis_h18_itermask"
+    with pytest.raises(FileNotFoundError, match=f"{name}.* is not in the cache .*download=True"):
+        select_model(name, download=False)  # not the course's model under the official name
+    assert list(tmp_path.iterdir()) == []  # and nothing was fetched
+
+
 def test_the_model_package_loads_files_and_points_names_to_the_registry(tmp_path, monkeypatch):
     from ritm_lite.model.checkpoint import load_checkpoint
 
