@@ -1,6 +1,6 @@
 """Run the paper's ablations at course scale: one arm and seed at a time, resumable.
 
-Each arm (``ritm_lite.ablations.ARMS``) trains the course's EfficientNet-Lite0 model on the
+Each arm (``ritm_lite.paper_claims.ARMS``) trains the course's EfficientNet-Lite0 model on the
 COCO_MVal training split at the same budget (default 300 steps of 8 crops of 320x320 at
 image scale 0.625, the last third at the learning rate x0.1), then is scored with the
 evaluation CLI (ZoomIn, no flip) on GrabCut and on COCO_MVal's validation split. One JSON per
@@ -25,30 +25,36 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ritm_lite.ablations import ARMS, Budget, metric, run_arm  # noqa: E402
-from ritm_lite.utils import PROJECT_ROOT, shared_dir  # noqa: E402
+from benchmarks import flags  # noqa: E402
+from ritm_lite.data.locate import benchmark_folder  # noqa: E402
+from ritm_lite.paper_claims import ARMS, Budget, metric, run_arm  # noqa: E402
+from ritm_lite.utils import PROJECT_ROOT  # noqa: E402
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "ablations"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--seeds", type=flags.count(0, 2**31 - 1), nargs="+", default=[0, 1])
     defaults = Budget()
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="the steps split into this many epochs")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--crop-size", type=int, nargs=2, default=list(defaults.crop_size), metavar=("H", "W"))
-    parser.add_argument("--image-scale", type=float, default=defaults.image_scale)
-    parser.add_argument("--shared", type=Path, help="folder with data/COCO_MVal and data/GrabCut (default: ../shared)")
+    parser.add_argument("--steps", type=flags.count(1, 10**7), default=defaults.steps)
+    parser.add_argument("--epochs", type=flags.count(1, 10**6), default=defaults.epochs, help="the steps split into this many epochs")
+    parser.add_argument("--batch-size", type=flags.count(1, 4096), default=defaults.batch_size)
+    parser.add_argument("--crop-size", type=flags.count(32, 4096), nargs=2, default=list(defaults.crop_size), metavar=("H", "W"))
+    parser.add_argument("--image-scale", type=flags.number(0.1, 4.0, include_low=True), default=defaults.image_scale)
+    parser.add_argument("--data", type=Path, help="folder with COCO_MVal and GrabCut (default: where "
+                        "ritm_lite.data.locate finds COCO_MVal: $RITM_DATA, else data/)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--work", type=Path, default=PROJECT_ROOT / "runs" / "ablations", help="checkpoints")
     parser.add_argument("--progress", action="store_true", help="progress bars")
-    args = parser.parse_args()
-    shared = args.shared or shared_dir()
-    if shared is None:
-        parser.error("--shared is required (../shared is not here)")
+    args = parser.parse_args(argv)
+    if args.epochs > args.steps:
+        parser.error(f"--epochs ({args.epochs}) cannot exceed --steps ({args.steps})")
+    coco_mval = None if args.data else benchmark_folder("COCO_MVal")
+    data = args.data or (coco_mval.parent if coco_mval else None)
+    if data is None:
+        parser.error("--data is required (COCO_MVal was not found)")
     budget = Budget(steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
                     crop_size=tuple(args.crop_size), image_scale=args.image_scale)
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.processor() or platform.machine()}, "
@@ -60,7 +66,7 @@ def main() -> None:
                 print(f"{path} exists: skipped")
                 continue
             started = time.perf_counter()
-            record = run_arm(name, seed, budget, shared, args.results, args.work, progress=args.progress)
+            record = run_arm(name, seed, budget, data, args.results, args.work, progress=args.progress)
             scores = "; ".join(
                 f"{key}: NoC@85/90 {metric(record, key, 'NoC@85'):.2f}/{metric(record, key, 'NoC@90'):.2f}, "
                 f"mIoU@1 {metric(record, key, 'mIoU@1'):.3f}, mIoU@1-20 {metric(record, key, 'mIoU@1-20'):.3f}"

@@ -20,10 +20,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import flags  # noqa: E402
 from ritm_lite.model.checkpoint import load_checkpoint  # noqa: E402
 from ritm_lite.train import build_datasets  # noqa: E402
-from ritm_lite.training.config import get_preset  # noqa: E402
-from ritm_lite.utils import shared_dir  # noqa: E402
+from ritm_lite.data.locate import benchmark_folder  # noqa: E402
+from ritm_lite.training.config import TRAINING_PRESETS, get_preset  # noqa: E402
 
 
 def click_effect(checkpoint: Path, val_set, samples: int) -> tuple[list[float], list[float]]:
@@ -43,16 +44,21 @@ def click_effect(checkpoint: Path, val_set, samples: int) -> tuple[list[float], 
     return effects, ious
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", type=Path, nargs="+")
-    parser.add_argument("--preset", default="efficientnet_lite0_course", help="training preset (crops, split)")
-    parser.add_argument("--data", type=Path, help="img/ + gt/ folder (default: ../shared/data/COCO_MVal)")
-    parser.add_argument("--samples", type=int, default=6)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument("--preset", default="efficientnet_lite0_course", choices=sorted(TRAINING_PRESETS), help="training preset (crops, split)")
+    parser.add_argument("--data", type=Path, help="img/ + gt/ folder (default: COCO_MVal in $RITM_DATA, else data/)")
+    parser.add_argument("--samples", type=flags.count(1, 10_000), default=6)
+    parser.add_argument("--threads", type=flags.count(1, flags.MAX_THREADS), default=1)
+    args = parser.parse_args(argv)
+    missing = [str(c) for c in args.checkpoints if not c.is_file()]
+    if missing:
+        parser.error(f"no checkpoint file {missing[0]}")
     torch.set_num_threads(args.threads)
-    data = args.data or (shared_dir() / "data" / "COCO_MVal")
+    data = args.data or benchmark_folder("COCO_MVal")
+    if data is None:
+        parser.error("--data is required (COCO_MVal was not found)")
     _, val_set = build_datasets(data, get_preset(args.preset))
     print(f"| checkpoint | Conv1S scale | max change from the clicks (per crop) | IoU at 0.49 (per crop) |")
     print("| --- | --- | --- | --- |")

@@ -37,7 +37,9 @@ sys.path.insert(
     0, str(Path(__file__).resolve().parents[1])
 )  # run from a checkout without installing
 
-from ritm_lite import build_model
+from benchmarks import flags  # noqa: E402
+from benchmarks.timing import TimedModel  # noqa: E402
+from ritm_lite import MODEL_PRESETS, build_model
 from ritm_lite.inference import Predictor, ZoomInConfig
 
 CROP = 400  # the paper's ZoomIn size
@@ -45,12 +47,11 @@ CROP = 400  # the paper's ZoomIn size
 
 def measure(preset: str, flip: bool, device: torch.device, warmup: int, repeats: int) -> dict:
     torch.manual_seed(0)
-    model = build_model(preset)
+    model = TimedModel(build_model(preset).to(device))  # the network's time, measured around its call
     predictor = Predictor(
         model,
         zoom_in=ZoomInConfig(target_size=(CROP, CROP), skip_clicks=-1),
         flip=flip,
-        device=device,
     )
     image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     predictor.set_image(image)
@@ -63,12 +64,13 @@ def measure(preset: str, flip: bool, device: torch.device, warmup: int, repeats:
     walls, models = [], []
     for i in range(warmup + repeats):
         predictor.reset()  # same work every click: the 400x400 crop of the whole image
+        model.seconds = 0.0
         start = time.perf_counter()
         predictor.predict(coords, labels)
         wall = time.perf_counter() - start
         if i >= warmup:
             walls.append(wall)
-            models.append(predictor.last_model_seconds)
+            models.append(model.seconds)
     model_s = statistics.median(models)
     return {
         "preset": preset,
@@ -110,21 +112,17 @@ def _row(values: dict, header: bool = False) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--presets", default="hrnet18s,hrnet18")
+    parser.add_argument("--presets", type=flags.names(MODEL_PRESETS), default="hrnet18s,hrnet18")
     parser.add_argument(
-        "--devices", default="auto", help="comma list of cpu/cuda; auto = cpu (+cuda if present)"
+        "--devices", type=flags.devices, default="auto", help="comma list of cpu/cuda; auto = cpu (+cuda if present)"
     )
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--warmup", type=flags.count(0, 1000), default=3)
+    parser.add_argument("--repeats", type=flags.count(1), default=10)
+    parser.add_argument("--threads", type=flags.count(1, flags.MAX_THREADS), help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    devices = (
-        ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-        if args.devices == "auto"
-        else args.devices.split(",")
-    )
+    devices = args.devices
 
     print(
         f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, "
@@ -134,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     print("-" * len(_row({key: title for key, title, _ in COLUMNS}, header=True)))
     with torch.no_grad():
         for device in devices:
-            for preset in args.presets.split(","):
+            for preset in args.presets:
                 for flip in (False, True):
                     result = measure(preset, flip, torch.device(device), args.warmup, args.repeats)
                     print(_row(result), flush=True)

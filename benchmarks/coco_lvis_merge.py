@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import flags  # noqa: E402
 from ritm_lite.data.coco_lvis import merge_coco_lvis  # noqa: E402
 
 H, W = 480, 640
@@ -66,10 +67,10 @@ def write_files(root: Path, n_images: int, seed: int = 0) -> tuple[Path, Path]:
     return paths
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=2000)
-    args = parser.parse_args()
+    parser.add_argument("--images", type=flags.count(1, 1_000_000), default=2000)
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         coco_path, lvis_path = write_files(Path(tmp), args.images)
         start = time.perf_counter()

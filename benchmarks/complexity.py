@@ -27,19 +27,21 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from benchmarks import flags  # noqa: E402
+from ritm_lite import MODEL_PRESETS  # noqa: E402
 from ritm_lite.model.flops import complexity_markdown, complexity_table  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--presets", default="hrnet18,deeplab_r34,hrnet18s,efficientnet_lite0")
-    parser.add_argument("--size", type=int, nargs=2, default=[400, 400], metavar=("H", "W"))
+    parser.add_argument("--presets", type=flags.names(MODEL_PRESETS), default="hrnet18,deeplab_r34,hrnet18s,efficientnet_lite0")
+    parser.add_argument("--size", type=flags.count(32, flags.MAX_SIDE), nargs=2, default=[400, 400], metavar=("H", "W"))
     args = parser.parse_args(argv)
     height, width = args.size
     command = "python benchmarks/complexity.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     print(f"`{command.strip()}`; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
-    rows = complexity_table(tuple(args.presets.split(",")), height, width)
+    rows = complexity_table(tuple(args.presets), height, width)
     print(complexity_markdown(rows, height, width))
 
 

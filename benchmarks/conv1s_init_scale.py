@@ -26,6 +26,7 @@ from torch.utils.data import Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import flags  # noqa: E402
 from ritm_lite.clicks import Click, points_array  # noqa: E402
 from ritm_lite.training.config import get_preset  # noqa: E402
 from ritm_lite.training.trainer import Trainer  # noqa: E402
@@ -73,14 +74,16 @@ def train_ious(scale: float, steps: int, seed: int) -> list[float]:
         return [row["iou"] for row in trainer.log.rows["train"]]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", type=float, nargs="+", default=[0.05, 1.0])
-    parser.add_argument("--steps", type=int, default=150)
-    parser.add_argument("--block", type=int, default=25, help="steps per printed column")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument("--scales", type=flags.number(0.0, 1000.0), nargs="+", default=[0.05, 1.0])
+    parser.add_argument("--steps", type=flags.count(1, 10**6), default=150)
+    parser.add_argument("--block", type=flags.count(1, 10**6), default=25, help="steps per printed column")
+    parser.add_argument("--threads", type=flags.count(1, flags.MAX_THREADS), default=1)
+    parser.add_argument("--seed", type=flags.count(0, 2**31 - 1), default=0)
+    args = parser.parse_args(argv)
+    if args.block > args.steps:
+        parser.error(f"--block ({args.block}) cannot exceed --steps ({args.steps})")
     torch.set_num_threads(args.threads)
     blocks = range(0, args.steps, args.block)
     print(f"training IoU (mean over {args.block} steps), HRNet-W18-small from scratch, two-ellipse task, "

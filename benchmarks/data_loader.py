@@ -4,7 +4,7 @@ Measures, at the training crop size (320x480) and the original augmentation chai
 sampler:
 
 * samples/s of ``DataLoader`` over ``FolderDataset(COCO_MVal)`` with 0 and 2 workers (or over
-  generated 640x480 JPEG photos when ``../shared`` is absent);
+  generated 640x480 JPEG photos when COCO_MVal is not found: ``ritm_lite.data.locate``);
 * the time of one training step of ``hrnet18s`` (forward + NFL/BCE losses + backward + Adam)
   at the same batch size, and the samples/s that implies.
 
@@ -33,9 +33,11 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import flags  # noqa: E402
+from ritm_lite import MODEL_PRESETS  # noqa: E402
 from ritm_lite.data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset
 from ritm_lite.losses import normalized_focal_loss, sigmoid_binary_cross_entropy
-from ritm_lite.utils import shared_dir
+from ritm_lite.data.locate import benchmark_folder
 
 
 class GeneratedJpegSource:
@@ -71,11 +73,10 @@ class GeneratedJpegSource:
 
 def build_dataset(samples: int):
     config = DatasetConfig.train(crop_size=(320, 480), epoch_len=samples)
-    root = shared_dir()
-    coco_mval = None if root is None else root / "data" / "COCO_MVal"
-    if coco_mval is not None and coco_mval.is_dir():
-        return FolderDataset(coco_mval, config=config, seed=0), "COCO_MVal (../shared)"
-    print("../shared not found: using generated 640x480 JPEG photos")
+    coco_mval = benchmark_folder("COCO_MVal")  # prints which data, or what is missing
+    if coco_mval is not None:
+        return FolderDataset(coco_mval, config=config, seed=0), f"COCO_MVal ({coco_mval})"
+    print("using generated 640x480 JPEG photos instead")
     return CocoLvisDataset(GeneratedJpegSource(), config, seed=0), "generated JPEGs"
 
 
@@ -124,15 +125,17 @@ def train_step_time(batch: dict, preset: str, device: torch.device, steps: int) 
     return (time.perf_counter() - start) / steps
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--samples", type=int, default=64, help="samples per loader run")
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
-    parser.add_argument("--model", default="hrnet18s")
-    parser.add_argument("--steps", type=int, default=3, help="timed training steps")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = parser.parse_args()
+    parser.add_argument("--batch-size", type=flags.count(1, 4096), default=4)
+    parser.add_argument("--samples", type=flags.count(1, 100_000), default=64, help="samples per loader run")
+    parser.add_argument("--workers", type=flags.count(0, 64), nargs="+", default=[0, 2])
+    parser.add_argument("--model", default="hrnet18s", choices=sorted(MODEL_PRESETS))
+    parser.add_argument("--steps", type=flags.count(1, 10_000), default=3, help="timed training steps")
+    parser.add_argument("--device", type=flags.device, default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    if args.batch_size > args.samples:
+        parser.error(f"--batch-size ({args.batch_size}) cannot exceed --samples ({args.samples})")
 
     dataset, source = build_dataset(args.samples)
     device = torch.device(args.device)

@@ -59,7 +59,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from ritm_lite import build_model
+from benchmarks import flags  # noqa: E402
+from benchmarks.timing import TimedModel  # noqa: E402
+from ritm_lite import MODEL_PRESETS, build_model
 from ritm_lite.inference import Predictor, ZoomInConfig
 from ritm_lite.inference.fast import FastRITM
 from ritm_lite.inference.precision import isa_summary, native_bf16
@@ -138,10 +140,11 @@ def int8_path(model: nn.Module, float_path: Path) -> Path:
 def one_click(predictor: Predictor, inference_mode: bool) -> tuple[float, float]:
     """(predict wall time, model time) in seconds for one click from a reset predictor."""
     predictor.reset()
+    predictor.model.seconds = 0.0  # a TimedModel: the network's time, measured around its call
     start = time.perf_counter()
     with torch.inference_mode() if inference_mode else torch.no_grad():
         predictor.predict(COORDS, LABELS)
-    return time.perf_counter() - start, predictor.last_model_seconds
+    return time.perf_counter() - start, predictor.model.seconds
 
 
 def measure(
@@ -175,7 +178,7 @@ def measure(
     flops = None
     for technique in techniques:
         network = build_network(technique, model, device, threads, onnx_path)
-        predictor = Predictor(network, zoom_in=zoom, flip=True, device=device)
+        predictor = Predictor(TimedModel(network), zoom_in=zoom, flip=True)
         predictor.set_image(image)
         if flops is None:  # the plain model's work per click, the same for every row
             with FlopCounterMode(display=False) as counter:
@@ -240,29 +243,35 @@ def _row(values: dict, header: bool = False) -> str:
 
 
 def _size(text: str) -> tuple[int, int]:
+    """``400`` -> (400, 400); ``480x854`` -> (480, 854)."""
     height, _, width = text.partition("x")
-    return int(height), int(width or height)
+    side = flags.count(32, flags.MAX_SIDE)
+    return side(height), side(width or height)
+
+
+def _sizes(text: str) -> list[tuple[int, int]]:
+    """A comma list of :func:`_size` crops."""
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("give at least one size, e.g. 400 or 480x854")
+    return [_size(part.strip()) for part in parts]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--presets", default="efficientnet_lite0,hrnet18s,hrnet18")
-    parser.add_argument("--devices", default="auto", help="cpu, cuda or auto (cpu + cuda if any)")
-    parser.add_argument("--threads", default="2,1", help="CPU thread counts to run")
-    parser.add_argument("--cpu-sizes", default="400", help="ZoomIn crops on CPU: 400, 480x854")
-    parser.add_argument("--cuda-sizes", default="400,480x854", help="ZoomIn crops on CUDA")
-    parser.add_argument("--techniques", help="comma list (default: all but compile)")
+    parser.add_argument("--presets", type=flags.names(MODEL_PRESETS), default="efficientnet_lite0,hrnet18s,hrnet18")
+    parser.add_argument("--devices", type=flags.devices, default="auto", help="cpu, cuda or auto (cpu + cuda if any)")
+    parser.add_argument("--threads", type=flags.counts(1, flags.MAX_THREADS), default="2,1", help="CPU thread counts to run")
+    parser.add_argument("--cpu-sizes", type=_sizes, default="400", help="ZoomIn crops on CPU: 400, 480x854")
+    parser.add_argument("--cuda-sizes", type=_sizes, default="400,480x854", help="ZoomIn crops on CUDA")
+    parser.add_argument("--techniques", type=flags.names(dict.fromkeys(CPU_TECHNIQUES + CUDA_TECHNIQUES)), help="comma list (default: all but compile)")
     parser.add_argument("--compile", action="store_true", help="add the torch.compile rows")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--onnx-dir", default=tempfile.mkdtemp(prefix="ritm_onnx_"))
+    parser.add_argument("--warmup", type=flags.count(0, 1000), default=3)
+    parser.add_argument("--repeats", type=flags.count(1), default=15)
+    parser.add_argument("--onnx-dir", help="where ONNX files go (default: a new temporary folder)")
     args = parser.parse_args(argv)
-
-    devices = (
-        args.devices.split(",")
-        if args.devices != "auto"
-        else (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
-    )
+    args.onnx_dir = args.onnx_dir or tempfile.mkdtemp(prefix="ritm_onnx_")
+    devices = args.devices
     print(
         f"torch {torch.__version__}, {isa_summary()}; "
         f"flip + ZoomIn fixed crop; warm-up {args.warmup}, median of {args.repeats} clicks"
@@ -280,16 +289,16 @@ def main(argv: list[str] | None = None) -> None:
             )
         else:
             techniques, sizes = CPU_TECHNIQUES, args.cpu_sizes
-            thread_counts = [int(t) for t in args.threads.split(",")]
+            thread_counts = args.threads
         if args.techniques:
-            techniques = [t for t in args.techniques.split(",") if t in techniques]
+            techniques = [t for t in args.techniques if t in techniques]
         elif not args.compile:
             techniques = [t for t in techniques if t not in ("compile", "cuda_graphs")]
         for threads in thread_counts:
             torch.set_num_threads(threads)
-            for preset in args.presets.split(","):
-                for size in sizes.split(","):
-                    measure(preset, device, threads, _size(size), techniques, args)
+            for preset in args.presets:
+                for size in sizes:
+                    measure(preset, device, threads, size, techniques, args)
                     print(f"(load average {os.getloadavg()[0]:.2f})", flush=True)
 
 

@@ -25,6 +25,8 @@ import nbclient
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks import flags  # noqa: E402
 NOTEBOOKS = ROOT / "notebooks"
 
 
@@ -47,14 +49,20 @@ def run(script: Path, out: Path, timeout: int) -> tuple[float, str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("numbers", nargs="*", help="notebook numbers (default: all)")
-    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="ritm_notebooks_")))
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    parser.add_argument("--out", type=Path, help="where executed copies go (default: a new temporary folder)")
+    parser.add_argument("--timeout", type=flags.count(1, 7 * 86_400), default=3600, help="seconds per cell")
     args = parser.parse_args(argv)
+    args.out = args.out or Path(tempfile.mkdtemp(prefix="ritm_notebooks_"))
+    if args.out.is_file():
+        parser.error(f"--out must be a folder, {args.out} is a file")
     os.environ.pop("RITM_SMOKE", None)
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     scripts = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
     if args.numbers:
+        unknown = sorted(set(args.numbers) - {s.name[:2] for s in scripts})
+        if unknown:
+            parser.error(f"no notebook numbered {unknown[0]}; choose from {', '.join(s.name[:2] for s in scripts)}")
         scripts = [s for s in scripts if s.name[:2] in args.numbers]
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "

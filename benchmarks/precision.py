@@ -3,7 +3,7 @@
 Two tables (``ritm_lite.inference.precision``; the speed rows are ``benchmarks/fast_inference.py``'s):
 
 1. **The reference fixture's weights** (the original code's HRNet-W18-small and W18,
-   ``../shared/fixtures/ritm_reference``): the fixture's own input (320x480, 24 positive and
+   ``$RITM_REFERENCE``, see ``ritm_lite.data.locate``): the fixture's own input (320x480, 24 positive and
    24 negative clicks, a previous mask) through float32 eager, bf16
    (``FastRITM(model, dtype=torch.bfloat16)``) and int8 (ONNX Runtime, calibrated on the
    predictor's inputs for ``--calibration-objects`` COCO_MVal training objects, and on the
@@ -15,8 +15,9 @@ Two tables (``ritm_lite.inference.precision``; the speed rows are ``benchmarks/f
    sensitive the weights themselves are.
 2. **GrabCut with the course weights**, the paper's protocol (ZoomIn 400 px, flip, 20 clicks):
    ``python -m ritm_lite.evaluate --backend B`` for each backend, its JSON under
-   ``benchmarks/results/`` (the paper's protocol alone, without the course weights'
-   ``multi_scale``: the precisions are compared on the network, not on the predictor); NoC@85 / NoC@90 and their change against float32 with the paired
+   ``benchmarks/results/`` (the paper's protocol alone, without the settings the course weights
+   store, ``multi_scale`` and ``refine``: the network is saved without them to a temporary file
+   first, so the precisions are compared on the network, not on its wrappers); NoC@85 / NoC@90 and their change against float32 with the paired
    standard error over the 50 objects, and the largest change of the mean IoU at any click.
 
     python benchmarks/precision.py                        # both tables, ~5 min on a 2-core AVX-512 CPU
@@ -42,6 +43,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the golden fixtures' loader
 
+from benchmarks import flags  # noqa: E402
 from ritm_lite.data.benchmarks import load_benchmark
 from ritm_lite.data.datasets import split_by_image_id
 from ritm_lite.inference import (
@@ -49,11 +51,12 @@ from ritm_lite.inference import (
     ZoomInConfig,
     precision,
 )
-from ritm_lite.utils import PROJECT_ROOT, shared_dir
+from ritm_lite.evaluate import BACKENDS
+from ritm_lite.data.locate import benchmark_folder, reference_folder
+from ritm_lite.utils import PROJECT_ROOT
 from model_support import load_reference_fixture  # noqa: E402 (tests/model_support.py)
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
-COURSE_CHECKPOINT = "ritm_lite/weights/efficientnet_lite0_course.pth"
 THRESHOLD = 0.49
 
 
@@ -116,15 +119,22 @@ def paired_noc_change(reference: dict, other: dict) -> list[tuple[float, float]]
 
 
 def grabcut_table(grabcut: Path, coco_mval: Path, backends: list[str]) -> None:
-    from ritm_lite.evaluate import main as evaluate
+    import tempfile
 
+    from ritm_lite import save_checkpoint
+    from ritm_lite.evaluate import main as evaluate
+    from ritm_lite.inference import unwrap
+    from ritm_lite.weights import load_course_model
+
+    network = Path(tempfile.mkdtemp(prefix="ritm_precision_")) / "efficientnet_lite0_course_network.pth"
+    save_checkpoint(unwrap(load_course_model())[0], network, half=True)  # the same float16 weights, no stored settings
     results = {}
     for backend in backends:
         if backend == "bf16" and not precision.native_bf16():
             print("(GrabCut bf16 skipped: emulated on this CPU)")
             continue
         path = RESULTS / f"grabcut_efficientnet_lite0_course_{backend}.json"
-        command = ["--checkpoint", COURSE_CHECKPOINT, "--dataset", "GrabCut", "--data-root", str(grabcut),
+        command = ["--checkpoint", str(network), "--dataset", "GrabCut", "--data-root", str(grabcut),
                    "--backend", backend, "--json", str(path), "--quiet"]
         if backend == "int8":
             command += ["--calibration-data", str(coco_mval)]
@@ -149,24 +159,26 @@ def grabcut_table(grabcut: Path, coco_mval: Path, backends: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shared", type=Path, help="the shared folder (default: ../shared)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--calibration-objects", type=int, default=16)
-    parser.add_argument("--backends", default="eager,bf16,int8", help="GrabCut rows; the first is the reference")
+    parser.add_argument("--reference", type=Path, help="the golden outputs (default: $RITM_REFERENCE)")
+    parser.add_argument("--threads", type=flags.count(1, flags.MAX_THREADS), default=2)
+    parser.add_argument("--calibration-objects", type=flags.count(1, 10_000), default=16)
+    parser.add_argument("--backends", type=flags.names(BACKENDS), default="eager,bf16,int8", help="GrabCut rows; the first is the reference")
     parser.add_argument("--skip-fixture", action="store_true")
     parser.add_argument("--skip-grabcut", action="store_true")
     args = parser.parse_args(argv)
-    shared = args.shared or shared_dir()
-    if shared is None:
-        parser.error("--shared is required (../shared is not here)")
+    reference = args.reference or reference_folder()
+    coco_mval, grabcut = benchmark_folder("COCO_MVal"), benchmark_folder("GrabCut")
+    if coco_mval is None or (grabcut is None and not args.skip_grabcut):
+        parser.error("COCO_MVal and GrabCut are needed: set $RITM_DATA or download them into data/")
+    if reference is None and not args.skip_fixture:
+        parser.error("--reference is required for the fixture table (or --skip-fixture)")
     torch.set_num_threads(args.threads)
     print(f"{time.strftime('%Y-%m-%d', time.gmtime())}; torch {torch.__version__}, {args.threads} threads; "
           f"{precision.isa_summary()}")
-    coco_mval = shared / "data" / "COCO_MVal"
     if not args.skip_fixture:
-        fixture_table(shared / "fixtures" / "ritm_reference", coco_mval, args.calibration_objects)
+        fixture_table(reference, coco_mval, args.calibration_objects)
     if not args.skip_grabcut:
-        grabcut_table(shared / "data" / "GrabCut", coco_mval, args.backends.split(","))
+        grabcut_table(grabcut, coco_mval, args.backends)
 
 
 if __name__ == "__main__":

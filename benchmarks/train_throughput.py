@@ -10,7 +10,8 @@ trainer's default on every device) and, on CUDA, fp32 with mixed precision (bf16
     python benchmarks/train_throughput.py --presets efficientnet_lite0 --crop 448 448 --batch 8
     python benchmarks/train_throughput.py --device cuda --presets hrnet18s hrnet18 hrnet32
 
-Data: ../shared/data/COCO_MVal if present, else the generated samples in data/samples/mval.
+Data: COCO_MVal where ``ritm_lite.data.locate`` finds it ($RITM_DATA, else data/), else the
+generated samples in data/samples/mval.
 The first ``--warmup`` steps of each run are not counted.
 """
 
@@ -26,21 +27,20 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import flags  # noqa: E402
 from ritm_lite.train import build_datasets  # noqa: E402
 from ritm_lite.training.config import get_preset  # noqa: E402
 from ritm_lite.training.distributed import DistEnv  # noqa: E402
 from ritm_lite.training.trainer import Trainer  # noqa: E402
-from ritm_lite.utils import PROJECT_ROOT, shared_dir  # noqa: E402
+from ritm_lite.data.locate import benchmark_folder  # noqa: E402
+from ritm_lite.utils import PROJECT_ROOT  # noqa: E402
 
 TRAIN_PRESETS = {"hrnet18s": "hrnet18s_cocolvis_itermask", "hrnet18": "hrnet18_cocolvis_itermask",
                  "hrnet32": "hrnet32_cocolvis_itermask", "efficientnet_lite0": "efficientnet_lite0_course"}
 
 
 def data_root() -> Path:
-    root = shared_dir()
-    if root is not None and (root / "data" / "COCO_MVal").is_dir():
-        return root / "data" / "COCO_MVal"
-    return PROJECT_ROOT / "data" / "samples" / "mval"
+    return benchmark_folder("COCO_MVal") or PROJECT_ROOT / "data" / "samples" / "mval"
 
 
 def measure(preset: str, device: str, amp: bool, channels_last: bool, batch: int, crop: tuple[int, int], steps: int,
@@ -64,16 +64,16 @@ def measure(preset: str, device: str, amp: bool, channels_last: bool, batch: int
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", type=flags.device, default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--presets", nargs="+", default=["hrnet18s", "hrnet18"], choices=sorted(TRAIN_PRESETS))
-    parser.add_argument("--batch", type=int, default=None, help="default: 4 on CPU, the preset's on CUDA")
-    parser.add_argument("--crop", type=int, nargs=2, default=(320, 480))
-    parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+    parser.add_argument("--batch", type=flags.count(1, 4096), default=None, help="default: 4 on CPU, the preset's on CUDA")
+    parser.add_argument("--crop", type=flags.count(32, 4096), nargs=2, default=(320, 480))
+    parser.add_argument("--steps", type=flags.count(1, 10_000), default=4)
+    parser.add_argument("--warmup", type=flags.count(0, 1000), default=1)
+    parser.add_argument("--workers", type=flags.count(0, 64), default=2)
+    args = parser.parse_args(argv)
 
     cuda = args.device.startswith("cuda")
     precisions = [False, True] if cuda else [False]

@@ -26,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import flags  # noqa: E402
 from ritm_lite.widget.canvas import ClickSegmenter
 
 
@@ -99,10 +100,10 @@ def measure(height: int, width: int, clicks: int, seed: int = 0) -> dict[str, fl
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clicks", type=int, default=30)
-    args = parser.parse_args()
+    parser.add_argument("--clicks", type=flags.count(1, 10_000), default=30)
+    args = parser.parse_args(argv)
     print(
         f"widget overhead per click beyond predict(), {args.clicks} clicks (budget: 30 ms at 1 MP)"
     )

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -15,6 +15,8 @@
 
 # %% [markdown]
 # # 00 · Overview: interactive segmentation with RITM
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ritm-lite/ritm_lite/blob/main/notebooks/00_overview.ipynb)
 #
 # **The task.** A user wants the mask of one object in a photo. They click on it (a *positive*
 # click); the model proposes a mask; where the mask is wrong they click again — positive on a
@@ -73,32 +75,45 @@
 # | 11 | the paper's ablations rerun: which claims hold here | Sec. 5 |
 #
 # Sections are those of arXiv 2102.06583v1, numbered once for the whole course in
-# `ritm_lite.paper` (the paper's text could not be re-read offline to check them).
+# `ritm_lite.paper`.
 
 # %% [markdown]
 # ## Set-up
 #
 # **Locally**, `make course` in the repository has already created `.venv` with everything
-# (the next cell does nothing). **On Colab**, the cell below clones the repository and installs
-# the package *without* replacing Colab's own torch, then `ritm_lite.colab.setup()` does the
-# rest (the same call as in notebook 09). If you follow the course from a fork, put its address
-# in the cell (and in `pyproject.toml`'s `Repository`).
+# (the next cell only says so). **On Colab** (the badge at the top of every notebook opens it
+# there), the cell below clones the repository and installs the package *without* replacing
+# Colab's own torch, plus the one `pyproject.toml` extra the notebook needs (`EXTRA`: none here,
+# `widget` in notebook 09); then `ritm_lite.colab.setup(EXTRA)` does the rest. Every notebook
+# starts with this same cell, because Colab gives each notebook a fresh runtime. If you follow
+# the course from a fork, put its address in `pyproject.toml`'s `Repository` and in the cells
+# and badges (`tests/test_colab.py` lists any that differ).
+#
+# **Data.** The notebooks find the benchmarks with `ritm_lite.data.locate.benchmark_folder`: in
+# the folder `$RITM_DATA` names, else in the project's `data/` (where
+# `python -m ritm_lite.data.download grabcut coco-mval --root data/` puts them), else they
+# download the small ones (GrabCut 11 MB, COCO_MVal 127 MB) into `data/`. Each notebook prints
+# which data it uses; without any (offline), it says what it would download and falls back to
+# generated images.
 
 # %% tags=["colab"]
+# On Colab only: clone the course and install its package with this notebook's extra (Colab's
+# own torch stays); elsewhere `make course` installed everything and this cell only says so.
+import importlib.util
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    try:
-        import ritm_lite  # noqa: F401  (already installed in this runtime)
-    except ImportError:  # clone and install the course; Colab's own torch stays
-        REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
-        subprocess.run(["git", "clone", "--depth", "1", REPO, "/content/ritm_lite"], check=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/ritm_lite[course]"], check=True)
-        sys.path.insert(0, "/content/ritm_lite")
+EXTRA = ""  # the pyproject.toml extra this notebook needs ("" = the package alone)
+if "google.colab" in sys.modules and importlib.util.find_spec("ritm_lite") is None:
+    REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+    CLONE = "/content/ritm_lite"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE + (f"[{EXTRA}]" if EXTRA else "")],
+                   check=True)
+    sys.path.insert(0, CLONE)
 from ritm_lite import colab
 
-colab.setup(widgets=False)
+colab.setup(EXTRA)
 
 # %%
 import matplotlib.pyplot as plt
@@ -106,12 +121,14 @@ import numpy as np
 import torch
 
 import ritm_lite
-from ritm_lite.utils import default_device, shared_dir, smoke_mode
+from ritm_lite.data.locate import data_dirs, find_benchmark
+from ritm_lite.utils import default_device, smoke_mode
 
 print(f"ritm_lite {ritm_lite.__version__}, torch {torch.__version__}, device: {default_device()}")
 print("smoke mode (tiny sizes for the test suite):", smoke_mode())
-SHARED = shared_dir()
-print("shared data:", SHARED if SHARED else "not found — notebooks fall back to generated data")
+print("benchmarks are looked for in:", ", ".join(str(d) for d in data_dirs()))
+for name in ("GrabCut", "COCO_MVal"):
+    print(f"  {name}:", find_benchmark(name) or "not there yet (the notebooks that use it download it)")
 
 # %% [markdown]
 # ## The whole pipeline in one cell
@@ -153,10 +170,12 @@ plt.show()
 # %% [markdown]
 # ## What "parity" means here
 #
-# `../shared/fixtures/ritm_reference/` (beside the repository) holds outputs of the original
-# RITM code on fixed weights and inputs. The test suite — and notebook 03 — check that
-# `ritm_lite` reproduces them: same parameter counts, same `state_dict` keys (official
-# checkpoints load unchanged), same logits. So what you learn here is the real model.
+# The project's test suite holds outputs of the original RITM code on fixed weights and inputs
+# (golden outputs, not published with the course) and checks that `ritm_lite` reproduces them:
+# same parameter counts, same `state_dict` keys (official checkpoints load unchanged), same
+# logits, same clicks. Where they are not at hand — in your copy — you can check the result
+# yourself: notebook 08 loads the paper's official checkpoint (when it can be downloaded) and
+# scores it on GrabCut beside the paper's row. So what you learn here is the real model.
 
 # %% [markdown]
 # ## Exercise

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -15,6 +15,8 @@
 
 # %% [markdown]
 # # 01 · Clicks and their encoding: disks versus distance maps
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ritm-lite/ritm_lite/blob/main/notebooks/01_clicks_and_disks.ipynb)
 #
 # A network cannot read a list of coordinates directly; clicks must become image-sized maps.
 # This notebook builds RITM's encoding and the one it replaced, and shows the paper's
@@ -34,6 +36,25 @@
 # **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
+# %% tags=["colab"]
+# On Colab only: clone the course and install its package with this notebook's extra (Colab's
+# own torch stays); elsewhere `make course` installed everything and this cell only says so.
+import importlib.util
+import subprocess
+import sys
+
+EXTRA = ""  # the pyproject.toml extra this notebook needs ("" = the package alone)
+if "google.colab" in sys.modules and importlib.util.find_spec("ritm_lite") is None:
+    REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+    CLONE = "/content/ritm_lite"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE + (f"[{EXTRA}]" if EXTRA else "")],
+                   check=True)
+    sys.path.insert(0, CLONE)
+from ritm_lite import colab
+
+colab.setup(EXTRA)
+
 # %%
 import cv2
 import matplotlib.pyplot as plt
@@ -42,7 +63,8 @@ import torch
 
 from ritm_lite.clicks import Click, clicks_from_prompts, points_tensor
 from ritm_lite.model import disk_maps, distance_maps
-from ritm_lite.utils import shared_dir, show_source, smoke_mode
+from ritm_lite.data.locate import benchmark_folder
+from ritm_lite.utils import show_source, smoke_mode
 
 # %% [markdown]
 # ## 1. Clicks: `(x, y)` outside, `(row, col)` inside
@@ -107,17 +129,19 @@ show_source(distance_maps)
 # %% [markdown]
 # ## 4. The argument: what changes when one click is added?
 #
-# Take a real image (GrabCut, if `../shared` is present), one positive and one negative click,
-# then add a second positive click, and compare the positive-click channel before and after.
+# Take a real image (the first GrabCut photo: `benchmark_folder` finds GrabCut in `$RITM_DATA` or
+# `data/`, or downloads it, 11 MB; without it a generated image stands in), one positive and one
+# negative click, then add a second positive click, and compare the positive-click channel
+# before and after.
 
 # %%
 def load_example_image():
-    root = shared_dir()
-    if root is not None and (root / "data" / "GrabCut" / "data_GT").is_dir():
-        path = sorted((root / "data" / "GrabCut" / "data_GT").glob("*.jpg"))[0]
-        print("using", path.name, "from ../shared/data/GrabCut")
+    folder = benchmark_folder("GrabCut", download=not smoke_mode())  # prints which data it uses
+    if folder is not None:
+        path = sorted((folder / "data_GT").glob("*.jpg"))[0]
+        print("the photo:", path.name)
         return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-    print("../shared not found: using a generated image")
+    print("using a generated image instead")
     rows, cols = np.mgrid[:321, :481]
     img = np.stack([cols / 481, rows / 321, np.full(rows.shape, 0.4)], -1)
     img[(rows - 160) ** 2 + (cols - 240) ** 2 < 90**2] = (0.9, 0.3, 0.2)
@@ -170,17 +194,32 @@ assert changed["disks (RITM)"] < 0.01 < changed["distance maps"]
 # %% [markdown]
 # ## Exercise
 #
-# Disks make a click's effect local. Check it with a number.
+# The radius is the disk encoding's one hyper-parameter. Change it and look: how much of the
+# positive channel does one new click change at radius 2, 5 (RITM's) and 15?
 # Replace the `...` below with your answer and run the next cell: it says **right**, or
 # **not yet** with a hint.
 
 # %%
 from ritm_lite import course
 
-print(course.task("01.disk_change"))
+print(course.task("01.radius"))
 
 # %% tags=["exercise"]
-answer = ...  # exercise 01.disk_change: your answer here
+answer = ...  # exercise 01.radius: your answer here
 
 # %%
-course.check("01.disk_change", answer)
+course.check("01.radius", answer)
+
+# %% [markdown]
+# Once your answer is right, the next cell draws the positive channel after the new click at
+# three radii, with the share of pixels that changed. A disk of radius 15 on this image is a
+# large blob; a distance map is the limit of ever larger disks.
+
+# %%
+if answer is not ...:
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3))
+    for ax, radius in zip(axes, (2, 5, 15)):
+        ax.imshow(disk_maps(points_tensor([after]), H, W, radius=radius)[0, 0], cmap="gray")
+        ax.set_title(f"radius {radius}: {answer(before, after, H, W, radius):.1%} of the pixels change")
+        ax.axis("off")
+    plt.show()

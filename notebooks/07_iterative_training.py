@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -15,6 +15,8 @@
 
 # %% [markdown]
 # # 07 · Iterative training with mask guidance
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ritm-lite/ritm_lite/blob/main/notebooks/07_iterative_training.ipynb)
 #
 # The paper's central observation (Sec. 3.3): a network trained only on *randomly sampled*
 # clicks never sees the situation it meets at test time — a mask that is almost right, plus
@@ -41,6 +43,25 @@
 # **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
+# %% tags=["colab"]
+# On Colab only: clone the course and install its package with this notebook's extra (Colab's
+# own torch stays); elsewhere `make course` installed everything and this cell only says so.
+import importlib.util
+import subprocess
+import sys
+
+EXTRA = ""  # the pyproject.toml extra this notebook needs ("" = the package alone)
+if "google.colab" in sys.modules and importlib.util.find_spec("ritm_lite") is None:
+    REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+    CLONE = "/content/ritm_lite"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE + (f"[{EXTRA}]" if EXTRA else "")],
+                   check=True)
+    sys.path.insert(0, CLONE)
+from ritm_lite import colab
+
+colab.setup(EXTRA)
+
 # %%
 import time
 
@@ -51,21 +72,25 @@ import torch
 import ritm_lite
 from ritm_lite.clicks import clicks_from_points
 from ritm_lite.data.benchmarks import grabcut
+from ritm_lite.data.locate import benchmark_folder
 from ritm_lite.evaluation import evaluate_dataset, format_table, plot_miou_curves
-from ritm_lite.inference import Predictor
+from ritm_lite.inference import Predictor, unwrap
 from ritm_lite.model.pretrained import load_imagenet
 from ritm_lite.train import build_datasets
 from ritm_lite.training import click_candidates, simulate_interaction
 from ritm_lite.training.config import get_preset
 from ritm_lite.training.trainer import Trainer
-from ritm_lite.utils import PROJECT_ROOT, shared_dir, show_source, smoke_mode
-from ritm_lite.weights import DEFAULT_COURSE_WEIGHTS, load_course_model, predictor_settings
+from ritm_lite.utils import PROJECT_ROOT, show_source, smoke_mode
+from ritm_lite.weights import load_course_model
 
 SMOKE = smoke_mode()
 torch.manual_seed(0)
 torch.set_num_threads(1 if SMOKE else torch.get_num_threads())
-SHARED = shared_dir()
-DATA = SHARED / "data" / "COCO_MVal" if SHARED else PROJECT_ROOT / "data" / "samples" / "mval"
+DATA = benchmark_folder("COCO_MVal", download=not SMOKE)  # prints which data it uses
+if DATA is None:
+    DATA = PROJECT_ROOT / "data" / "samples" / "mval"
+    print(f"training on the generated samples in {DATA} instead")
+GRABCUT = benchmark_folder("GrabCut", download=not SMOKE)
 print("training data:", DATA)
 
 # %% [markdown]
@@ -97,7 +122,7 @@ train_set, val_set = build_datasets(DATA, config)
 sample = train_set[3]
 image, gt, points = sample["images"][None], sample["instances"][None], sample["points"][None]
 
-model = load_course_model()
+model, _ = unwrap(load_course_model())  # the trained network (the settings it stores are for click time)
 rng = np.random.default_rng(0)
 steps = [(torch.zeros_like(gt), points)]
 prev, pts = steps[0]
@@ -188,30 +213,31 @@ def load_weights(state):
     return model.eval()
 
 
-if SHARED is not None and (SHARED / "data" / "GrabCut").is_dir():
-    benchmark = grabcut(SHARED / "data" / "GrabCut")
+if GRABCUT is not None:
+    benchmark = grabcut(GRABCUT)
     limit, max_clicks = (2, 3) if SMOKE else (10, 20)
     results = {}
     for name, state in [("ImageNet, before training", untrained),
                         (f"after {steps_to_run} steps", trainer.model.state_dict())]:
         predictor = Predictor(load_weights(state), zoom_in=not SMOKE, flip=not SMOKE)
         results[name] = evaluate_dataset(benchmark, predictor, max_clicks=max_clicks, limit=limit, desc=name)
-    course = Predictor(load_course_model(), zoom_in=not SMOKE, flip=not SMOKE,  # the longer run's result
-                       **predictor_settings(DEFAULT_COURSE_WEIGHTS))
+    course = Predictor(load_course_model(), zoom_in=not SMOKE, flip=not SMOKE)  # the longer run's result
     results["course weights"] = evaluate_dataset(benchmark, course, max_clicks=max_clicks, limit=limit,
                                                  desc="course weights")
     print(format_table(results, "GrabCut"))
     plot_miou_curves(results, f"GrabCut (first {limit} images)")
     plt.show()
 else:
-    print("../shared/data/GrabCut is not here: skipping the NoC comparison.")
+    print("GrabCut is not here (see the data line at the top): skipping the NoC comparison.")
 
 # %% [markdown]
 # Before training, the decoder is random and the model ignores the clicks. A few CPU minutes
 # from ImageNet weights already make it follow them. The third row, the course's default
-# weights (`ritm_lite.weights`, model card `ritm_lite/weights/MODEL_CARD.md`), is a longer run
-# of exactly this code and preset on a 2-core CPU (the card gives the command, the steps and
-# the time). The paper trains 230 GPU-epochs on COCO+LVIS; notebook 10 shows that run.
+# weights (`ritm_lite.weights`, model card `ritm_lite/weights/MODEL_CARD.md`), come from the
+# same trainer and loss on a 2-core CPU, but in seven stages that start from this preset and then
+# change it: images shrunk to 62.5 %, a first click in the object's centre, 448x448 crops and
+# copy-paste (the card gives each stage's command, steps and time). The paper trains
+# 230 GPU-epochs on COCO+LVIS; notebook 10 shows that run.
 
 # %% [markdown]
 # ## Exercise

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -15,6 +15,8 @@
 
 # %% [markdown]
 # # 08 · Inference and evaluation: ZoomIn, flip, the automatic clicker, NoC
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ritm-lite/ritm_lite/blob/main/notebooks/08_inference_and_evaluation.ipynb)
 #
 # A trained RITM network is used one click at a time. Every click runs the network once on
 #
@@ -55,6 +57,25 @@
 # **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
+# %% tags=["colab"]
+# On Colab only: clone the course and install its package with this notebook's extra (Colab's
+# own torch stays); elsewhere `make course` installed everything and this cell only says so.
+import importlib.util
+import subprocess
+import sys
+
+EXTRA = ""  # the pyproject.toml extra this notebook needs ("" = the package alone)
+if "google.colab" in sys.modules and importlib.util.find_spec("ritm_lite") is None:
+    REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+    CLONE = "/content/ritm_lite"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE + (f"[{EXTRA}]" if EXTRA else "")],
+                   check=True)
+    sys.path.insert(0, CLONE)
+from ritm_lite import colab
+
+colab.setup(EXTRA)
+
 # %%
 import json
 from pathlib import Path
@@ -68,6 +89,7 @@ from scipy.ndimage import distance_transform_edt
 import ritm_lite
 from ritm_lite.clicks import Click, points_tensor
 from ritm_lite.data.benchmarks import Sample, load_benchmark
+from ritm_lite.data.locate import benchmark_folder, reference_folder
 from ritm_lite.evaluation import (
     Clicker,
     GrabCutPeer,
@@ -79,7 +101,16 @@ from ritm_lite.evaluation import (
     plot_miou_curves,
 )
 from ritm_lite.evaluation.clicker import error_regions
-from ritm_lite.inference import HorizontalFlip, LimitLongestSide, Predictor, ZoomIn, ZoomInConfig
+from ritm_lite.inference import (
+    HorizontalFlip,
+    LimitLongestSide,
+    MultiScale,
+    Predictor,
+    Refine,
+    ZoomIn,
+    ZoomInConfig,
+    unwrap,
+)
 from ritm_lite.inference.zoom_in import (
     bbox_from_mask,
     clicks_to_crop,
@@ -87,13 +118,12 @@ from ritm_lite.inference.zoom_in import (
     expand_bbox,
     object_roi,
 )
-from ritm_lite.utils import PROJECT_ROOT, shared_dir, show_source, smoke_mode
+from ritm_lite.utils import PROJECT_ROOT, show_source, smoke_mode
 from ritm_lite.weights import (
     COURSE_WEIGHTS,
     DEFAULT_COURSE_WEIGHTS,
     grabcut_evaluation,
     load_course_model,
-    predictor_settings,
     select_model,
 )
 from ritm_lite.weights.registry import OFFICIAL_CHECKPOINTS
@@ -128,7 +158,7 @@ def shrink(sample: Sample, factor: float) -> Sample:
 
 
 def generated_sample(seed: int) -> Sample:
-    """A stand-in when ../shared is absent: a coloured ellipse on a textured background."""
+    """A stand-in when GrabCut is not here: a coloured ellipse on a textured background."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[:240, :320]
     cy, cx = 120 + rng.integers(-30, 30), 160 + rng.integers(-50, 50)  # centre
@@ -142,16 +172,13 @@ def generated_sample(seed: int) -> Sample:
     return Sample(image, gt, f"generated{seed}")
 
 
-root = shared_dir()
-grabcut_root = root / "data" / "GrabCut" if root else None
-if grabcut_root is not None and grabcut_root.is_dir():
+grabcut_root = benchmark_folder("GrabCut", download=not SMOKE)  # prints which data it uses
+if grabcut_root is not None:
     benchmark = load_benchmark("GrabCut", grabcut_root)
     samples = [benchmark[i] for i in range(len(benchmark))]
-    print(f"GrabCut: {len(samples)} objects from {grabcut_root}")
 else:
     samples = [generated_sample(seed) for seed in range(6)]
-    print("../shared/data/GrabCut is not here: using 6 GENERATED images instead "
-          "(download GrabCut from its publishers for real numbers)")
+    print("using 6 GENERATED images instead: the numbers below say nothing about GrabCut")
 if SMOKE:
     samples = [shrink(s, 1 / 3) for s in samples]
 
@@ -169,7 +196,7 @@ fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
 axes[0].imshow(sample.image)
 axes[0].set_title(f"{sample.name}  {sample.image.shape[1]}x{sample.image.shape[0]}")
 axes[1].imshow(sample.gt_mask, cmap="gray", vmin=-1, vmax=1)
-axes[1].set_title("ground truth: 1 object, 0 background, -1 (grey) ignored")
+axes[1].set_title("ground truth: white object, grey background, black ignored band")
 for ax in axes:
     ax.axis("off")
 plt.show()
@@ -333,10 +360,11 @@ show_source(HorizontalFlip.inv_transform)
 # 400 px) for this reason. On the validation split, though, `max_size=400` helped its first
 # click and cost it later clicks (without ZoomIn, every click sees the shrunk photo), and it
 # helps large objects while it hurts small ones. What the validation split chose instead is a
-# course addition, not the paper's: `Predictor(model, multi_scale=320)` runs the whole photo
-# *and* a copy shrunk to 320 px and averages the two probability maps, at every click (ZoomIn's
-# 400-px crops are longer than 320 too; `ritm_lite/inference/multi_scale.py`; `MODEL_CARD.md`,
-# "Two scales at every click"); the course weights' `predictor_settings` hold it. The curve
+# course addition, not the paper's: `MultiScale(network, 320)` wraps the network so that it runs
+# the whole photo *and* a copy shrunk to 320 px and averages the two probability maps, at every
+# click (ZoomIn's 400-px crops are longer than 320 too; `ritm_lite/inference/multi_scale.py`;
+# `MODEL_CARD.md`, "Two scales at every click"); the course weights' checkpoint stores it, and
+# `load_course_model()` returns the network already wrapped. The curve
 # below is the first click's IoU (flip, no ZoomIn) against `max_size`, on the first GrabCut
 # objects:
 
@@ -345,6 +373,7 @@ show_source(LimitLongestSide.transform)
 
 # %%
 limit_objects = samples[:3] if SMOKE else samples[:10]
+network, stored_settings = unwrap(model)  # the bare network: this part compares the settings themselves
 long_side = max(max(s.image.shape[:2]) for s in limit_objects)
 sizes = [None, *[v for v in ((96, 64, 48) if SMOKE else (600, 480, 400, 320, 240)) if v < long_side]]
 
@@ -361,10 +390,10 @@ def first_click_miou(predictor: Predictor) -> float:
 
 first_click_iou = []
 for size in sizes:
-    first_click_iou.append(first_click_miou(Predictor(model, zoom_in=False, flip=True, max_size=size)))
+    first_click_iou.append(first_click_miou(Predictor(network, zoom_in=False, flip=True, max_size=size)))
     print(f"max_size {str(size):>4}: mean IoU after the first click {first_click_iou[-1]:.3f}")
 two_size = 64 if SMOKE else 320  # the course weights' multi_scale
-two_scales = first_click_miou(Predictor(model, zoom_in=False, flip=True, multi_scale=two_size))
+two_scales = first_click_miou(Predictor(MultiScale(network, two_size), zoom_in=False, flip=True))
 print(f"multi_scale {two_size}: the photo and its {two_size}-px copy averaged: {two_scales:.3f}")
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(range(len(sizes)), first_click_iou, "o-", label="one size")
@@ -388,18 +417,18 @@ plt.show()
 #
 # $$p_0 = f(I, \text{clicks}, m), \qquad p_k = f(I, \text{clicks}, p_{k-1}), \quad k = 1..n$$
 #
-# ($m$: the previous click's answer, zeros at the first click). `Predictor(model, refine=n)` does
-# this at every click (`refine_clicks=K`: the first K clicks only;
-# `ritm_lite/inference/refinement.py`). First by hand, with a plain predictor asked the same click
+# ($m$: the previous click's answer, zeros at the first click). `Refine(network, n)` wraps the
+# network to do this at every click (`ritm_lite/inference/refinement.py`); asking `predict` again
+# with the same clicks is the same thing by hand. First by hand, with a plain predictor asked the same click
 # three times, then the library's version, which must agree:
 
 # %%
 refine_sample = limit_objects[0]
 first = next_click(refine_sample.gt_mask, np.zeros(refine_sample.gt_mask.shape, bool))
-plain = Predictor(model, zoom_in=False, flip=True)
+plain = Predictor(network, zoom_in=False, flip=False)  # without flip, Refine (inside it) equals asking again
 plain.set_image(refine_sample.image)
 by_hand = [plain.predict([[first.x, first.y]], [1]) for _ in range(3)]  # p_0, p_1, p_2
-refined = Predictor(model, zoom_in=False, flip=True, refine=1)
+refined = Predictor(Refine(network, 1), zoom_in=False, flip=False)
 refined.set_image(refine_sample.image)
 np.testing.assert_allclose(refined.predict([[first.x, first.y]], [1]), by_hand[1], atol=1e-5)
 fig, axes = plt.subplots(1, 3, figsize=(10, 3))
@@ -410,19 +439,20 @@ for k, (ax, probs) in enumerate(zip(axes, by_hand)):
     ax.set_title(f"$p_{k}$: IoU {iou(refine_sample.gt_mask, probs > 0.49):.3f}")
     ax.axis("off")
 plt.show()
-show_source(Predictor.predict)
+show_source(Refine.forward)
 
 # %% [markdown]
 # Over the same GrabCut objects as above, the first click's mean IoU against the number of extra
 # passes (flip, no ZoomIn, the photo as it is). More passes keep moving the answer, not always
 # for the better: on the validation split (full protocol, clicks 1-20) one extra pass at every
 # click won, and two extra passes at the first click lost the clicks after it
-# (`MODEL_CARD.md`, "Refining each click"), so the course weights' `predictor_settings` hold
-# `refine=1`. It doubles the work of every click.
+# (`MODEL_CARD.md`, "Refining each click"), so the course weights' checkpoint stores
+# `refine: 1`. It doubles the work of every click.
 
 # %%
 refine_passes = [None, 1, 2]
-refine_iou = [first_click_miou(Predictor(model, zoom_in=False, flip=True, refine=n)) for n in refine_passes]
+refine_iou = [first_click_miou(Predictor(Refine(network, n) if n else network, zoom_in=False, flip=True))
+              for n in refine_passes]
 for n, value in zip(refine_passes, refine_iou):
     print(f"refine {n!s:>4}: mean IoU after the first click {value:.3f}")
 fig, ax = plt.subplots(figsize=(5, 3))
@@ -515,12 +545,13 @@ def naive_noc(curves, t, max_clicks=20):
     return float(np.mean(nocs)), sum(n == max_clicks for n in nocs)
 
 
-fixtures = root / "fixtures" / "ritm_reference" if root else None
+fixtures = reference_folder()  # the original's golden outputs, where $RITM_REFERENCE names them
 reference = fixtures / "ritm_eval_trajectory_reference.pt" if fixtures else None
 if reference is not None and reference.is_file():
     example = torch.load(reference, weights_only=True)["noc_example"]
 else:
-    print("../shared/fixtures is not here: using the same toy curves without the stored answer")
+    print("The original's stored answer is not here (it is not published): the toy curves are checked "
+          "against the naive count only; the GrabCut table below compares with the paper instead.")
     curves = [[0.5, 0.86, 0.91], [0.2, 0.3], [0.95]]
     example = {"all_ious": curves, "thrs": [0.85, 0.9], "max_clicks": 20}
 table = noc(example["all_ious"], example["thrs"], example["max_clicks"])
@@ -553,12 +584,11 @@ else:
 eval_samples = samples[:n_objects]
 device = "cuda" if torch.cuda.is_available() else "cpu"
 zoom_in = ZoomInConfig(target_size=ZOOM_SIZE, min_crop_size=MIN_CROP)
-network = Predictor(model, zoom_in=zoom_in, flip=True, device=device, **predictor_settings(model_name))
+network = Predictor(model.to(device), zoom_in=zoom_in, flip=True)  # with the settings its checkpoint stores
 results = {model_name: evaluate_dataset(eval_samples, network, max_clicks=max_clicks, desc=model_name)}
 for name in COURSE_WEIGHTS:  # the course's two, beside whatever MODEL chose
     if name != model_name:
-        other = Predictor(load_course_model(name), zoom_in=zoom_in, flip=True, device=device,
-                          **predictor_settings(name))
+        other = Predictor(load_course_model(name).to(device), zoom_in=zoom_in, flip=True)
         results[name] = evaluate_dataset(eval_samples, other, max_clicks=max_clicks, desc=name)
 results["OpenCV GrabCut"] = evaluate_dataset(eval_samples, GrabCutPeer(), max_clicks=max_clicks,
                                              desc="GrabCut")
@@ -601,7 +631,7 @@ plt.show()
 #
 # ```bash
 # python -m ritm_lite.evaluate --checkpoint model.pth --dataset GrabCut \
-#     --data-root ../shared/data/GrabCut --json grabcut.json --plot grabcut.png
+#     --data-root data/GrabCut --json grabcut.json --plot grabcut.png
 # python -m ritm_lite.evaluate --peer opencv-grabcut --dataset GrabCut
 # ```
 #

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -15,6 +15,8 @@
 
 # %% [markdown]
 # # 09 · A live click-segmentation widget
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ritm-lite/ritm_lite/blob/main/notebooks/09_live_widget.ipynb)
 #
 # Everything so far ran click by click in code. Here a person clicks: the image is shown in
 # an [ipycanvas](https://ipycanvas.readthedocs.io) canvas, and **each click runs one forward
@@ -60,28 +62,34 @@
 # %% [markdown]
 # ## Set-up on Colab
 #
-# Locally nothing is needed (`make course` installed everything; the cell below does nothing).
-# **On Colab**, the cell clones and installs the course (as in notebook 00), and
-# `ritm_lite.colab.setup(widgets=True)` pins **ipycanvas 0.13.2** and turns on Colab's custom
-# widget manager, without which third-party widgets do not render (why 0.13.2: see
-# `ritm_lite/colab.py`). If the widget still does not show, the last section of this notebook
-# runs the same session without widgets.
+# Locally nothing is needed (`make course` installed everything; the cell below only says so).
+# **On Colab**, the cell clones and installs the course with its `widget` extra, which pins
+# **ipycanvas 0.13.2**, and `ritm_lite.colab.setup("widget")` turns on Colab's custom widget
+# manager, without which third-party widgets do not render (why 0.13.2: see
+# `ritm_lite/colab.py`). If the widget still does not show there,
+# `ritm_lite.widget.colab_canvas.click_segmenter(predictor, image)` shows the same session in a
+# plain HTML canvas that talks to Python through `google.colab.output`, with no custom widget
+# (it chooses that canvas on Colab and the ipycanvas widget elsewhere); and the last section of
+# this notebook runs the session without any widget.
 
 # %% tags=["colab"]
+# On Colab only: clone the course and install its package with this notebook's extra (Colab's
+# own torch stays); elsewhere `make course` installed everything and this cell only says so.
+import importlib.util
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    try:
-        import ritm_lite  # noqa: F401  (already installed in this runtime)
-    except ImportError:  # clone and install the course; Colab's own torch stays
-        REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
-        subprocess.run(["git", "clone", "--depth", "1", REPO, "/content/ritm_lite"], check=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/ritm_lite[course]"], check=True)
-        sys.path.insert(0, "/content/ritm_lite")
+EXTRA = "widget"  # the pyproject.toml extra this notebook needs ("" = the package alone)
+if "google.colab" in sys.modules and importlib.util.find_spec("ritm_lite") is None:
+    REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+    CLONE = "/content/ritm_lite"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE + (f"[{EXTRA}]" if EXTRA else "")],
+                   check=True)
+    sys.path.insert(0, CLONE)
 from ritm_lite import colab
 
-colab.setup(widgets=True)
+colab.setup(EXTRA)
 
 # %%
 import json
@@ -100,8 +108,9 @@ import ritm_lite
 from ritm_lite.data.benchmarks import grabcut
 from ritm_lite.evaluation import Clicker, iou
 from ritm_lite.inference import Predictor
-from ritm_lite.utils import default_device, shared_dir, show_source, smoke_mode
-from ritm_lite.weights import predictor_settings, select_model
+from ritm_lite.data.locate import benchmark_folder
+from ritm_lite.utils import default_device, show_source, smoke_mode
+from ritm_lite.weights import select_model
 from ritm_lite.widget import (  # none of these needs ipycanvas or ipywidgets
     SegmentationState,
     coco_to_label_map,
@@ -145,18 +154,18 @@ model = model.to(default_device())
 # %% [markdown]
 # ## An image
 #
-# The first GrabCut object from `../shared` when it is there (read by the benchmark reader of
+# The first GrabCut object (found in `$RITM_DATA` or `data/`, or downloaded; read by the benchmark reader of
 # notebook 08: 1 object, 0 background, -1 the ignored band around the boundary), otherwise a
 # generated one. At smoke size (the test suite) it is shrunk so that every click is quick on a CPU.
 
 # %%
-SHARED = shared_dir()
-if SHARED is not None and (SHARED / "data" / "GrabCut" / "data_GT").is_dir():
-    sample = grabcut(SHARED / "data" / "GrabCut")[0]
+GRABCUT = benchmark_folder("GrabCut", download=not SMOKE)  # prints which data it uses
+if GRABCUT is not None:
+    sample = grabcut(GRABCUT)[0]
     image, gt_mask = sample.image, sample.gt_mask
     print(f"GrabCut {sample.name}: {image.shape[1]}x{image.shape[0]}")
 else:
-    print("../shared not found: using a generated image (a disk and a bar on a gradient)")
+    print("using a generated image instead (a disk and a bar on a gradient)")
     rows, cols = np.mgrid[:320, :480]
     inside = (cols - 300) ** 2 / 90**2 + (rows - 170) ** 2 / 70**2 <= 1
     image = np.dstack([cols * 0.4 + 40, rows * 0.5 + 30, np.full_like(rows, 90)]).astype(np.uint8)
@@ -175,17 +184,17 @@ print("image:", image.shape, image.dtype)
 # ## The widget
 #
 # `ClickSegmenter(predictor, image)` is all it takes. The predictor is `ritm_lite`'s
-# `Predictor` with the paper's inference (ZoomIn and flip averaging) and whatever settings the
-# chosen weights are used with (`predictor_settings`: for the course's weights every click
-# also at 320 px, averaged, and asked once more with its own answer as the mask; for the paper's
-# checkpoints nothing beyond the paper's protocol).
+# `Predictor` with the paper's inference (ZoomIn and flip averaging). The model arrives with the
+# settings its checkpoint stores (for the course's weights every click also at 320 px, averaged,
+# and asked once more with its own answer as the mask; for the paper's checkpoints nothing beyond
+# the paper's protocol), so the predictor needs none.
 # On a very large photo, `max_size=800` (the
 # original demo's) keeps the first click quick. Without ipycanvas the cell shows nothing: the
 # last section runs the same session without widgets.
 
 # %%
 if ClickSegmenter is not None:
-    predictor = Predictor(model, zoom_in=True, flip=True, **predictor_settings(model_name))
+    predictor = Predictor(model, zoom_in=True, flip=True)  # the model comes with its checkpoint's settings
     seg = ClickSegmenter(predictor, image, save_path="segmentation")
     mirror_state(seg)  # for the browser test (RITM_WIDGET_STATE); does nothing otherwise
     display(seg)
@@ -222,7 +231,7 @@ show_source(SegmentationState.add_click)
 # `Predictor` is used because each state owns its predictor's state.
 
 # %%
-offline = SegmentationState(Predictor(model, zoom_in=True, flip=True, **predictor_settings(model_name)), image)
+offline = SegmentationState(Predictor(model, zoom_in=True, flip=True), image)
 clicker = Clicker(gt_mask)
 masks = [np.zeros(gt_mask.shape, bool)]  # the mask after each click (none before the first)
 for _ in range(2 if SMOKE else 3):

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -15,6 +15,8 @@
 
 # %% [markdown]
 # # 10 · The full GPU training run
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ritm-lite/ritm_lite/blob/main/notebooks/10_full_gpu_training.ipynb)
 #
 # Everything the course built, at the paper's scale: the COCO+LVIS merge (notebook 05),
 # the original ITER-M schedule (230 epochs of 30,000 samples, 320x480 crops, Adam 5e-4 with the
@@ -48,6 +50,25 @@
 # **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
+# %% tags=["colab"]
+# On Colab only: clone the course and install its package with this notebook's extra (Colab's
+# own torch stays); elsewhere `make course` installed everything and this cell only says so.
+import importlib.util
+import subprocess
+import sys
+
+EXTRA = ""  # the pyproject.toml extra this notebook needs ("" = the package alone)
+if "google.colab" in sys.modules and importlib.util.find_spec("ritm_lite") is None:
+    REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+    CLONE = "/content/ritm_lite"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE + (f"[{EXTRA}]" if EXTRA else "")],
+                   check=True)
+    sys.path.insert(0, CLONE)
+from ritm_lite import colab
+
+colab.setup(EXTRA)
+
 # %%
 import json
 import os
@@ -60,7 +81,8 @@ import torch
 
 from ritm_lite.training.config import get_preset
 from ritm_lite.training.logs import read_log
-from ritm_lite.utils import PROJECT_ROOT, shared_dir, smoke_mode
+from ritm_lite.data.locate import benchmark_folder
+from ritm_lite.utils import PROJECT_ROOT, smoke_mode
 
 SMOKE = smoke_mode()
 GPUS = torch.cuda.device_count()
@@ -226,29 +248,42 @@ plt.show()
 
 # %%
 checkpoint = out / "checkpoints" / "last.pth"
-shared = shared_dir()
-grabcut_root = DATA / "GrabCut" if (DATA / "GrabCut").is_dir() else (shared / "data" / "GrabCut" if shared else None)
-if grabcut_root is not None and grabcut_root.is_dir():
+grabcut_root = benchmark_folder("GrabCut", download=FULL)  # prints which data it uses
+if grabcut_root is not None:
     extra = [] if FULL else ["--limit", "2", "--max-clicks", "2", "--no-zoom-in", "--no-flip", "--quiet"]
     run([sys.executable, "-m", "ritm_lite.evaluate", "--checkpoint", str(checkpoint), "--dataset", "GrabCut",
          "--data-root", str(grabcut_root), "--json", str(out / "grabcut.json"), *extra])
 else:
-    print("No GrabCut data here: download it with `python -m ritm_lite.data.download grabcut --root data/`.")
+    print("No evaluation without GrabCut (the line above says what a download would fetch).")
 
 # %% [markdown]
 # ## Exercise
 #
-# The original schedule counts epochs of random samples, not passes over the data.
+# The original starts Conv1S's output scale at 0.05 (`hrnet18_cocolvis_itermask`); the course's
+# CPU preset starts it at 1.0, because after 148 CPU steps at 0.05 the clicks still hardly moved
+# the output (the model card). Change the scale and look at what the clicks add to the stem at
+# the start of training.
 # Replace the `...` below with your answer and run the next cell: it says **right**, or
 # **not yet** with a hint.
 
 # %%
 from ritm_lite import course
 
-print(course.task("10.samples"))
+print(course.task("10.conv1s_scale"))
 
 # %% tags=["exercise"]
-answer = ...  # exercise 10.samples: your answer here
+answer = ...  # exercise 10.conv1s_scale: your answer here
 
 # %%
-course.check("10.samples", answer)
+course.check("10.conv1s_scale", answer)
+
+# %%
+if answer is not ...:
+    maps = (torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(0)) > 0.95).float()  # sparse click maps
+    for scale in (0.05, 1.0):
+        torch.manual_seed(0)
+        with torch.no_grad():
+            added = answer(scale).eval()(maps)
+        print(f"init_scale {scale}: the clicks add features of mean size {added.abs().mean():.4f} to the stem")
+    print("the presets:", {name: get_preset(name).conv1s_init_scale
+                           for name in ("hrnet18_cocolvis_itermask", "efficientnet_lite0_course")})

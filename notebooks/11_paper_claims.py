@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 11 · Do the paper's claims hold at course scale?
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ritm-lite/ritm_lite/blob/main/notebooks/11_paper_claims.ipynb)
+#
 # Notebooks 01-08 explained each of RITM's choices: disks, Conv1S, NFL, iterative training
 # with mask guidance, an ImageNet-pretrained backbone. The paper's evidence for them is its
 # ablations (Sec. 5: its Tables 1 and 2, and ITER-M against training without it). This
@@ -36,6 +38,25 @@
 # `python benchmarks/notebook_run_times.py`): it reads stored runs (`RUN_ARM` trains one arm,
 # about 20 minutes). **Ends with** an exercise that checks your answer (`ritm_lite.course`; solutions in `notebooks/solutions/`).
 
+# %% tags=["colab"]
+# On Colab only: clone the course and install its package with this notebook's extra (Colab's
+# own torch stays); elsewhere `make course` installed everything and this cell only says so.
+import importlib.util
+import subprocess
+import sys
+
+EXTRA = ""  # the pyproject.toml extra this notebook needs ("" = the package alone)
+if "google.colab" in sys.modules and importlib.util.find_spec("ritm_lite") is None:
+    REPO = "https://github.com/ritm-lite/ritm_lite"  # pyproject.toml's Repository (a test checks)
+    CLONE = "/content/ritm_lite"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE + (f"[{EXTRA}]" if EXTRA else "")],
+                   check=True)
+    sys.path.insert(0, CLONE)
+from ritm_lite import colab
+
+colab.setup(EXTRA)
+
 # %%
 import math
 
@@ -43,10 +64,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ritm_lite import ablations
-from ritm_lite.ablations import ARMS, CLAIMS, Budget, curves, load_results, summary, verdicts
+from ritm_lite import paper_claims as ablations
+from ritm_lite.paper_claims import ARMS, CLAIMS, Budget, curves, load_results, summary, verdicts
 from ritm_lite.model import DMFModel, NoPreviousMask
-from ritm_lite.utils import PROJECT_ROOT, shared_dir, show_source, smoke_mode
+from ritm_lite.data.locate import benchmark_folder
+from ritm_lite.utils import PROJECT_ROOT, show_source, smoke_mode
 
 SMOKE = smoke_mode()
 RUN_ARM = None  # e.g. ("conv1e", 2): train and score that arm and seed at the full budget (~20 CPU minutes)
@@ -88,7 +110,7 @@ show_source(DMFModel.forward)
 # Every arm gets the same `Budget`: steps, batch, crop, image scale, the learning-rate drop for
 # the last third, and the seed, which fixes the model's initialisation and the order of the
 # training crops. The split of COCO_MVal into training and validation objects is the course's
-# (seed 0) for every run. `ritm_lite.ablations.run_arm` trains an arm, stores its checkpoint,
+# (seed 0) for every run. `ritm_lite.paper_claims.run_arm` trains an arm, stores its checkpoint,
 # scores it with the evaluation CLI on GrabCut and on the validation split (ZoomIn, no flip:
 # half the cost), and writes one JSON. `benchmarks/ablations.py` runs it for every arm and seed.
 
@@ -105,19 +127,22 @@ print(ablations.command("conv1e", 0, Budget()))
 import tempfile
 from pathlib import Path
 
-shared = shared_dir()
-if SMOKE and shared is not None:
+# an arm trains on COCO_MVal's training split and is scored on its validation split and GrabCut
+found = [benchmark_folder(name, download=RUN_ARM is not None) for name in ("COCO_MVal", "GrabCut")]
+data = found[0].parent if None not in found and found[0].parent == found[1].parent else None
+if None not in found and data is None:
+    print("COCO_MVal and GrabCut must lie in the same folder for an arm to run")
+if SMOKE and data is not None:
     with tempfile.TemporaryDirectory() as folder:
         tiny = Budget(steps=2, epochs=2, batch_size=2, crop_size=(64, 64))
-        record = ablations.run_arm("random_clicks", 0, tiny, shared, Path(folder) / "results", Path(folder) / "work",
+        record = ablations.run_arm("random_clicks", 0, tiny, data, Path(folder) / "results", Path(folder) / "work",
                                    limit=2, max_clicks=2)
     print("tiny arm:", record["command"], "->", {k: v["table"]["NoC@90"] for k, v in record["evaluate"].items()})
-elif RUN_ARM is not None and shared is not None:
-    record = ablations.run_arm(*RUN_ARM, Budget(), shared, RESULTS, PROJECT_ROOT / "runs" / "ablations", progress=True)
+elif RUN_ARM is not None and data is not None:
+    record = ablations.run_arm(*RUN_ARM, Budget(), data, RESULTS, PROJECT_ROOT / "runs" / "ablations", progress=True)
     print(record["command"], "->", {k: v["table"] for k, v in record["evaluate"].items()})
 else:
-    print("No arm run here" + (" (../shared, with COCO_MVal, is not here)" if shared is None else
-                               ": set RUN_ARM to train one"))
+    print("No arm run here" + (" (it needs COCO_MVal and GrabCut)" if data is None else ": set RUN_ARM to train one"))
 
 # %% [markdown]
 # ## The stored runs
@@ -126,7 +151,6 @@ else:
 # mIoU@1 is the mean IoU after the first click, mIoU@1-20 the mean of the whole curve.
 #
 # **The paper's numbers.** This table states which arm the paper ranks first, not its numbers:
-# the paper's text was not reachable from the machines that built the course (no internet), and
 # its ablations train other models on other data, so only the direction of each claim can be
 # compared. Fill in the numbers from the paper's Tables 1 and 2 as you read it.
 #
@@ -227,7 +251,8 @@ for claim in CLAIMS:
 # 0.20, then 0.48) or not at all (seed 1: 0.31, then 0.26), and Conv1E's stays flat
 # near 0.24, while distance maps reach 0.6 by the second click. One reading, a hypothesis tested
 # below: after 300 steps the network follows the clicks only where they reach it
-# strongly. In the base the disks pass through Conv1S, whose output starts scaled by 0.05, and
+# strongly. In the base the disks pass through Conv1S, whose output scale starts at 1.0 (the
+# course preset's departure from the original's 0.05, `ritm_lite/training/config.py`), and
 # in Conv1E through a convolution at the backbone's rate (x0.1); DMF feeds the same disks into
 # the input at the full rate, and distance maps give Conv1S a signal over the whole image
 # instead of disks of radius 5. The paper compares converged models, where the local disks and

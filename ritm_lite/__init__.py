@@ -10,6 +10,11 @@ model (click encoding, Conv1S, HRNet+OCR) -> loss -> iterative training -> predi
 >>> model = ritm_lite.load_checkpoint("hrnet18s_cocolvis_itermask_3p.pth")  # doctest: +SKIP
 >>> predictor = ritm_lite.Predictor(model)               # SAM-style: set_image, predict
 
+``ritm_lite.load_checkpoint`` gives a checkpoint ready to predict with: the network wrapped in the
+settings the file stores (:mod:`ritm_lite.inference.settings`, applied by
+:func:`ritm_lite.weights.load_checkpoint`); the bare trained network, for
+training or export, is ``ritm_lite.model.checkpoint.load_checkpoint``.
+
 The names below are imported on first use, so command lines that need no model (the
 COCO+LVIS converter, the downloader) start without loading torch.
 """
@@ -27,7 +32,7 @@ _EXPORTS = {
     "RITMModel": "ritm_lite.model",
     "build_model": "ritm_lite.model",
     "CheckpointError": "ritm_lite.model.checkpoint",
-    "load_checkpoint": "ritm_lite.weights.registry",  # a file, or an official checkpoint by name
+    "load_checkpoint": "ritm_lite.weights",
     "save_checkpoint": "ritm_lite.model.checkpoint",
     "Predictor": "ritm_lite.inference",
 }

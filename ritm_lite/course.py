@@ -74,15 +74,14 @@ def judge(key: str, answer: Any) -> str | None:
         return f"your answer raised {type(err).__name__}: {err}"
 
 
-def check(key: str, answer: Any) -> bool:
+def check(key: str, answer: Any) -> None:
     """Print whether ``answer`` solves exercise ``key`` ("right", or "not yet" and a hint).
 
-    Returns:
-        ``True`` when the answer is right. A wrong answer never raises, so "Run All" goes on.
+    Returns nothing, so the notebook cell shows that one line and no bare ``True``/``False``
+    (:func:`judge` gives the verdict as a value). A wrong answer never raises, so "Run All" goes on.
     """
     hint = judge(key, answer)
     print(f"{RIGHT} ({key})" if hint is None else f"{NOT_YET} ({key}): {hint}")
-    return hint is None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -127,24 +126,32 @@ def _row_col(answer: Callable) -> str | None:
 
 
 @_exercise(
-    "01.disk_change",
-    "A positive click at (x, y) = (100, 60) is already on a 160x240 image. A second positive "
-    "click lands at (200, 120). How many pixels of the positive disk map (radius 5) change? "
-    "`answer` is that number.",
+    "01.radius",
+    "Change the click radius and look. Write `answer(before, after, height, width, radius)`: the "
+    "share (0..1) of the pixels of the positive-click channel (`disk_maps(...)[0, 0]`) that change "
+    "when the clicks go from `before` to `after` (lists of `Click`), for disks of radius `radius`. "
+    "Then redraw the figure above with radius 15 and 2: how far from a click does a disk reach?",
 )
-def _disk_change(answer: Any) -> str | None:
+def _radius(answer: Callable) -> str | None:
     from ritm_lite.clicks import Click, points_tensor
     from ritm_lite.model import disk_maps
 
-    one = [Click(100, 60, True, 0)]
-    two = one + [Click(200, 120, True, 1)]
-    maps = [disk_maps(points_tensor([c]), 160, 240, radius=5.0)[0, 0] for c in (one, two)]
-    expected = int((maps[0] != maps[1]).sum())
-    if int(answer) == expected:
-        return None
-    if int(answer) == 160 * 240:
-        return "that is what a distance map does (every pixel moves); a disk map only changes near the new click"
-    return "count the pixels (r, c) with (r - 120)^2 + (c - 200)^2 <= 5^2"
+    rng = _rng("01")
+    height, width = 60, 90
+    for radius in (2.0, 5.0, 12.0):
+        x, y = (float(v) for v in rng.integers(10, 50, 2))
+        before = [Click(x, y, True, 0), Click(80.0, 50.0, False, 1)]
+        after = before + [Click(float(rng.integers(5, 85)), float(rng.integers(5, 55)), True, 2)]
+        maps = [disk_maps(points_tensor([c]), height, width, radius=radius)[0, 0] for c in (before, after)]
+        expected = float((maps[0] != maps[1]).float().mean())
+        got = float(answer(list(before), list(after), height, width, radius))
+        if np.isclose(got, expected * height * width):
+            return "that is a count of pixels: divide by height x width for the share"
+        if not np.isclose(got, expected, atol=1e-6):
+            if radius != 5.0:
+                return f"for radius {radius} the share is not {got:.4f}: pass `radius=radius` to disk_maps"
+            return f"the share for radius {radius} is not {got:.4f}: compare channel 0 before and after"
+    return None
 
 
 @_exercise(
@@ -214,38 +221,66 @@ def _nfl(answer: Callable) -> str | None:
     return None
 
 
+def _instance(mask: np.ndarray, kind: str, ann_id: int) -> Any:
+    from pycocotools import mask as mask_utils
+
+    from ritm_lite.data.merged_format import InstanceMask
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    bbox = tuple(float(v) for v in mask_utils.toBbox(rle))
+    return InstanceMask(rle, int(mask_utils.area(rle)), bbox, kind, ann_id, 1)
+
+
 @_exercise(
-    "05.box_iou",
-    "Write `answer(a, b)`: the IoU of two boxes given as COCO's (x, y, width, height).",
+    "05.threshold",
+    "Change the replacement threshold and look. Write `answer(coco_masks, lvis_masks, threshold)`: "
+    "how many of one photo's COCO masks LVIS replaces when the box IoU *and* the mask IoU must both "
+    "exceed `threshold` (`merge_image` with a `MergeConfig` whose other fields keep their "
+    "defaults). Then run it on the sample photos above for 0.5, 0.7, 0.8 and 0.95: which pairs "
+    "change side?",
 )
-def _box_iou(answer: Callable) -> str | None:
+def _threshold(answer: Callable) -> str | None:
+    from ritm_lite.data.coco_lvis import MergeConfig, merge_image
+
     rng = _rng("05")
-    for _ in range(20):
-        a = [float(v) for v in (*rng.uniform(0, 50, 2), *rng.uniform(1, 40, 2))]
-        b = [float(v) for v in (*rng.uniform(0, 50, 2), *rng.uniform(1, 40, 2))]
-        width = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-        height = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-        inter = width * height
-        expected = inter / (a[2] * a[3] + b[2] * b[3] - inter)
-        hint = _close(float(answer(list(a), list(b))), expected, f"IoU of {a} and {b}", atol=1e-6)
-        if hint is not None:
-            return hint + " (boxes are (x, y, width, height), not corner pairs)"
+    rows, cols = np.mgrid[:80, :80]
+    coco, lvis = [], []
+    for k in range(6):  # pairs of the same object, each LVIS mask a little different
+        cy, cx, r = rng.integers(15, 65), rng.integers(15, 65), rng.integers(6, 14)
+        coco.append(_instance((rows - cy) ** 2 + (cols - cx) ** 2 <= r**2, "coco", k))
+        grown = r + rng.uniform(0, 5)
+        lvis.append(_instance((rows - cy) ** 2 + (cols - cx - rng.integers(0, 4)) ** 2 <= grown**2, "lvis", 100 + k))
+    counts = set()
+    for threshold in (0.3, 0.6, 0.75, 0.9):
+        config = MergeConfig(replace_box_iou=threshold, replace_mask_iou=threshold)  # the rest as default
+        expected = len(merge_image(coco, lvis, config).replaced)
+        counts.add(expected)
+        got = int(answer(list(coco), list(lvis), threshold))
+        if got != expected:
+            return (f"at threshold {threshold}, {expected} COCO masks are replaced, not {got}: set both "
+                    "replace_box_iou and replace_mask_iou, and count merge_image(...).replaced")
+    assert len(counts) > 1, "the check's masks must tell thresholds apart"
     return None
 
 
 @_exercise(
-    "06.errors",
-    "Write `answer(gt_mask, pred_mask)`: the (false negatives, false positives) bool maps the "
-    "clicker chooses from; gt_mask is 1 object, 0 background, -1 ignored.",
+    "06.click_count",
+    "Change the sampler's gamma and look. A training sample gets 1 + k positive clicks, k drawn with "
+    "P(k) = gamma^k / sum_j gamma^j for k = 0 .. max_num_points - 1 (`click_count_probs`). Write "
+    "`answer(max_num_points, gamma)`: the expected number of positive clicks. Then plot P(k) for gamma "
+    "0.5, 0.8 (the original's configs) and 0.95: how many samples teach the model with one click only?",
 )
-def _errors(answer: Callable) -> str | None:
-    from ritm_lite.evaluation.clicker import error_regions
+def _click_count(answer: Callable) -> str | None:
+    from ritm_lite.data.points_sampler import click_count_probs
 
-    gt, pred = _labels_and_prediction("06", 24, ignored=0.1)
-    got = answer(gt.copy(), pred.copy())
-    for name, mine, theirs in zip(("false negatives", "false positives"), got, error_regions(gt, pred)):
-        if np.asarray(mine).shape != theirs.shape or not np.array_equal(np.asarray(mine, bool), theirs):
-            return f"your {name} differ; remember that ignored pixels (-1) are neither"
+    for num, gamma in ((24, 0.8), (24, 0.5), (5, 0.95), (1, 0.7)):
+        probs = click_count_probs(num, gamma)
+        expected = 1.0 + float((np.arange(num) * probs).sum())
+        got = float(answer(num, gamma))
+        if np.isclose(got, expected - 1.0):
+            return "that is the mean of k: the sampler always places the first click, so add 1"
+        if not np.isclose(got, expected, rtol=1e-6):
+            return f"for max_num_points {num}, gamma {gamma}: {got:.4f} is not the mean of 1 + k"
     return None
 
 
@@ -315,20 +350,33 @@ def _iou(answer: Callable) -> str | None:
 
 
 @_exercise(
-    "10.samples",
-    "How many training samples does the original HRNet-W18 ITER-M schedule draw in total? "
-    "`answer` is that number (use the training preset, not the paper's text).",
+    "10.conv1s_scale",
+    "Change Conv1S's starting scale and look. Write `answer(init_scale)`: a new Conv1S on the three "
+    "click maps whose learnable output scale starts at `init_scale`. Then compare the features it adds "
+    "to the stem at the original's 0.05 and at the course preset's 1.0 (the cell below does).",
 )
-def _samples(answer: Any) -> str | None:
-    from ritm_lite.training.config import get_preset
+def _conv1s_scale(answer: Callable) -> str | None:
+    from ritm_lite.model import Conv1S
 
-    config = get_preset("hrnet18_cocolvis_itermask")
-    expected = config.epochs * config.epoch_len
-    if int(answer) == expected:
-        return None
-    if int(answer) == 55 * config.epoch_len:
-        return "that uses the paper's 55 epochs; the code trains for `epochs` of `epoch_len` samples"
-    return "an epoch here is `epoch_len` random samples; multiply by the number of epochs"
+    maps = torch.from_numpy((_rng("10").random((2, 3, 32, 48)) > 0.9).astype(np.float32))
+    outputs = {}
+    for scale in (0.05, 1.0, 0.3):
+        torch.manual_seed(0)
+        branch = answer(scale)
+        if not isinstance(branch, Conv1S):
+            return f"answer({scale}) must return a Conv1S module, got {type(branch).__name__}"
+        with torch.no_grad():
+            outputs[scale] = branch.eval()(maps)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        reference = Conv1S().eval()(maps)  # the original's 0.05
+    if tuple(outputs[1.0].shape) != tuple(reference.shape):
+        return f"the branch gives {tuple(outputs[1.0].shape)}, expected {tuple(reference.shape)}: keep 3 input channels"
+    for scale, out in outputs.items():
+        hint = _close(out, reference * (scale / 0.05), f"the output at init_scale {scale}", atol=1e-6)
+        if hint is not None:
+            return hint + ": pass init_scale to Conv1S"
+    return None
 
 
 @_exercise(

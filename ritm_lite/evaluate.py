@@ -1,7 +1,7 @@
 """Command line: evaluate a model (or the OpenCV GrabCut peer) on a benchmark, NoC protocol.
 
     python -m ritm_lite.evaluate --checkpoint model.pth --dataset GrabCut \\
-        --data-root ../shared/data/GrabCut --json grabcut.json   # and grabcut.png
+        --data-root data/GrabCut --json grabcut.json   # and grabcut.png
     # random weights, a smoke run:
     python -m ritm_lite.evaluate --preset hrnet18s --dataset GrabCut --limit 5 --max-clicks 5
     python -m ritm_lite.evaluate --peer opencv-grabcut --dataset GrabCut
@@ -11,7 +11,9 @@ writes a JSON file (protocol, table, mIoU per click, every object's IoU curve an
 and an mIoU-vs-clicks plot: by default ``<dataset>_<method>.json`` in the current folder
 with the plot beside it (``.png``); ``--json`` and ``--plot`` name them. The protocol is
 the paper's: automatic clicker, threshold 0.49, up to 20 clicks, stop at IoU 0.9, ZoomIn
-(400 px, 600 px on DAVIS) and flip averaging.
+(400 px, 600 px on DAVIS) and flip averaging. Settings a checkpoint is meant to be run with
+(two scales, refinement: its ``meta["inference"]``) are applied from the checkpoint itself
+(:mod:`ritm_lite.inference.settings`); there are no flags for them.
 """
 
 from __future__ import annotations
@@ -20,29 +22,20 @@ import argparse
 import json
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from ritm_lite.data.benchmarks import BENCHMARKS, PAPER_ZOOM_IN_TARGET_SIZE, load_benchmark
-from ritm_lite.data.datasets import split_by_image_id
-from ritm_lite.evaluation import (
-    DatasetResult,
-    GrabCutPeer,
-    evaluate_dataset,
-    format_table,
-    plot_miou_curves,
-)
-from ritm_lite.inference import Predictor, ZoomInConfig
-from ritm_lite.utils import default_device, shared_dir
+from ritm_lite.data.benchmarks import BENCHMARKS, PAPER_ZOOM_IN_TARGET_SIZE
+from ritm_lite.data.locate import benchmark_folder
+from ritm_lite.evaluation import DatasetResult, GrabCutPeer, evaluate_dataset, format_table, plot_miou_curves
+from ritm_lite.evaluation.benchmark import benchmark_samples
+from ritm_lite.inference import InferenceSettings, Predictor, ZoomInConfig, unwrap
+from ritm_lite.inference.backends import BACKENDS, with_backend
+from ritm_lite.utils import default_device
 
 PEERS = ("opencv-grabcut",)
-BACKENDS = ("eager", "fast", "bf16", "onnxruntime", "int8")
-"""How the network runs: as trained; ``optimize_for_inference``; that under bf16 autocast;
-exported to ONNX Runtime; ONNX Runtime statically quantised to int8
-(:mod:`ritm_lite.inference.precision`)."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -64,7 +57,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--dataset", default="GrabCut", choices=sorted(BENCHMARKS), help="benchmark name"
     )
     parser.add_argument(
-        "--data-root", type=Path, help="benchmark folder (default: ../shared/data/<dataset>)"
+        "--data-root", type=Path, help="benchmark folder (default: $RITM_DATA/<dataset>, else data/<dataset>)"
     )
     parser.add_argument(
         "--json",
@@ -105,20 +98,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="shrink what the network sees to this long side (LimitLongestSide; default: never)",
     )
     parser.add_argument(
-        "--multi-scale", type=int, metavar="N",
-        help="also run the network on a copy shrunk to this long side whenever it sees a longer "
-             "input (under ZoomIn: the first click) and average the two (MultiScale; default: never)",
-    )
-    parser.add_argument(
-        "--refine", type=int, metavar="N",
-        help="ask each click N more times, each pass seeing the last answer as its previous mask "
-             "(MaskRefinement; default: one pass per click)",
-    )
-    parser.add_argument(
-        "--refine-clicks", type=int, metavar="K",
-        help="with --refine: refine the first K clicks only (default: every click)",
-    )
-    parser.add_argument(
         "--backend", choices=BACKENDS, default="eager",
         help="run the network as trained (eager), optimize_for_inference (fast), that in bf16 "
              "(emulated, slowly, on CPUs without native bf16), ONNX Runtime, or ONNX Runtime int8 "
@@ -127,7 +106,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--calibration-data", type=Path,
         help="--backend int8: img/ + gt/ folder whose training split (--val-fraction, --split-seed) "
-             "calibrates the activation ranges (default: ../shared/data/COCO_MVal)",
+             "calibrates the activation ranges (default: $RITM_DATA/COCO_MVal, else data/COCO_MVal)",
     )
     parser.add_argument(
         "--calibration-objects", type=int, default=16,
@@ -140,10 +119,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.data_root is None:
-        root = shared_dir()
-        if root is None:
-            parser.error("--data-root is required (../shared/data is not here)")
-        args.data_root = root / "data" / args.dataset
+        args.data_root = benchmark_folder(args.dataset)  # prints which data, or what is missing
+        if args.data_root is None:
+            parser.error(f"--data-root is required ({args.dataset} was not found)")
     if args.max_clicks < 1:
         parser.error("--max-clicks must be at least 1")
     if not 0.0 < args.pred_thr < 1.0:
@@ -155,25 +133,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.backend in ("onnxruntime", "int8") and args.device not in (None, "cpu"):
         parser.error(f"--backend {args.backend} runs on the CPU; drop --device {args.device}")
     if args.backend == "int8" and args.calibration_data is None:
-        root = shared_dir()
-        if root is None:
-            parser.error("--backend int8 needs --calibration-data (../shared/data is not here)")
-        args.calibration_data = root / "data" / "COCO_MVal"
+        args.calibration_data = benchmark_folder("COCO_MVal")
+        if args.calibration_data is None:
+            parser.error("--backend int8 needs --calibration-data (COCO_MVal was not found)")
     if args.backend != "int8" and args.calibration_data is not None:
         parser.error("--calibration-data applies to --backend int8 only")
-    for flag in ("limit", "zoom_in_size", "max_size", "multi_scale", "refine", "refine_clicks", "calibration_objects"):
+    for flag in ("limit", "zoom_in_size", "max_size", "calibration_objects"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
     if args.zoom_in_skip_clicks is not None and args.zoom_in_skip_clicks < -1:
         parser.error(f"--zoom-in-skip-clicks must be -1 or more, got {args.zoom_in_skip_clicks}")
     zoom_flags = [f for f in ("zoom_in_size", "zoom_in_skip_clicks") if getattr(args, f) is not None]
-    if args.refine_clicks is not None and args.refine is None:
-        parser.error("--refine-clicks says which clicks --refine refines: give --refine N too")
-    network_flags = (args.max_size, args.multi_scale, args.refine, args.refine_clicks)
-    if args.peer and (zoom_flags or any(value is not None for value in network_flags)):
-        parser.error("--zoom-in-size, --zoom-in-skip-clicks, --max-size, --multi-scale and --refine(-clicks) "
-                     "apply to a network, not to --peer")
+    if args.peer and (zoom_flags or args.max_size is not None):
+        parser.error("--zoom-in-size, --zoom-in-skip-clicks and --max-size apply to a network, not to --peer")
     if args.no_zoom_in and zoom_flags:
         flag = "--" + zoom_flags[0].replace("_", "-")
         parser.error(f"{flag} sets ZoomIn: drop it or --no-zoom-in")
@@ -182,8 +155,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def method_name(args: argparse.Namespace) -> str:
-    """A short row name for the table."""
+def method_name(args: argparse.Namespace, settings: InferenceSettings | None = None) -> str:
+    """A short row name for the table (``settings``: those the checkpoint stores, e.g. ``ms320``)."""
     if args.peer:
         return args.peer
     name = args.checkpoint.stem if args.checkpoint else f"{args.preset} (random)"
@@ -192,23 +165,23 @@ def method_name(args: argparse.Namespace) -> str:
         extras.append(f"skip{zoom_in_skip_clicks(args)}")
     if args.max_size is not None:
         extras.append(f"max{args.max_size}")
-    if args.multi_scale is not None:
-        extras.append(f"ms{args.multi_scale}")
-    if args.refine is not None:
-        extras.append(f"refine{args.refine}" + (f"x{args.refine_clicks}" if args.refine_clicks else ""))
+    if settings is not None and settings.multi_scale is not None:
+        extras.append(f"ms{settings.multi_scale}")
+    if settings is not None and settings.refine is not None:
+        extras.append(f"refine{settings.refine}")
     if args.backend != "eager":
         extras.append(args.backend)
     return f"{name}+{'+'.join(extras)}" if extras else name
 
 
-def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+def output_paths(args: argparse.Namespace, settings: InferenceSettings | None = None) -> tuple[Path, Path]:
     """``(json, plot)`` paths: ``--json`` / ``--plot``, else ``./<dataset>_<method>.json|png``.
 
     The method part is :func:`method_name` with every run of characters other than
     letters, digits, ``.`` and ``-`` replaced by ``_`` (``hrnet18s (random)+zoom+flip`` ->
     ``hrnet18s_random_zoom_flip``).
     """
-    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", method_name(args)).strip("_")
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", method_name(args, settings)).strip("_")
     json_path = args.json or Path(f"{args.dataset}_{slug}.json")
     return json_path, args.plot or json_path.with_suffix(".png")
 
@@ -226,54 +199,29 @@ def check_writable(path: Path) -> None:
 
 
 def build_predictor(args: argparse.Namespace):
-    """The model's :class:`Predictor` (or the peer) described by the arguments."""
+    """The model's :class:`Predictor` (or the peer) described by the arguments: the checkpoint
+    loaded with its stored settings (``ritm_lite.load_checkpoint``), run by ``--backend``."""
     if args.peer == "opencv-grabcut":
         return GrabCutPeer()
     import ritm_lite
 
     device = torch.device(args.device) if args.device else default_device()
+    if args.backend in ("onnxruntime", "int8"):
+        device = torch.device("cpu")
     if args.checkpoint is not None:
         model = ritm_lite.load_checkpoint(args.checkpoint, map_location="cpu")
     else:
         torch.manual_seed(args.seed)
         model = ritm_lite.build_model(args.preset)
-    if args.backend in ("onnxruntime", "int8"):
-        device = torch.device("cpu")
     size = args.zoom_in_size or PAPER_ZOOM_IN_TARGET_SIZE.get(args.dataset, 400)
     zoom_in = None if args.no_zoom_in else ZoomInConfig(target_size=size, skip_clicks=zoom_in_skip_clicks(args))
-    settings = dict(zoom_in=zoom_in, flip=not args.no_flip, max_size=args.max_size, multi_scale=args.multi_scale,
-                    refine=args.refine, refine_clicks=args.refine_clicks)
-    network = backend_network(model.to(device).eval(), args, settings)
-    return Predictor(network, **settings)
-
-
-def backend_network(model: torch.nn.Module, args: argparse.Namespace, settings: dict) -> torch.nn.Module:
-    """``model`` as ``--backend`` runs it (int8: calibrated with the predictor ``settings``)."""
-    from ritm_lite.inference import FastRITM, OnnxRuntimeModel, export_onnx, optimize_for_inference
-    from ritm_lite.inference import precision
-
-    if args.backend == "eager":
-        return model
-    if args.backend == "fast":
-        return optimize_for_inference(model)
-    if args.backend == "bf16":
-        if next(model.parameters()).device.type == "cpu" and not precision.native_bf16():
-            print(f"note: {precision.isa_summary()}: bf16 is emulated here, so this measures its "
-                  "accuracy, slowly, not its speed")
-        return FastRITM(model, dtype=torch.bfloat16)
-    threads = torch.get_num_threads()
-    with tempfile.TemporaryDirectory(prefix="ritm_eval_") as folder:  # the session keeps the graph
-        path = export_onnx(model, Path(folder) / "model.onnx")
-        if args.backend == "int8":
-            data = load_benchmark("COCO_MVal", args.calibration_data)
-            train_names, _ = split_by_image_id(data.names, args.val_fraction, seed=args.split_seed)
-            calibration = precision.calibration_inputs(
-                model, data.subset(train_names), objects=args.calibration_objects, **settings
-            )
-            print(f"int8: calibrated on {len(calibration)} network inputs of "
-                  f"{min(args.calibration_objects, len(train_names))} training objects; {precision.isa_summary()}")
-            path = precision.quantize_onnx(path, Path(folder) / "model.int8.onnx", calibration)
-        return OnnxRuntimeModel(path, threads=threads)
+    options = dict(zoom_in=zoom_in, flip=not args.no_flip, max_size=args.max_size)
+    calibration = None
+    if args.backend == "int8":
+        calibration = benchmark_samples("COCO_MVal", args.calibration_data, "train", args.val_fraction, args.split_seed)
+        print(f"int8: calibrating on {min(args.calibration_objects, len(calibration))} training objects")
+    network = with_backend(model.to(device).eval(), args.backend, calibration, args.calibration_objects, options)
+    return Predictor(network, **options)
 
 
 def zoom_in_skip_clicks(args: argparse.Namespace) -> int:
@@ -286,25 +234,24 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
 
     The files go where :func:`output_paths` says; their paths are printed after the table.
     """
-    json_path, plot_path = output_paths(args)
+    settings = unwrap(predictor.model)[1] if isinstance(predictor, Predictor) else None
+    json_path, plot_path = output_paths(args, settings)
     for path in (json_path, plot_path):  # found unwritable now, not after the whole run
         check_writable(path)
-    samples = load_benchmark(args.dataset, args.data_root)
+    samples = benchmark_samples(args.dataset, args.data_root, args.training_split, args.val_fraction, args.split_seed)
     if args.training_split is not None:
-        train_names, val_names = split_by_image_id(samples.names, args.val_fraction, seed=args.split_seed)
-        samples = samples.subset(train_names if args.training_split == "train" else val_names)
         print(f"{args.dataset}, the training CLI's {args.training_split} split: {len(samples)} objects")
     result = evaluate_dataset(
         samples,
         predictor,
+        desc=f"{args.dataset} objects",
         target_iou=args.target_iou,
         pred_thr=args.pred_thr,
         max_clicks=args.max_clicks,
         limit=args.limit,
         progress=not args.quiet,
-        desc=f"{args.dataset} objects",
     )
-    name = method_name(args)
+    name = method_name(args, settings)
     print(format_table({name: result}, args.dataset))
     if args.preset:
         print(
@@ -323,9 +270,7 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
         "flip": not args.no_flip and not args.peer,
         "zoom_in_skip_clicks": None if args.no_zoom_in or args.peer else zoom_in_skip_clicks(args),
         "max_size": args.max_size,
-        "multi_scale": args.multi_scale,
-        "refine": args.refine,
-        "refine_clicks": args.refine_clicks,
+        "inference": settings.to_meta() if settings is not None else None,  # the checkpoint's stored settings
         "backend": None if args.peer else args.backend,
         "calibration_data": str(args.calibration_data) if args.calibration_data else None,
         "calibration_objects": args.calibration_objects if args.backend == "int8" else None,

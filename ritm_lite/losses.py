@@ -3,8 +3,8 @@
 All four take the network's **logits** ``(B, C, H, W)`` (RITM uses ``C = 1``) and float
 **labels** of the same shape: ``1`` object, ``0`` background, ``-1`` ignore. They return one
 loss per sample, ``(B,)``; the trainer averages over the batch. The maths is the original
-implementation's (``isegm/model/losses.py``), checked against its golden outputs in
-``../shared/fixtures/ritm_reference/ritm_losses_reference.pt``.
+implementation's (``isegm/model/losses.py``), checked against its golden outputs
+(``ritm_losses_reference.pt``, in the folder :func:`ritm_lite.data.locate.reference_folder` names).
 
 Focal Loss (Lin et al. 2017) down-weights pixels that are already right. With
 ``p = sigmoid(logit)`` and, for every non-ignored pixel,

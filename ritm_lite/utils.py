@@ -1,7 +1,5 @@
 """Small helpers shared by the notebooks, the command lines and the tests.
 
-* :func:`shared_dir` finds ``../shared`` (golden outputs of the original RITM code and the
-  real benchmark data), which lives *beside* the project and is never copied into it.
 * :func:`smoke_mode` tells a notebook to run at a tiny size (the test suite sets
   ``RITM_SMOKE=1``).
 * :func:`show_source` prints the library's own code in a notebook, so the course never keeps
@@ -18,18 +16,6 @@ from typing import Any
 import torch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_path() -> Path:
-    """Where ``shared/`` is expected: beside the project root, or ``$RITM_SHARED`` if set."""
-    env = os.environ.get("RITM_SHARED")
-    return Path(env) if env else PROJECT_ROOT.parent / "shared"
-
-
-def shared_dir() -> Path | None:
-    """Return the ``shared/`` folder (see :func:`shared_path`), or ``None`` if it is absent."""
-    path = shared_path()
-    return path if path.is_dir() else None
 
 
 def smoke_mode() -> bool:

@@ -4,6 +4,12 @@
 implementation and the real benchmark data. It is absent in a user's clone: tests that need
 it are skipped there with a clear reason, but they *fail* when ``CI`` is set, because CI must
 always run them.
+
+The library and the notebooks never name ``../shared`` (``tests/test_shared_guard.py``): they
+find data through :mod:`ritm_lite.data.locate`, and this file points that module at the test
+material with ``RITM_DATA=../shared/data`` and ``RITM_REFERENCE=../shared/fixtures/ritm_reference``
+(unless already set), which the notebooks' kernels inherit. ``$RITM_SHARED`` names another
+``shared`` folder.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ritm_lite.utils import PROJECT_ROOT, shared_path
+from ritm_lite.data.locate import DATA_ENV, REFERENCE_ENV
+from ritm_lite.utils import PROJECT_ROOT
 
 # The golden outputs were computed on an x86 CPU with oneDNN's and ATen's AVX2 kernels and 2
 # threads. Under the same kernels our float32 results equal them bit for bit; under others
@@ -28,14 +35,33 @@ REFERENCE_NUMERICS_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "
 _CHILD_FLAG = "RITM_REFERENCE_NUMERICS_CHILD"
 
 
+def shared_path() -> Path:
+    """Where the test material is: ``../shared`` beside the project root, or ``$RITM_SHARED``."""
+    env = os.environ.get("RITM_SHARED")
+    return Path(env) if env else PROJECT_ROOT.parent / "shared"
+
+
+os.environ.setdefault(DATA_ENV, str(shared_path() / "data"))
+os.environ.setdefault(REFERENCE_ENV, str(shared_path() / "fixtures" / "ritm_reference"))
+
+
 def in_ci() -> bool:
     """True when the ``CI`` environment variable is set to anything but an explicit no."""
     return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
 
 
 def require_shared(*parts: str) -> Path:
-    """Return ``../shared/<parts>``; skip (user's clone) or fail (CI) when it is missing."""
-    path = shared_path().joinpath(*parts)
+    """Return ``../shared/<parts>``; skip (user's clone) or fail (CI) when it is missing.
+
+    ``data/...`` is looked up under ``$RITM_DATA`` and ``fixtures/ritm_reference/...`` under
+    ``$RITM_REFERENCE`` (both default to ``../shared``'s), where the library looks too.
+    """
+    if parts[:1] == ("data",):
+        path = Path(os.environ[DATA_ENV]).joinpath(*parts[1:])
+    elif parts[:2] == ("fixtures", "ritm_reference"):
+        path = Path(os.environ[REFERENCE_ENV]).joinpath(*parts[2:])
+    else:
+        path = shared_path().joinpath(*parts)
     if path.exists():
         return path
     message = f"{path} is missing: ../shared (golden RITM outputs and benchmark data) is not here"
@@ -88,10 +114,12 @@ def course_onnx(tmp_path_factory) -> Path:
     on a 2-core CPU); skipped where the ONNX extras are not installed."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
+    from ritm_lite.inference import unwrap
     from ritm_lite.inference.onnx_export import export_onnx
     from ritm_lite.weights import load_course_model
 
-    return export_onnx(load_course_model(), tmp_path_factory.mktemp("course_onnx") / "course.onnx")
+    network, _ = unwrap(load_course_model())  # ONNX holds the network, not its stored settings
+    return export_onnx(network, tmp_path_factory.mktemp("course_onnx") / "course.onnx")
 
 
 @pytest.hookimpl(tryfirst=True)

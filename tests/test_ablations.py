@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import pytest
 import torch
 from conftest import require_shared
 
-from ritm_lite import ablations, losses
-from ritm_lite.ablations import ARMS, CLAIMS, Budget, arm_config, arm_model, summary, verdicts
+from ritm_lite import losses
+from ritm_lite import paper_claims as ablations
+from ritm_lite.paper_claims import ARMS, CLAIMS, Budget, arm_config, arm_model, summary, verdicts
 from ritm_lite.inference import optimize_for_inference
 from ritm_lite.model import build_model
 from ritm_lite.model.build import MODEL_PRESETS, ModelConfig
@@ -213,10 +215,10 @@ def test_load_results_leaves_out_smoke_runs_and_other_budgets(tmp_path):
 
 
 def test_one_tiny_arm_end_to_end(tmp_path, two_threads):
-    shared = require_shared("data", "COCO_MVal").parents[1]
+    data = require_shared("data", "COCO_MVal").parent
     require_shared("data", "GrabCut")
     budget = Budget(steps=2, epochs=2, batch_size=2, crop_size=(64, 64))
-    record = ablations.run_arm("random_clicks", 0, budget, shared, tmp_path / "results", tmp_path / "work",
+    record = ablations.run_arm("random_clicks", 0, budget, data, tmp_path / "results", tmp_path / "work",
                                limit=2, max_clicks=2)
     assert record["train"]["steps"] == 2 and len(record["train"]["loss"]) == 2
     assert record["command"].startswith("python benchmarks/ablations.py --arms random_clicks --seeds 0 --steps 2")
@@ -256,3 +258,37 @@ def test_the_stored_runs_cover_every_arm_with_two_seeds_and_the_commands_that_ma
                 scores = r["evaluate"][dataset]
                 assert set(scores["table"]) >= {"NoC@85", "NoC@90"} and len(scores["mean_iou_per_click"]) == 20
         assert len({(r["arm"], r["seed"]) for r in records}) == len(records), "one record per arm and seed"
+
+
+@pytest.mark.parametrize("name", ["mIoU@0", "mIoU@-1", "mIoU@6", "mIoU@21"])
+def test_a_click_outside_the_scored_curve_is_refused_not_another_clicks_value(name):
+    """mIoU@0 used to answer the last click's value (curve[-1]), mIoU@-1 the one before."""
+    record = {"evaluate": {"GrabCut": {"mean_iou_per_click": [0.1, 0.2, 0.3, 0.4, 0.5], "table": {}}}}
+    assert ablations.metric(record, "GrabCut", "mIoU@5") == 0.5
+    with pytest.raises(ValueError, match=r"outside the 5 clicks"):
+        ablations.metric(record, "GrabCut", name)
+
+
+def test_a_broken_json_among_the_stored_runs_is_named(tmp_path):
+    good = {"arm": "base", "seed": 0, "budget": {}, "evaluate": {}, "limit": None, "max_clicks": None}
+    (tmp_path / "base_seed0_steps300.json").write_text(json.dumps(good))
+    (tmp_path / "conv1e_seed0_steps300.json").write_text('{"arm": "conv1e", "seed": ')  # cut off mid-write
+    with pytest.raises(ValueError, match="conv1e_seed0_steps300.json: not a readable JSON"):
+        ablations.load_results(tmp_path)
+    (tmp_path / "conv1e_seed0_steps300.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="conv1e_seed0_steps300.json: not a run record"):
+        ablations.load_results(tmp_path)
+
+
+def test_every_stored_run_still_loads():
+    from ritm_lite.utils import PROJECT_ROOT
+
+    records = ablations.load_results(PROJECT_ROOT / "benchmarks" / "results" / "ablations")
+    assert len(records) >= 30 and all(ablations.metric(r, "GrabCut", "mIoU@1") > 0 for r in records)
+
+
+def test_the_runner_calls_the_evaluation_function_not_a_command_line():
+    import inspect
+
+    source = inspect.getsource(ablations)
+    assert "evaluate_benchmark(" in source and ".main(" not in source

@@ -194,3 +194,58 @@ def test_bad_input():
         augment(image, labels[:100], config, rng)
     with pytest.raises(ValueError, match="dtype"):
         augment(image, labels.astype(np.int64), config, rng)
+
+
+nan, inf = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(scale_range=(nan, 1.4)), "scale_range"),
+    (dict(scale_range=(0.75, inf)), "scale_range"),
+    (dict(scale_range=(0.0, 1.0)), "scale_range must be above 0"),
+    (dict(scale_range=(1.4, 0.75)), "scale_range"),
+    (dict(scale_range=(1.0, 1000.0)), "scale_range"),
+    (dict(scale_range=0.5), "scale_range"),
+    (dict(brightness_limit=(-0.25, nan)), "brightness_limit"),
+    (dict(contrast_limit=(-inf, 0.4)), "contrast_limit"),
+    (dict(contrast_limit=(-2.0, 0.4)), "contrast_limit"),
+    (dict(flip_prob=nan), "flip_prob"),
+    (dict(flip_prob=True), "flip_prob"),
+    (dict(brightness_contrast_prob=1.5), "brightness_contrast_prob"),
+    (dict(rgb_shift_prob=-0.1), "rgb_shift_prob"),
+    (dict(rgb_shift_limit=nan), "rgb_shift_limit"),
+    (dict(rgb_shift_limit=-1.0), "rgb_shift_limit"),
+    (dict(crop_size=(0, 480)), "crop_size"),
+    (dict(crop_size=(320,)), "crop_size"),
+    (dict(crop_size=(320.0, 480)), "crop_size"),
+    (dict(crop_size=(10**6, 10**6)), "crop_size"),
+    (dict(crop_size="320x480"), "crop_size"),
+])
+def test_bad_input_augmentation_settings_are_refused(change, message):
+    with pytest.raises(ValueError, match=f"augmentation {message}"):
+        AugmentationConfig(**change)
+
+
+def test_bad_input_augmentation_steps():
+    image, labels = coordinate_image()
+    for scale in (nan, inf, 0.0, -1.0, 1e6, 1e-9):
+        with pytest.raises(ValueError, match="resiz"):
+            resize(image, labels, scale)
+    with pytest.raises(ValueError, match="brightness/contrast"):
+        brightness_contrast(image, nan, 0.0)
+    with pytest.raises(ValueError, match="rgb_shift"):
+        rgb_shift(image, (0.0, inf, 0.0))
+    with pytest.raises(ValueError, match="rgb_shift"):
+        rgb_shift(image, (0.0, 1.0))
+    with pytest.raises(ValueError, match="crop"):
+        crop(image, labels, 0, 0, 0, 5)
+    with pytest.raises(ValueError, match="pad sizes"):
+        pad_if_needed(image, labels, 10**9, 10)
+    with pytest.raises(ValueError, match="at least one pixel"):
+        augment(image[:0], labels[:0], AugmentationConfig.train(), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="numpy arrays"):
+        augment(image.tolist(), labels, AugmentationConfig.train(), np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        augment(image, labels, AugmentationConfig.train(), 0)
+    with pytest.raises(TypeError, match="config must be an AugmentationConfig"):
+        augment(image, labels, None, np.random.default_rng(0))

@@ -158,8 +158,7 @@ def test_evaluate_refuses_settings_out_of_range(tmp_path, capsys, flags, message
     assert code == 2 and message in err
 
 
-@pytest.mark.parametrize("flags", [["--zoom-in-size", "0"], ["--zoom-in-size", "-5"], ["--max-size", "0"],
-                                   ["--multi-scale", "0"], ["--refine", "0"], ["--refine", "1", "--refine-clicks", "0"]])
+@pytest.mark.parametrize("flags", [["--zoom-in-size", "0"], ["--zoom-in-size", "-5"], ["--max-size", "0"]])
 def test_evaluate_refuses_sizes_that_are_not_positive(tmp_path, capsys, flags):
     data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
     code, err = _cli(["--preset", "hrnet18s", "--data-root", str(data), *flags], capsys)
@@ -202,8 +201,7 @@ def test_evaluate_reports_a_missing_or_broken_checkpoint_in_one_line(tmp_path, c
         assert code == 2 and err.startswith("error:") and "Traceback" not in err
 
 
-@pytest.mark.parametrize("flags", [["--no-zoom-in"], ["--no-zoom-in", "--no-flip", "--max-size", "32"],
-                                   ["--no-zoom-in", "--multi-scale", "32"], ["--no-zoom-in", "--refine", "2", "--refine-clicks", "1"]])
+@pytest.mark.parametrize("flags", [["--no-zoom-in"], ["--no-zoom-in", "--no-flip", "--max-size", "32"]])
 def test_evaluate_runs_a_network_without_zoom_in(tmp_path, capsys, flags):
     data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
     out = tmp_path / "out.json"
@@ -212,22 +210,21 @@ def test_evaluate_runs_a_network_without_zoom_in(tmp_path, capsys, flags):
     assert code == 0, err
     record = __import__("json").loads(out.read_text())
     assert record["zoom_in"] is False and record["max_size"] == (32 if "--max-size" in flags else None)
-    assert record["multi_scale"] == (32 if "--multi-scale" in flags else None)
-    assert record["refine"] == (2 if "--refine" in flags else None)
-    assert record["refine_clicks"] == (1 if "--refine-clicks" in flags else None)
+    assert record["inference"] == {}  # random weights: no stored settings
 
 
-@pytest.mark.parametrize("flags", [["--multi-scale", "320"], ["--refine", "1"]])
-def test_evaluate_refuses_network_settings_for_a_peer(tmp_path, capsys, flags):
+@pytest.mark.parametrize("flags", [["--multi-scale", "320"], ["--refine", "1"], ["--refine-clicks", "1"]])
+def test_the_settings_flags_are_gone_they_come_from_the_checkpoint(tmp_path, capsys, flags):
     data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
-    code, err = _cli(["--peer", "opencv-grabcut", "--data-root", str(data), *flags], capsys)
-    assert code == 2 and flags[0] in err
+    with pytest.raises(SystemExit):
+        evaluate.parse_args(["--preset", "hrnet18s", "--data-root", str(data), *flags])
+    assert "unrecognized arguments" in capsys.readouterr().err
 
 
-def test_evaluate_refuses_refine_clicks_without_refine(tmp_path, capsys):
+def test_evaluate_refuses_a_max_size_for_a_peer(tmp_path, capsys):
     data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
-    code, err = _cli(["--preset", "hrnet18s", "--data-root", str(data), "--refine-clicks", "1"], capsys)
-    assert code == 2 and "--refine-clicks" in err and "--refine N" in err
+    code, err = _cli(["--peer", "opencv-grabcut", "--data-root", str(data), "--max-size", "320"], capsys)
+    assert code == 2 and "--max-size" in err
 
 
 def test_evaluate_refuses_a_zoom_in_size_without_zoom_in(tmp_path, capsys):

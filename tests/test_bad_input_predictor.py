@@ -149,3 +149,52 @@ def test_click_labels_other_than_0_and_1_are_refused(image, labels, message):
     predictor.set_image(image)
     with pytest.raises(ValueError, match=message):
         predictor.predict(COORDS[:1], labels)
+
+
+def test_prev_prediction_is_a_copy_not_a_view_of_the_state(image):
+    """Thresholding ``prev_prediction`` for display must not change the next click's answer."""
+    clean, edited = _predictor(), _predictor()
+    for predictor in (clean, edited):
+        predictor.set_image(image)
+        predictor.predict(COORDS[:1], LABELS[:1])
+    shown = edited.prev_prediction
+    shown[shown < 0.5] = 0.0  # in place, as a display would
+    shown[:] = 1.0
+    np.testing.assert_array_equal(edited.prev_prediction, clean.prev_prediction)
+    np.testing.assert_array_equal(edited.predict(COORDS, LABELS), clean.predict(COORDS, LABELS))
+
+
+@pytest.mark.parametrize("state", [None, {"prev_prediction": None}, "state"])
+def test_set_state_without_a_state_says_what_it_needs(image, state):
+    predictor = _predictor()
+    predictor.set_image(image)
+    with pytest.raises(TypeError, match="PredictorState from get_state"):
+        predictor.set_state(state)
+
+
+class _NeverCalled(TinyClickNet):
+    def forward(self, image, points):  # pragma: no cover - the budget check comes first
+        raise AssertionError("the network must not run on an image over the budget")
+
+
+def test_an_image_over_the_memory_budget_is_refused_naming_max_size(monkeypatch):
+    """A 100-megapixel photo would need ~80 GB of activations at the first click: refused with
+    the budget and the way on (max_size), before any memory is taken; with max_size it runs."""
+    from ritm_lite.inference import predictor as predictor_module
+
+    monkeypatch.setattr(predictor_module, "MAX_NETWORK_PIXELS", 48 * 64 - 1)  # the same rule, on a small image
+    image = np.zeros((48, 64, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"budget.*max_size"):
+        Predictor(_NeverCalled(), zoom_in=False, flip=False).set_image(image)
+    shrunk = Predictor(TinyClickNet(), zoom_in=False, flip=False, max_size=32)
+    shrunk.set_image(image)
+    assert shrunk.predict(COORDS[:1], LABELS[:1]).shape == (48, 64)
+
+
+def test_the_memory_budget_refuses_a_100_megapixel_photo():
+    from ritm_lite.inference import MAX_NETWORK_PIXELS
+
+    huge = np.broadcast_to(np.zeros((1, 1, 3), dtype=np.uint8), (10_000, 10_000, 3))  # no 300 MB allocated
+    assert 10_000 * 10_000 > MAX_NETWORK_PIXELS >= 4000 * 3000  # a 12-megapixel photo still runs
+    with pytest.raises(ValueError, match=r"100 megapixels.*max_size"):
+        Predictor(_NeverCalled(), zoom_in=False, flip=False).set_image(huge)

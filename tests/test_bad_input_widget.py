@@ -127,3 +127,111 @@ def test_a_loaded_mask_follows_the_one_mask_rule(state, tmp_path):
     np.testing.assert_array_equal(load_mask(tmp_path / "mask.png", (32, 40)), expected)
     state.load_mask(noisy)
     np.testing.assert_array_equal(state.prior_mask, expected)
+
+
+# ------------------------------------------------------------ bad state inputs (widget/state.py)
+@pytest.mark.parametrize("predictor", [None, "model", object(), np.zeros(3)])
+def test_a_predictor_without_the_predictor_methods_is_refused(predictor):
+    with pytest.raises(TypeError, match="predictor must have set_image, predict, get_state, set_state, reset"):
+        SegmentationState(predictor, np.zeros((8, 8, 3), np.uint8))
+
+
+@pytest.mark.parametrize("image, message", [
+    (None, "got shape"), ("not an image", "got shape"), (np.zeros((0, 5, 3), np.uint8), "got shape"),
+    (np.zeros((4, 4, 2), np.uint8), "got shape"), (np.zeros((2, 3, 4, 3), np.uint8), "got shape"),
+    (np.full((4, 4), np.nan), "NaN"), (np.full((4, 4, 3), np.inf, np.float32), "NaN"),
+])
+def test_an_image_that_is_not_an_image_is_refused(state, image, message):
+    with pytest.raises(ValueError, match=message):
+        state.set_image(image)
+    assert state.size == (32, 40)  # the old image is kept
+    with pytest.raises(ValueError, match=message):
+        SegmentationState(DiskPredictor(), image)
+
+
+@pytest.mark.parametrize("threshold", [None, "0.5", [0.5], True])
+def test_a_threshold_of_the_wrong_type_is_refused(state, threshold):
+    with pytest.raises(ValueError, match="threshold must be a probability"):
+        state.threshold = threshold
+    assert state.threshold == 0.5
+
+
+@pytest.mark.parametrize("budget", [-1, float("nan"), float("inf"), None, "512", True])
+def test_an_undo_budget_that_is_not_a_size_is_refused(budget):
+    with pytest.raises(ValueError, match="undo_memory_mb must be a finite number"):
+        SegmentationState(DiskPredictor(), np.zeros((8, 8, 3), np.uint8), undo_memory_mb=budget)
+
+
+def test_a_zero_undo_budget_still_undoes_the_last_click():
+    state = SegmentationState(DiskPredictor(radius=2), np.zeros((16, 16, 3), np.uint8), undo_memory_mb=0)
+    for x in (3, 8, 12):
+        state.add_click(x, 8, True)
+    assert state.summary()["undo_depth"] == 1 and state.undo() and not state.undo()
+
+
+@pytest.mark.parametrize("mask", [None, "mask", np.zeros((32, 40, 2, 2), np.uint8), np.zeros((40, 32), np.uint8)])
+def test_a_loaded_mask_of_the_wrong_shape_or_type_is_refused(state, mask):
+    with pytest.raises(ValueError, match="shape"):
+        state.load_mask(mask)
+    assert state.prior_mask is None
+
+
+@pytest.mark.parametrize("x, y", [(None, 3), ("a", 3), (np.inf, 3), (3, -np.inf), (1e300, 3)])
+def test_click_coordinates_that_are_not_pixels_are_refused(state, x, y):
+    with pytest.raises(ValueError):
+        state.add_click(x, y, True)
+    assert state.clicks == []
+
+
+# --------------------------------------------------------------------- bad io inputs (widget/io.py)
+@pytest.mark.parametrize("source, error, message", [
+    (None, TypeError, "path or encoded bytes"), (5, TypeError, "path or encoded bytes"),
+    ([[1, 2]], TypeError, "path or encoded bytes"), (b"", ValueError, "cannot decode the 0-byte"),
+    (b"GIF89a nothing", ValueError, "cannot decode"), ("/no/such/photo.png", FileNotFoundError, "does not exist"),
+    (np.ones((2, 2), complex), ValueError, "dtype complex128"), (np.array([[None]]), ValueError, "dtype object"),
+    (np.full((2, 2), np.nan), ValueError, "NaN"),
+])
+def test_bad_input_widget_image_sources(source, error, message):
+    from ritm_lite.widget import load_image
+
+    with pytest.raises(error, match=message):
+        load_image(source)
+
+
+@pytest.mark.parametrize("size", [(4,), (-4, 4), (0, 4), (4.0, 4), None, "4x4"])
+def test_bad_input_widget_mask_image_size(size):
+    from ritm_lite.widget import load_mask
+
+    with pytest.raises(ValueError, match="image_size must be"):
+        load_mask(np.ones((4, 4), bool), size)
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.full((3, 3), 1.5), "integer array"), (np.ones((3, 3, 3), int), "integer array"),
+    (np.ones((3, 3), bool), "integer array"), (np.zeros((0, 3), int), "non-empty"),
+    (-np.ones((3, 3), int), "positive object ids"), (None, "integer array"),
+])
+def test_bad_input_widget_label_maps_for_coco(tmp_path, labels, message):
+    from ritm_lite.widget import label_map_to_coco
+
+    with pytest.raises(ValueError, match=message):
+        label_map_to_coco(labels)
+    with pytest.raises(ValueError, match=message):
+        save_coco_rle_json(labels, tmp_path / "x.json")
+    assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("coco, message", [
+    ({}, "KeyError 'images'"), ({"images": []}, "IndexError"),
+    ({"images": [{"height": -1, "width": 3}], "annotations": []}, "size -1x3"),
+    ({"images": [{"height": "x", "width": 3}], "annotations": []}, "ValueError"), (None, "TypeError"),
+])
+def test_bad_input_widget_coco_dicts(coco, message):
+    with pytest.raises(ValueError, match=message):
+        coco_to_label_map(coco)
+
+
+@pytest.mark.parametrize("path", [None, 3, ""])
+def test_bad_input_widget_save_names(path):
+    with pytest.raises(ValueError, match="save path"):
+        result_paths(path)

@@ -125,7 +125,7 @@ def test_missing_files_and_unknown_names_are_clear_errors(tmp_path):
     (tmp_path / "gt").mkdir()
     with pytest.raises(FileNotFoundError, match="no mask for lonely.png"):
         load_benchmark("DAVIS", tmp_path)
-    assert set(BENCHMARKS) == {"GrabCut", "Berkeley", "DAVIS", "COCO_MVal", "SBD", "PascalVOC"}
+    assert set(BENCHMARKS) == {"GrabCut", "Berkeley", "DAVIS", "COCO_MVal", "SBD", "PascalVOC", "DUTS-TR-holdout"}
 
 
 def test_real_grabcut_has_fifty_objects_with_ignore_bands(grabcut_dir):
@@ -134,3 +134,46 @@ def test_real_grabcut_has_fifty_objects_with_ignore_bands(grabcut_dir):
     sample = bench[1]  # 124080: has a 128 band
     assert sample.image.dtype == np.uint8 and sample.image.shape[:2] == sample.gt_mask.shape
     assert set(np.unique(sample.gt_mask)) == {-1, 0, 1}
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("name, root, error, message", [
+    ("ImageNet", ".", ValueError, "unknown benchmark 'ImageNet'"),
+    (None, ".", ValueError, "unknown benchmark None"),
+    ("GrabCut", None, TypeError, "root must be the GrabCut folder's path"),
+    ("GrabCut", "", TypeError, "root must be"),
+    ("GrabCut", "MISSING", FileNotFoundError, "data_GT is not a folder"),
+    ("GrabCut", "FILE", FileNotFoundError, "is not a folder"),
+    ("GrabCut", "EMPTY", FileNotFoundError, "no images in"),
+    ("SBD", "EMPTY", FileNotFoundError, "split file"),
+    ("PascalVOC", "EMPTY", FileNotFoundError, "split file"),
+])
+def test_bad_input_benchmark_roots(tmp_path, name, root, error, message):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "empty" / "data_GT").mkdir(parents=True)
+    (tmp_path / "empty" / "boundary_GT").mkdir()
+    root = {"MISSING": tmp_path / "missing", "FILE": tmp_path / "file", "EMPTY": tmp_path / "empty"}.get(root, root)
+    with pytest.raises(error, match=message):
+        load_benchmark(name, root)
+
+
+def test_bad_input_benchmark_indices_and_files(tmp_path):
+    write_rgb(tmp_path / "data_GT" / "a.png", rgb_image(0))
+    (tmp_path / "boundary_GT").mkdir()
+    cv2.imwrite(str(tmp_path / "boundary_GT" / "a.bmp"), np.full((16, 12), 255, np.uint8))  # transposed
+    bench = load_benchmark("GrabCut", tmp_path)
+    with pytest.raises(ValueError, match="is 12x16 but its image .* is 16x12"):
+        bench[0]
+    for index, error, message in [(1, IndexError, "sample 1 of GrabCut, which has 1 objects"),
+                                  (-2, IndexError, "sample -2"), ("a", TypeError, "indexed by an integer"),
+                                  (0.0, TypeError, "indexed by an integer"), (True, TypeError, "indexed by an integer")]:
+        with pytest.raises(error, match=message):
+            bench[index]
+    cv2.imwrite(str(tmp_path / "boundary_GT" / "a.bmp"), np.zeros((12, 16), np.uint8))  # no object
+    with pytest.raises(ValueError, match="a.bmp: the mask has no object pixel"):
+        bench[0]
+    (tmp_path / "boundary_GT" / "a.bmp").write_bytes(b"BM garbage")
+    with pytest.raises(ValueError, match="cannot decode .*a.bmp"):
+        bench[0]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+        load_benchmark("GrabCut", tmp_path, bogus=1)

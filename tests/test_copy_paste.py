@@ -130,3 +130,40 @@ def test_training_config_turns_copy_paste_on_for_training_only():
     assert dataset_config(config.replace(copy_paste_prob=0.0), train=True).copy_paste is None
     with pytest.raises(ValueError, match="copy_paste_prob"):
         config.replace(copy_paste_prob=-0.1)
+
+
+@pytest.mark.parametrize("low, high", [(0, 128), (0, 255), (0, 1), (0, 200)])
+def test_integer_host_masks_follow_the_one_mask_rule(low, high):
+    """A 0/128 uint8 host mask is an object (>= 128), not erased by ``mask & ~pasted``."""
+    host, masks, donor, disk = host_and_donor()
+    stored = np.where(masks, high, low).astype(np.uint8)
+    ignore = np.zeros(masks.shape[:2], np.uint8)
+    ignore[:5] = high
+    for seed in range(5):
+        _, want, want_ignore = paste_object(host, masks, ignore > 0, donor, disk, CopyPaste(), np.random.default_rng(seed))
+        _, got, got_ignore = paste_object(host, stored, ignore, donor, np.where(disk, high, low).astype(np.uint8),
+                                          CopyPaste(), np.random.default_rng(seed))
+        assert got.dtype == bool and got[:, :, 0].any()
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got_ignore, want_ignore)
+
+
+def test_bad_input_copy_paste_masks_that_are_not_masks():
+    host, masks, donor, disk = host_and_donor()
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="host masks: a mask must be bool or unsigned"):
+        paste_object(host, masks.astype(np.float32), None, donor, disk, CopyPaste(), rng)
+    with pytest.raises(ValueError, match="host masks: a mask must be bool or unsigned"):
+        paste_object(host, masks.astype(np.int8), None, donor, disk, CopyPaste(), rng)
+    with pytest.raises(ValueError, match="ignore region must be"):
+        paste_object(host, masks, np.zeros((3, 3), bool), donor, disk, CopyPaste(), rng)
+    with pytest.raises(ValueError, match="host image"):
+        paste_object(host[:, :, 0].tolist(), masks, None, donor, disk, CopyPaste(), rng)
+    with pytest.raises(ValueError, match="donor mask has no object pixel"):
+        paste_object(host, masks, None, np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), bool), CopyPaste(), rng)
+    with pytest.raises(ValueError, match="host image must be a non-empty"):
+        paste_object(host[:0], masks[:0], None, donor, disk, CopyPaste(), rng)
+    for bad in [dict(prob=float("nan")), dict(size_range=(float("nan"), 0.5)), dict(max_scale=float("inf")),
+                dict(max_scale=float("nan")), dict(prob=-0.1)]:
+        with pytest.raises(ValueError, match="copy-paste"):
+            CopyPaste(**bad)

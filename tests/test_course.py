@@ -7,7 +7,11 @@ import pytest
 import torch
 
 from ritm_lite import course
+from ritm_lite.clicks import points_tensor
+from ritm_lite.data.coco_lvis import MergeConfig, merge_image
+from ritm_lite.data.points_sampler import click_count_probs
 from ritm_lite.losses import focal_loss
+from ritm_lite.model import Conv1S, disk_maps
 from tests.test_notebooks import NOTEBOOKS, exercise_keys, jupytext, solutions
 
 
@@ -18,6 +22,15 @@ def _solution(key: str):
     return namespace["answer"]
 
 
+def _disk_change(before, after, height, width, radius):
+    old, new = (disk_maps(points_tensor([c]), height, width, radius=radius)[0, 0] for c in (before, after))
+    return float((old != new).float().mean())
+
+
+def _replaced(coco, lvis, config):
+    return len(merge_image(coco, lvis, config).replaced)
+
+
 def _focal(logits, labels, gamma):
     return focal_loss(logits, labels, alpha=0.5, gamma=gamma)
 
@@ -25,7 +38,8 @@ def _focal(logits, labels, gamma):
 # Plausible mistakes, one or more per exercise, each with a word the hint must contain.
 WRONG = {
     "00.row_col": [(lambda coords: coords, "row is y"), (lambda coords: coords[:, :1], "shape")],
-    "01.disk_change": [(160 * 240, "distance map"), (78, "5^2")],
+    "01.radius": [(lambda before, after, h, w, r: _disk_change(before, after, h, w, 5.0), "radius=radius"),
+                  (lambda before, after, h, w, r: _disk_change(before, after, h, w, r) * h * w, "count")],
     "02.conv1e": [
         (lambda w: torch.cat([w, w[:, :2]], 1), "non-zero"),
         (lambda w: w, "(8, 5, 3, 3)"),
@@ -34,17 +48,18 @@ WRONG = {
     "03.branches": [(lambda h, w: [(h // s, w // s) for s in (4, 8, 16, 32)], "rounds"),
                     (lambda h, w: [(h // 4, w // 4)] * 4, "not")],
     "04.nfl": [(_focal, "focal loss"), (lambda logits, labels, gamma: torch.zeros(2), "differs")],
-    "05.box_iou": [(lambda a, b: 0.5, "differs"),
-                   (lambda a, b: (min(a[2], b[2]) * min(a[3], b[3])) / (a[2] * a[3]), "differs")],
-    "06.errors": [(lambda gt, pred: (gt == 1) & ~pred, "differ"),
-                  (lambda gt, pred: ((gt == 1) & ~pred, (gt != 1) & pred), "ignored")],
+    "05.threshold": [(lambda coco, lvis, t: _replaced(coco, lvis, MergeConfig(replace_box_iou=t)), "both"),
+                     (lambda coco, lvis, t: _replaced(coco, lvis, MergeConfig()), "replace_mask_iou")],
+    "06.click_count": [(lambda n, g: float((np.arange(n) * click_count_probs(n, g)).sum()), "add 1"),
+                       (lambda n, g: 1 + g / (1 - g), "mean of 1 + k")],
     "07.sign": [(lambda probs, gt: ((gt > 0.5) & (probs < 0.49)).sum() > ((gt <= 0.5) & (probs > 0.49)).sum(), "largest"),
                 (lambda probs, gt: True, "largest")],
     "08.noc": [(lambda ious, thr, m: int(np.argmax(np.asarray(ious) >= thr)), "clicks count from 1"),
                (lambda ious, thr, m: len(ious), "clicks")],
     "09.iou": [(lambda gt, pred: np.count_nonzero(pred & (gt == 1)) / np.count_nonzero(pred | (gt == 1)), "-1"),
                (lambda gt, pred: 1.0, "differs")],
-    "10.samples": [(55 * 30_000, "55 epochs"), (230, "epoch_len")],
+    "10.conv1s_scale": [(lambda s: Conv1S(), "init_scale"), (lambda s: Conv1S(in_channels=4, init_scale=s), "raised"),
+                        (lambda s: torch.nn.Conv2d(3, 64, 3), "Conv1S module")],
     "11.se": [(lambda a, b: np.sqrt(np.var(a) / len(a) + np.var(b) / len(b)), "n - 1"),
               (lambda a, b: np.sqrt(np.var(a, ddof=1) + np.var(b, ddof=1)), "number of seeds"),
               (lambda a, b: abs(np.mean(a) - np.mean(b)), "differs")],
@@ -66,13 +81,14 @@ def test_every_notebook_has_a_checked_exercise_with_a_solution():
 
 @pytest.mark.parametrize("key", sorted(course.EXERCISES))
 def test_the_solution_is_right(key, capsys):
-    assert course.check(key, _solution(key))
+    assert course.judge(key, _solution(key)) is None
+    assert course.check(key, _solution(key)) is None  # a cell shows the line, not a bare value
     assert capsys.readouterr().out.strip() == f"right ({key})"
 
 
 @pytest.mark.parametrize("key", sorted(course.EXERCISES))
 def test_wrong_answers_are_rejected_with_a_hint(key, capsys):
-    assert not course.check(key, ...)
+    assert course.check(key, ...) is None
     assert "not answered yet" in capsys.readouterr().out
     for wrong, word in WRONG[key]:
         hint = course.judge(key, wrong)
@@ -84,5 +100,5 @@ def test_an_answer_that_raises_is_wrong_not_a_crash(capsys):
     def broken(*args):
         raise RuntimeError("oops")
 
-    assert not course.check("08.noc", broken)
+    assert course.check("08.noc", broken) is None
     assert "RuntimeError: oops" in capsys.readouterr().out

@@ -17,8 +17,8 @@ from ritm_lite.weights import (
     MODEL_CARD,
     grabcut_evaluation,
     load_course_model,
-    predictor_settings,
 )
+from ritm_lite.inference import InferenceSettings, read_settings, unwrap
 
 # name -> (backbone, parameters, at most this many MiB on disk)
 EXPECTED = {
@@ -30,7 +30,7 @@ EXPECTED = {
 def test_the_default_is_the_pretrained_efficientnet():
     assert DEFAULT_COURSE_WEIGHTS == "efficientnet_lite0_course"
     assert COURSE_CHECKPOINT == COURSE_WEIGHTS["efficientnet_lite0_course"]
-    assert load_course_model().config.backbone == "efficientnet_lite0"
+    assert unwrap(load_course_model())[0].config.backbone == "efficientnet_lite0"
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -47,7 +47,7 @@ def test_shipped_checkpoint_is_float16_and_small(name):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_load_course_model_gives_float32_in_eval_mode(name):
-    model = load_course_model(name)
+    model, _ = unwrap(load_course_model(name))
     assert isinstance(model, ritm_lite.RITMModel) and not model.training
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert sum(p.numel() for p in model.parameters()) == EXPECTED[name][1]
@@ -73,21 +73,29 @@ def test_model_card_quotes_the_stored_evaluation(name):
 def test_stored_grabcut_curves_are_reproduced(name, tmp_path, grabcut_dir):
     """Re-run the card's evaluation on the first GrabCut objects: same clicks, same IoUs."""
     stored = json.loads(grabcut_evaluation(name).read_text())
-    # the stored evaluation is of the settings the course uses these weights with
-    assert stored["zoom_in"] and stored["flip"]
-    settings = predictor_settings(name)
-    extra = []
-    for key in ("max_size", "multi_scale", "refine", "refine_clicks"):
-        assert stored.get(key) == settings.get(key), key
-        if stored.get(key):
-            extra += ["--" + key.replace("_", "-"), str(stored[key])]
+    # the stored evaluation is of the settings the weights store (and nothing else)
+    assert stored["zoom_in"] and stored["flip"] and stored.get("max_size") is None
+    # older records name the settings as the flags they were ("multi_scale", "refine")
+    settings = stored.get("inference") or {k: stored[k] for k in ("multi_scale", "refine") if stored.get(k)}
+    assert settings == read_settings(COURSE_WEIGHTS[name]).to_meta()
     out = tmp_path / "grabcut.json"
     assert evaluate_main(["--checkpoint", str(COURSE_WEIGHTS[name]), "--dataset", "GrabCut", "--data-root",
                           str(grabcut_dir), "--limit", "3", "--max-clicks", "5", "--device", "cpu", "--quiet",
-                          "--json", str(out), *extra]) == 0
+                          "--json", str(out)]) == 0
     fresh = json.loads(out.read_text())["objects"]
     assert [o["name"] for o in fresh] == [o["name"] for o in stored["objects"][:3]]
     for new, old in zip(fresh, stored["objects"]):
         n = len(new["ious"])
         assert new["ious"] == pytest.approx(old["ious"][:n], abs=2e-3), new["name"]
         assert new["clicks"] == old["clicks"][: len(new["clicks"])], new["name"]
+
+
+def test_the_default_weights_carry_their_click_time_settings():
+    """Two scales and one refinement pass travel in the file: every way of loading it applies them."""
+    assert read_settings(COURSE_CHECKPOINT) == InferenceSettings(multi_scale=320, refine=1)
+    assert read_settings(COURSE_WEIGHTS["hrnet18s_scratch"]) == InferenceSettings()
+    for model in (load_course_model(), ritm_lite.load_checkpoint(COURSE_CHECKPOINT)):
+        assert unwrap(model)[1] == InferenceSettings(multi_scale=320, refine=1)
+    import ritm_lite.weights as weights
+
+    assert not hasattr(weights, "COURSE_PREDICTOR_SETTINGS") and not hasattr(weights, "predictor_settings")

@@ -267,3 +267,122 @@ def test_in_memory_source_checks_its_photos():
         InMemorySource([(image, masks), (image, [masks[0][:30]])])
     with pytest.raises(ValueError, match="photo 0: masks"):
         InMemorySource([(image, [masks[0].astype(np.uint8)])])
+
+
+# ------------------------------------------------- the one image reader (ritm_lite/data/files.py)
+def _cut(path: Path, keep: float) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.9, 0.999])
+def test_bad_input_truncated_jpeg_is_an_error_in_training_benchmarks_and_the_widget(tmp_path, keep):
+    """``cv2.imread`` returns a cut-off JPEG with the missing part grey; every reader must refuse it."""
+    from ritm_lite.data.benchmarks import load_benchmark
+    from ritm_lite.data.files import read_rgb
+    from ritm_lite.widget.io import load_image
+
+    root = write_folder(tmp_path / "set")
+    victim = root / "img" / "toy cat00_000000000001.jpg"
+    _cut(victim, keep)
+    assert cv2.imread(str(victim)) is not None  # the trap: OpenCV's imread "loads" it
+    for read in (read_rgb, load_image, lambda p: load_image(p.read_bytes())):
+        with pytest.raises(ValueError, match="cannot decode .*truncated"):
+            read(victim)
+    dataset = FolderDataset(root, config=dataclasses.replace(SMALL, epoch_len=200), seed=0)
+    with pytest.raises(ValueError, match="toy cat00_000000000001.jpg"):
+        for i in range(200):
+            dataset[i]
+    (tmp_path / "grabcut" / "data_GT").mkdir(parents=True)
+    (tmp_path / "grabcut" / "data_GT" / "a.jpg").write_bytes(victim.read_bytes())
+    (tmp_path / "grabcut" / "boundary_GT").mkdir()
+    cv2.imwrite(str(tmp_path / "grabcut" / "boundary_GT" / "a.bmp"), np.full((90, 120), 255, np.uint8))
+    with pytest.raises(ValueError, match="a.jpg"):
+        load_benchmark("GrabCut", tmp_path / "grabcut")[0]
+
+
+def test_bad_input_truncated_mask_or_palette_png_is_an_error(tmp_path):
+    from PIL import Image
+
+    from ritm_lite.data.benchmarks import read_palette_png
+    from ritm_lite.data.masks import read_mask
+
+    mask = np.zeros((64, 64), np.uint8)
+    mask[8:40, 8:50] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    _cut(tmp_path / "mask.png", 0.7)
+    with pytest.raises(ValueError, match="mask.png"):
+        read_mask(tmp_path / "mask.png")
+    Image.fromarray(np.arange(64 * 64).reshape(64, 64).astype(np.uint8) % 7, mode="P").save(tmp_path / "voc.png")
+    _cut(tmp_path / "voc.png", 0.6)
+    with pytest.raises(ValueError, match="cannot decode .*voc.png"):
+        read_palette_png(tmp_path / "voc.png")
+    with pytest.raises(FileNotFoundError):
+        read_mask(tmp_path / "missing.png")
+
+
+def test_a_16_bit_png_is_scaled_by_its_stated_bit_depth_everywhere(tmp_path):
+    """12-bit data in a 16-bit PNG with ``sBIT`` = 12: v * 255 / 4095 in training and in the widget."""
+    from image_support import png_with_sbit
+
+    from ritm_lite.data.files import read_rgb
+    from ritm_lite.widget.io import load_image
+
+    twelve = np.random.default_rng(0).integers(0, 4096, (30, 40, 3)).astype(np.uint16)
+    path = tmp_path / "twelve.png"
+    path.write_bytes(png_with_sbit(twelve, 12))
+    expected = np.round(twelve * (255 / 4095)).astype(np.uint8)
+    np.testing.assert_array_equal(read_rgb(path), expected)
+    np.testing.assert_array_equal(load_image(path), expected)
+    np.testing.assert_array_equal(load_image(path.read_bytes()), expected)
+    grey = tmp_path / "grey.png"
+    grey.write_bytes(png_with_sbit(twelve[:, :, 0], 12))
+    np.testing.assert_array_equal(read_rgb(grey), np.repeat(expected[:, :, :1], 3, axis=2))
+
+
+def test_bad_input_16_bit_file_that_does_not_state_its_depth_is_refused_everywhere(tmp_path):
+    from image_support import png_with_sbit
+
+    from ritm_lite.data.files import read_rgb
+    from ritm_lite.widget.io import load_image
+
+    twelve = np.random.default_rng(0).integers(0, 4096, (30, 40)).astype(np.uint16)
+    for suffix in (".png", ".tif"):
+        path = tmp_path / f"plain{suffix}"
+        cv2.imwrite(str(path), twelve)
+        for read in (read_rgb, load_image):
+            with pytest.raises(ValueError, match=f"plain{suffix} is a 16-bit image that does not state its real bit depth"):
+                read(path)
+    lying = tmp_path / "lying.png"
+    lying.write_bytes(png_with_sbit(twelve, 8))
+    with pytest.raises(ValueError, match="states 8 significant bits .* values up to"):
+        read_rgb(lying)
+    cv2.imwrite(str(tmp_path / "float.tif"), twelve.astype(np.float32))
+    with pytest.raises(ValueError, match="float.tif"):  # refused, whether at decoding or by depth
+        read_rgb(tmp_path / "float.tif")
+
+
+def test_the_reader_gives_opencvs_pixels_for_8_bit_files(tmp_path):
+    """8-bit files read as ``cv2.imread(path, IMREAD_COLOR)`` read them (grey and RGBA included)."""
+    from ritm_lite.data.files import read_rgb
+
+    rng = np.random.default_rng(1)
+    for name, image in [("photo.jpg", rng.integers(0, 256, (20, 30, 3))), ("grey.png", rng.integers(0, 256, (20, 30))),
+                        ("rgba.png", rng.integers(0, 256, (20, 30, 4))), ("photo.bmp", rng.integers(0, 256, (20, 30, 3)))]:
+        cv2.imwrite(str(tmp_path / name), image.astype(np.uint8))
+        np.testing.assert_array_equal(read_rgb(tmp_path / name),
+                                      cv2.cvtColor(cv2.imread(str(tmp_path / name), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
+
+
+@pytest.mark.parametrize("source, error, message", [
+    (b"", ValueError, "cannot decode the 0-byte image"),
+    (b"not an image at all", ValueError, "cannot decode"),
+    (None, TypeError, "path or encoded bytes"),
+    (12, TypeError, "path or encoded bytes"),
+    ("/no/such/photo.jpg", FileNotFoundError, "does not exist"),
+])
+def test_bad_input_image_reader(source, error, message):
+    from ritm_lite.data.files import read_rgb
+
+    with pytest.raises(error, match=message):
+        read_rgb(source)

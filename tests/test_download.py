@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -26,11 +27,13 @@ from ritm_lite.utils import PROJECT_ROOT
 
 
 class Server:
-    """Serves ``files`` (name -> bytes); ``cut[name] = n`` sends only n bytes, then closes."""
+    """Serves ``files`` (name -> bytes); ``cut[name] = n`` sends only n bytes, then closes;
+    ``stall[name] = s`` waits s seconds before answering (a server that hangs)."""
 
     def __init__(self):
         self.files: dict[str, bytes] = {}
         self.cut: dict[str, int] = {}
+        self.stall: dict[str, float] = {}
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         server = self
 
@@ -38,6 +41,8 @@ class Server:
             def do_GET(self):
                 name = self.path.lstrip("/")
                 server.requests.append((name, self.headers.get("Range")))
+                if name in server.stall:
+                    time.sleep(server.stall.pop(name))
                 if name not in server.files:
                     self.send_error(404)
                     return
@@ -133,15 +138,17 @@ def test_checksum_mismatch_deletes_the_file_and_unpacks_nothing(server, tmp_path
     assert (tmp_path / "Toy/img/a.jpg").exists()
 
 
-def test_interrupted_download_keeps_a_part_file_and_resumes(server, tmp_path):
+def test_interrupted_download_of_a_resumable_file_keeps_a_part_file_and_resumes(server, tmp_path):
+    """Only many-GB files (``Archive.resumable``, COCO's train2017.zip) take the resumable path."""
+    assert [a.filename for s in REGISTRY.values() for a in s.archives if a.resumable] == ["train2017.zip"] * 1
     data = os.urandom(200_000)
     server.files["big.bin"] = data
     server.cut["big.bin"] = 70_000
     dest = tmp_path / "big.bin"
     with pytest.raises(DownloadError, match="closed after 70000 of 200000 bytes.*run again"):
-        download_file([f"{server.url}/big.bin"], dest, md5(data), progress=False)
+        download_file([f"{server.url}/big.bin"], dest, md5(data), progress=False, resumable=True)
     assert not dest.exists() and (tmp_path / "big.bin.part").stat().st_size == 70_000
-    download_file([f"{server.url}/big.bin"], dest, md5(data), progress=False)
+    download_file([f"{server.url}/big.bin"], dest, md5(data), progress=False, resumable=True)
     assert dest.read_bytes() == data and not (tmp_path / "big.bin.part").exists()
     assert server.requests[-1] == ("big.bin", "bytes=70000-")  # resumed, not restarted
 
@@ -195,7 +202,7 @@ def test_layout_check_reports_a_surprising_archive(server, tmp_path):
 
 
 def test_registry_is_complete():
-    for name in ("coco2017", "lvis-v1", "grabcut", "berkeley", "davis", "sbd", "pascal-voc"):
+    for name in ("coco2017", "lvis-v1", "grabcut", "berkeley", "davis", "sbd", "pascal-voc", "duts-tr"):
         assert name in REGISTRY
     for source in REGISTRY.values():
         assert source.archives and source.expected and source.layout and source.licence
@@ -204,6 +211,10 @@ def test_registry_is_complete():
             assert all(u.endswith(archive.filename) for u in archive.urls)
             assert archive.md5 is None or (len(archive.md5) == 32 and int(archive.md5, 16) >= 0)
     assert REGISTRY["coco2017"].archives[2].md5 == "cced6f7f71b7629ddf16f17bbcfab6b2"
+    duts = REGISTRY["duts-tr"]
+    assert duts.archives[0].urls == ("http://saliencydetection.net/duts/download/DUTS-TR.zip",)
+    assert duts.archives[0].md5 is None and duts.licence == "research use only (DUTS terms, saliencydetection.net)"
+    assert duts.expected == ("DUTS-TR/DUTS-TR-Image", "DUTS-TR/DUTS-TR-Mask")
     with pytest.raises(KeyError, match="unknown dataset 'imagenet'"):
         fetch("imagenet", "unused")
 
@@ -222,3 +233,103 @@ def test_cli_with_a_local_mirror(server, tmp_path):
     assert main(["--list"]) == 0
     with pytest.raises(SystemExit):
         main(["imagenet"])
+
+
+def test_downloads_go_through_torch_hub(server, tmp_path, monkeypatch):
+    import torch.hub
+
+    calls = []
+    real = torch.hub.download_url_to_file
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda url, dst, **kw: (calls.append(url), real(url, dst, **kw)))
+    server.files["f.bin"] = b"payload"
+    download_file([f"{server.url}/f.bin"], tmp_path / "f.bin", md5(b"payload"), progress=False)
+    assert calls == [f"{server.url}/f.bin"] and (tmp_path / "f.bin").read_bytes() == b"payload"
+
+
+def test_a_cut_off_archive_without_an_md5_is_caught_and_replaces_nothing(server, tmp_path):
+    """torch.hub accepts a short transfer; reading the archive through catches it."""
+    data = make_zip({"Toy/img/a.jpg": os.urandom(50_000), "Toy/gt/a.png": os.urandom(50_000)})
+    server.files["toy.zip"] = data
+    dest = tmp_path / ".downloads" / "toy.zip"
+    dest.parent.mkdir()
+    dest.write_bytes(b"an older, damaged copy")
+    server.cut["toy.zip"] = len(data) // 2
+    with pytest.raises(DownloadError, match="not a whole archive"):
+        download_file([f"{server.url}/toy.zip"], dest, progress=False)
+    assert dest.read_bytes() == b"an older, damaged copy"  # kept: nothing replaced it
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["toy.zip"]  # no partial file left
+    download_file([f"{server.url}/toy.zip"], dest, progress=False)
+    assert dest.read_bytes() == data
+
+
+def test_a_failed_download_keeps_the_file_it_would_replace(server, tmp_path):
+    dest = tmp_path / "f.bin"
+    dest.write_bytes(b"old copy")
+    server.files["f.bin"] = b"new copy"
+    with pytest.raises(ChecksumError, match="the download was deleted, .*f.bin is kept"):
+        download_file([f"{server.url}/f.bin"], dest, md5(b"something else"), progress=False)
+    with pytest.raises(DownloadError):
+        download_file([f"{server.url}/missing.bin"], dest, md5(b"new copy"), progress=False)
+    assert dest.read_bytes() == b"old copy" and sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+
+
+def test_a_failed_unpack_keeps_the_unpacked_folder(server, tmp_path):
+    good = make_zip(TOY)
+    server.files["toy.zip"] = good
+    fetch(toy_source(server, "toy.zip", None), tmp_path, progress=False)
+    server.files["toy.zip"] = make_zip({"../evil.txt": b"x"})  # refused by extract
+    with pytest.raises(ValueError, match="outside the target"):
+        fetch(toy_source(server, "toy.zip", None), tmp_path, force=True, progress=False)
+    assert (tmp_path / "Toy/img/a.jpg").read_bytes() == TOY["Toy/img/a.jpg"]
+    server.files["toy.zip"] = make_zip({"Toy/img/a.jpg": b"new", "Toy/gt/a.png": b"new"})
+    fetch(toy_source(server, "toy.zip", None), tmp_path, force=True, progress=False)
+    assert (tmp_path / "Toy/img/a.jpg").read_bytes() == b"new"
+    assert [p.name for p in (tmp_path / "Toy").iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_stalled_server_is_a_timeout_not_a_hang(server, tmp_path):
+    server.files["slow.bin"] = b"late"
+    server.stall["slow.bin"] = 5.0
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match="timed out"):
+        download_file([f"{server.url}/slow.bin"], tmp_path / "slow.bin", progress=False, timeout=0.5)
+    assert time.monotonic() - start < 4.0 and not (tmp_path / "slow.bin").exists()
+
+
+def test_duts_tr_unpacks_into_its_layout_from_a_mirror(server, tmp_path):
+    server.files["DUTS-TR.zip"] = make_zip({"DUTS-TR/DUTS-TR-Image/a.jpg": b"j", "DUTS-TR/DUTS-TR-Mask/a.png": b"m"})
+    fetch("duts-tr", tmp_path, mirror=server.url, progress=False)
+    assert files(tmp_path) == ["DUTS-TR/DUTS-TR-Image/a.jpg", "DUTS-TR/DUTS-TR-Mask/a.png"]
+
+
+@pytest.mark.parametrize("urls, timeout, message", [
+    ([], 60.0, "at least one http"),
+    (["ftp://example.invalid/f.bin"], 60.0, "at least one http"),
+    ([None], 60.0, "at least one http"),
+    (["http://127.0.0.1:9/f.bin"], 0, "timeout must be a positive"),
+    (["http://127.0.0.1:9/f.bin"], float("nan"), "timeout must be a positive"),
+    (["http://127.0.0.1:9/f.bin"], float("inf"), "timeout must be a positive"),
+    (["http://127.0.0.1:9/f.bin"], -1, "timeout must be a positive"),
+    (["http://127.0.0.1:9/f.bin"], "60", "timeout must be a positive"),
+])
+def test_bad_input_download_arguments(tmp_path, urls, timeout, message):
+    with pytest.raises(ValueError, match=message):
+        download_file(urls, tmp_path / "f.bin", timeout=timeout, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["imagenet"], "unknown dataset"),
+    (["grabcut", "--mirror", "not-a-url"], "--mirror"),
+    (["grabcut", "--mirror", ""], "--mirror"),
+    (["grabcut", "--root", "FILE"], "--root"),
+    (["grabcut", "--root", ""], "--root"),
+    (["grabcut", "--bogus"], "unrecognized arguments"),
+])
+def test_bad_input_download_cli_flags(tmp_path, capsys, flags, message):
+    (tmp_path / "a_file").write_text("x")
+    flags = [str(tmp_path / "a_file") if f == "FILE" else f for f in flags]
+    with pytest.raises(SystemExit) as exit_:
+        main(flags)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and "Traceback" not in err

@@ -301,9 +301,10 @@ def test_fast_backends_match_eager_with_trained_weights_on_a_real_image(
     2.5e-6, ONNX Runtime 1.1e-6)."""
     from ritm_lite.data.benchmarks import grabcut
     from ritm_lite.evaluation import evaluate_sample
+    from ritm_lite.inference import unwrap
     from ritm_lite.weights import load_course_model
 
-    model = load_course_model()
+    model, _ = unwrap(load_course_model())  # the network: its fast paths are compared
     sample = grabcut(grabcut_dir)[0]
     clicks: list = []
     evaluate_sample(sample.image, sample.gt_mask, Predictor(model, **SETTINGS), target_iou=1.01,

@@ -239,3 +239,18 @@ def test_bad_input():
     with pytest.raises(ValueError, match="candidates"):
         MultiPointSampler().sample(scene(), np.random.default_rng(0), candidates=[3])
     assert dataclasses.is_dataclass(MultiPointSampler)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(max_num_points=0), "max_num_points"),
+    (dict(max_num_points=10**9), "max_num_points must be in 1..512"),
+    (dict(positive_erode_prob=float("nan")), "positive_erode_prob"),
+    (dict(merge_objects_prob=1.5), "merge_objects_prob"),
+    (dict(positive_erode_iters=10**9), "positive_erode_iters"),
+    (dict(positive_erode_iters=-1), "positive_erode_iters"),
+    (dict(expand_ratio=float("nan")), "expand_ratio"),
+    (dict(negative_bg_prob=float("nan")), "negative_bg_prob"),
+])
+def test_bad_input_sampler_settings_are_refused(change, message):
+    with pytest.raises(ValueError, match=message):
+        MultiPointSampler(**change)

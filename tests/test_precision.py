@@ -21,6 +21,7 @@ from model_support import load_reference_fixture
 from ritm_lite.data.benchmarks import Sample, load_benchmark
 from ritm_lite.data.datasets import split_by_image_id
 from ritm_lite.inference import FastRITM, Predictor, ZoomInConfig, optimize_for_inference, precision
+from ritm_lite.inference import unwrap
 from ritm_lite.weights import load_course_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -38,7 +39,7 @@ def test_capability_checks_read_this_cpu():
 
 
 def test_bf16_on_a_cpu_without_it_says_so_and_runs_float32(monkeypatch):
-    model = load_course_model()
+    model, _ = unwrap(load_course_model())  # the network: these tests measure its precision
     monkeypatch.setattr(precision, "native_bf16", lambda: False)
     with pytest.warns(RuntimeWarning, match="no native bfloat16"):
         fast = optimize_for_inference(model, dtype=torch.bfloat16)
@@ -104,7 +105,7 @@ def test_bf16_keeps_the_course_masks_on_a_real_photo(grabcut_dir):
     """The trained course weights on a GrabCut photo, ZoomIn 400 px + flip, the float32
     clicker's 4 clicks for both. Seen with native bf16 (AVX-512): mask IoU against float32 of
     0.988 / 0.997 / 0.998 / 0.997 after clicks 1-4."""
-    model = load_course_model()
+    model, _ = unwrap(load_course_model())  # the network: these tests measure its precision
     settings = {"zoom_in": ZoomInConfig(target_size=400), "flip": True}
     sample = load_benchmark("GrabCut", grabcut_dir)[0]
     coords, labels = _course_clicks(model, sample, settings)
@@ -114,7 +115,7 @@ def test_bf16_keeps_the_course_masks_on_a_real_photo(grabcut_dir):
 
 
 def test_calibration_records_what_the_network_sees():
-    model = load_course_model()
+    model, _ = unwrap(load_course_model())  # the network: these tests measure its precision
     image, _, _ = _interaction()
     gt = np.zeros(image.shape[:2], np.int32)
     gt[24:72, 40:100] = 1
@@ -127,6 +128,18 @@ def test_calibration_records_what_the_network_sees():
     assert (first["points"][..., 0] >= 0).sum() == 2  # one click, in both flip images
     with pytest.raises(ValueError, match="no samples"):
         precision.calibration_inputs(model, [])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_calibration_input_is_refused_before_onnx_runtime(tmp_path, bad):
+    """A NaN in a calibration input would reach ONNX Runtime's calibrator and make its ranges NaN."""
+    image = np.random.default_rng(0).random((1, 4, 32, 32), dtype=np.float32)
+    points = np.full((1, 2, 3), -1.0, dtype=np.float32)
+    image[0, 1, 5, 5] = bad
+    with pytest.raises(ValueError, match=r"calibration input 1: 'image' holds NaN"):
+        precision.quantize_onnx(tmp_path / "never_read.onnx", tmp_path / "x.onnx",
+                                [{"image": np.full_like(image, 0.5), "points": points}, {"image": image, "points": points}])
+    assert not (tmp_path / "x.onnx").exists()
 
 
 def _quantised_tensors(path) -> tuple[set[str], list[str]]:
@@ -167,7 +180,7 @@ def test_int8_quantises_the_convolutions_only_and_keeps_the_masks(coco_mval_dir,
     precision"); a broken quantisation (a wrong scale or zero point) gives IoUs near 0."""
     from ritm_lite.inference.onnx_export import OnnxRuntimeModel
 
-    model = load_course_model()
+    model, _ = unwrap(load_course_model())  # the network: these tests measure its precision
     settings = {"zoom_in": ZoomInConfig(target_size=400), "flip": True}
     data = load_benchmark("COCO_MVal", coco_mval_dir)
     train, _ = split_by_image_id(data.names, 0.2, seed=0)

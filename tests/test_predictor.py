@@ -197,3 +197,26 @@ def test_set_zoom_in_switches_zoom_in_and_starts_the_interaction_over(image):
     assert predictor.zoom_in.config == ZoomInConfig()
     with pytest.raises(ValueError, match="zoom_in"):
         predictor.set_zoom_in("yes")
+
+
+def test_the_transforms_share_one_interface_applied_in_order(image):
+    """ZoomIn, LimitLongestSide, the sigmoid and flip, in the original's order; each undone in reverse."""
+    from ritm_lite.inference.flip import HorizontalFlip
+    from ritm_lite.inference.limit_longest_side import LimitLongestSide
+    from ritm_lite.inference.transforms import Sigmoid
+    from ritm_lite.inference.zoom_in import ZoomInClick
+
+    predictor = Predictor(TinyClickNet(), zoom_in=True, flip=True, max_size=40)
+    kinds = [type(t) for t in predictor._transforms(None, None)]
+    assert kinds == [ZoomInClick, LimitLongestSide, Sigmoid, HorizontalFlip]
+    x, clicks = torch.rand(1, 4, 48, 64), [[CLICKS[0]]]
+    for transform in predictor._transforms(None, None):
+        y, lists, view = transform.transform(x, clicks)
+        back = transform.inv_transform(y[:, 3:] if y.shape[0] == 1 else y[:, 3:], view)
+        assert back.shape[2:] == x.shape[2:] and back.shape[0] == 1
+
+
+def test_the_constructor_takes_the_papers_options_only():
+    import inspect
+
+    assert list(inspect.signature(Predictor.__init__).parameters) == ["self", "model", "zoom_in", "flip", "max_size"]

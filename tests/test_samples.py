@@ -84,3 +84,24 @@ def test_merge_on_samples_meets_every_case(tmp_path, seed):
     for i in range(len(ds)):
         image, masks = ds.load_image(i), ds.load_masks(i)
         assert image.shape == (HEIGHT, WIDTH, 3) and len(masks) == len(ds.object_areas(i))
+
+
+@pytest.mark.parametrize("seed", [-1, "0", 1.5, None, True])
+def test_bad_input_sample_seed_is_refused(tmp_path, seed):
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        make_sample_data(tmp_path / "out", seed=seed)
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_input_sample_paths_and_flags(tmp_path, capsys):
+    from cli_support import run_main
+
+    from ritm_lite.data.samples import main
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        make_sample_data(tmp_path / "file")
+    for flags, message in [(["--seed", "-3"], "--seed must be 0 or more"), (["--seed", "x"], "invalid int value"),
+                           (["--out", str(tmp_path / "file")], "--out must be a folder")]:
+        code, err = run_main(main, flags, capsys)
+        assert code == 2 and message in err and "Traceback" not in err

@@ -173,11 +173,12 @@ def test_cli_lists_and_downloads(mirrors, tmp_path):
 
 
 def test_select_model_prefers_the_cached_official_checkpoint(mirrors, tmp_path, monkeypatch):
+    from ritm_lite.inference import unwrap
     from ritm_lite.weights import select_model
 
     monkeypatch.setattr(registry, "cache_dir", lambda: tmp_path)
     model, _, said = select_model("auto", download=False)  # not cached, no downloads: the course's
-    assert model.config.backbone == "efficientnet_lite0"
+    assert unwrap(model)[0].config.backbone == "efficientnet_lite0"  # (wrapped in its stored settings)
     assert "would be fetched from" in said and NAME in said
     model, _, said = select_model("auto", download=True)  # downloads it
     assert model.config.backbone == "hrnet18s" and "official RITM checkpoint" in said
@@ -188,13 +189,14 @@ def test_select_model_prefers_the_cached_official_checkpoint(mirrors, tmp_path, 
 
 
 def test_select_model_falls_back_when_every_mirror_fails(mirrors, tmp_path, monkeypatch):
+    from ritm_lite.inference import unwrap
     from ritm_lite.weights import select_model
 
     monkeypatch.setattr(registry, "cache_dir", lambda: tmp_path)
     for s in mirrors:
         s.files.clear()
     model, _, said = select_model("auto")
-    assert model.config.backbone == "efficientnet_lite0" and "could not be downloaded" in said
+    assert unwrap(model)[0].config.backbone == "efficientnet_lite0" and "could not be downloaded" in said
     with pytest.raises(DownloadError):
         select_model(NAME)  # asked for by name: an error, not a silent substitute
 

@@ -240,14 +240,17 @@ def test_client_ready_redraws_every_layer(recorder, seg):
 @pytest.mark.parametrize(
     "raw",
     [
-        np.arange(30 * 50, dtype=np.uint16).reshape(30, 50) * 40,  # 16-bit grayscale
+        np.arange(30 * 50, dtype=np.uint16).reshape(30, 50) * 40,  # 16-bit grayscale (sBIT 16)
         np.dstack([np.full((30, 50), 90, np.uint8)] * 4),  # RGBA
     ],
     ids=["gray16", "rgba"],
 )
 def test_uploading_an_image_starts_over(recorder, seg, raw):
+    from image_support import png_with_sbit
+
     mouse_down(seg.canvas, 20, 20)
-    upload(seg.image_upload, cv2.imencode(".png", raw)[1].tobytes(), "new.png")
+    png = png_with_sbit(raw, 16) if raw.dtype == np.uint16 else cv2.imencode(".png", raw)[1].tobytes()
+    upload(seg.image_upload, png, "new.png")
     assert seg.last_error is None, seg.status.value
     assert seg.state.size == (30, 50) and seg.state.clicks == []
     assert (seg.canvas.width, seg.canvas.height) == (50, 30)
@@ -480,3 +483,25 @@ def test_put_png_is_ipycanvas_put_image_data_with_our_bytes(recorder):
     assert recorder.images[layer.model_id] == [png.getvalue()]
     commands, _ = recorder.messages[-1]
     assert commands[1] == [1, 2]  # the position travels as the command's arguments
+
+
+def test_the_widget_states_its_overlap_rule_and_undo_limit(recorder, seg):
+    import ipywidgets as widgets
+
+    from ritm_lite.widget.state import OVERLAP_RULE
+
+    shown = " ".join(child.value for child in seg.children if isinstance(child, widgets.HTML))
+    assert OVERLAP_RULE in shown and "Undo keeps up to 512 MB" in shown
+    seg.click(10, 10, True)
+    seg.finish_object()
+    seg.click(13, 10, True)  # overlaps object 1
+    seg.finish_object()
+    overlap = seg.state.objects[-1].overlap
+    assert overlap > 0 and f"object 2 finished ({overlap} of its pixels already belonged" in seg.status.value
+    assert (seg.state.label_map == 1).sum() == seg.state.objects[0].area  # object 1 kept whole
+
+
+def test_uploading_a_16_bit_image_that_does_not_state_its_depth_is_refused(recorder, seg):
+    upload(seg.image_upload, cv2.imencode(".png", np.full((30, 50), 4000, np.uint16))[1].tobytes(), "scan.png")
+    assert isinstance(seg.last_error, ValueError) and "does not state its real bit depth" in seg.status.value
+    assert seg.state.size == SIZE  # the image being segmented is kept

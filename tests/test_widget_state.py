@@ -115,18 +115,73 @@ def test_finish_object_builds_a_multi_object_label_map(state):
     state.add_click(10, 10, True)
     assert state.finish_object() == 1
     assert state.object_id == 2 and state.clicks == [] and state.probability is None
-    state.add_click(14, 10, True)  # overlaps object 1: the later object paints over it
+    state.add_click(14, 10, True)  # overlaps object 1: the later object takes only free pixels
     first, second = disk(SIZE, 10, 10, R), disk(SIZE, 14, 10, R)
-    expected = np.where(second, 2, np.where(first, 1, 0))
+    expected = np.where(first, 1, np.where(second, 2, 0))
     np.testing.assert_array_equal(state.result_label_map(), expected)
     # The new object starts from a fresh predictor, not from object 1's mask.
     np.testing.assert_array_equal(state.probability, second.astype(np.float32))
     state.finish_object()
     np.testing.assert_array_equal(state.label_map, expected)
-    assert [(o.object_id, len(o.clicks), o.area) for o in state.objects] == [
-        (1, 1, int(first.sum())),
-        (2, 1, int(second.sum())),
+    assert [(o.object_id, len(o.clicks), o.area, o.overlap) for o in state.objects] == [
+        (1, 1, int(first.sum()), 0),
+        (2, 1, int((second & ~first).sum()), int((second & first).sum())),
     ]
+
+
+def test_a_later_object_covering_an_earlier_one_does_not_erase_it(tmp_path):
+    """Object 1 (a small disk) lies inside object 2 (a big one): it stays in the map and the COCO file."""
+    state = SegmentationState(DiskPredictor(radius=4), np.zeros((*SIZE, 3), np.uint8))
+    state.add_click(20, 20, True)
+    state.finish_object()
+    state.predictor.radius = 15
+    state.add_click(20, 20, True)
+    state.finish_object()
+    small, big = disk(SIZE, 20, 20, 4), disk(SIZE, 20, 20, 15)
+    labels = state.result_label_map()
+    np.testing.assert_array_equal(labels, np.where(small, 1, np.where(big, 2, 0)))
+    coco = json.loads(save_coco_rle_json(labels, tmp_path / "labels.json").read_text())
+    assert sorted(a["id"] for a in coco["annotations"]) == [o.object_id for o in state.objects] == [1, 2]
+    assert {a["id"]: a["area"] for a in coco["annotations"]} == {o.object_id: o.area for o in state.objects}
+    assert state.summary()["label_ids"] == [1, 2]
+
+
+def test_an_object_entirely_on_finished_ones_is_refused(state):
+    state.predictor.radius = 15
+    state.add_click(20, 20, True)
+    state.finish_object()
+    state.predictor.radius = 4
+    state.add_click(20, 20, True)
+    before = state.label_map.copy()
+    with pytest.raises(ValueError, match=r"object 2 lies entirely on finished object\(s\) \[1\]"):
+        state.finish_object()
+    np.testing.assert_array_equal(state.label_map, before)
+    assert state.object_id == 2 and len(state.objects) == 1 and len(state.clicks) == 1
+
+
+def test_undo_history_is_bounded_by_its_memory_budget():
+    """Each snapshot here is 2 x 100 x 100 float32 (80 kB); a 0.25 MiB budget keeps 3 of them."""
+    state = SegmentationState(DiskPredictor(radius=3), np.zeros((100, 100, 3), np.uint8), undo_memory_mb=0.25)
+    for i in range(10):
+        state.add_click(5 + 9 * i, 50, True)
+    assert state.undo_nbytes <= 0.25 * 2**20
+    assert state.summary()["undo_depth"] == 3 and state.undo_dropped == 7
+    assert state.undo() and state.undo() and state.undo()
+    np.testing.assert_array_equal(state.probability, expected_probability((100, 100), [(5 + 9 * i, 50, True) for i in range(7)], 3))
+    assert not state.undo() and len(state.clicks) == 7
+    state.finish_object()  # a new object starts with a full budget and nothing dropped
+    assert state.undo_dropped == 0 and state.summary()["undo_depth"] == 0
+
+
+def test_undo_on_a_12_megapixel_photo_stays_within_the_default_budget():
+    """The issue's case: ~96 MB per click (two float32 maps) must not grow without bound."""
+    from ritm_lite.widget.state import UNDO_MEMORY_MB
+
+    state = SegmentationState(DiskPredictor(radius=50), np.zeros((3000, 4000, 3), np.uint8))
+    for i in range(8):
+        state.add_click(100 + 400 * i, 1500, True)
+    assert state.undo_nbytes <= UNDO_MEMORY_MB * 2**20 and state.undo_dropped > 0
+    assert state.undo()  # the newest clicks can still be undone
 
 
 def test_finishing_an_empty_object_is_refused(state):
@@ -278,19 +333,24 @@ def test_load_image_keeps_rgb_order_and_drops_alpha():
 
 
 def test_load_image_grayscale_and_16_bit(tmp_path):
+    """Files follow the package's one reader: a 16-bit PNG is scaled by its sBIT depth, else refused."""
+    from image_support import png_with_sbit
+
     gray16 = np.array([[1000, 2000], [3000, 4095]], np.uint16)  # a 12-bit image in 16 bits
     path = tmp_path / "gray16.png"
-    path.write_bytes(_png(gray16))
+    path.write_bytes(png_with_sbit(gray16, 12))
     loaded = load_image(path)
     assert loaded.shape == (2, 2, 3) and loaded.dtype == np.uint8
-    expected = np.round((gray16.astype(float) - 1000) * 255 / 3095).astype(
-        np.uint8
-    )  # min-max stretch
+    expected = np.round(gray16 * (255 / 4095)).astype(np.uint8)  # v * 255 / (2^12 - 1)
     np.testing.assert_array_equal(loaded[..., 0], expected)
     assert (loaded[..., 0] == loaded[..., 2]).all()
     rgb16 = np.stack([gray16, gray16 // 2, np.zeros_like(gray16)], axis=2)
-    loaded_rgb = load_image(_png(rgb16))
+    loaded_rgb = load_image(png_with_sbit(rgb16, 12))
     assert loaded_rgb[1, 1, 0] == 255 and loaded_rgb[0, 0, 0] > loaded_rgb[0, 0, 2] == 0
+    with pytest.raises(ValueError, match="does not state its real bit depth"):
+        load_image(_png(gray16))  # no sBIT: 12- and 16-bit data cannot be told apart
+    # an array in memory states no depth either: it is stretched from its minimum to its maximum
+    np.testing.assert_array_equal(load_image(gray16)[..., 0], np.round((gray16 - 1000.0) * 255 / 3095).astype(np.uint8))
 
 
 def test_to_uint8_rules():

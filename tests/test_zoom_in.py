@@ -197,7 +197,8 @@ def test_flip_round_trip_and_click_mirroring():
     assert flip_clicks(flip_clicks(clicks, 10), 10) == clicks
     flip = HorizontalFlip()
     x = torch.rand(1, 4, 5, 10)
-    doubled, lists = flip.transform(x, [clicks])
+    doubled, lists, view = flip.transform(x, [clicks])
+    assert view is None  # the inverse needs nothing
     assert (
         doubled.shape == (2, 4, 5, 10)
         and lists[0] == clicks

@@ -1,3 +1,8 @@
-# %% 01.disk_change
-# The first disk is far away and unchanged; the new disk turns on every pixel within 5 px.
-answer = sum(1 for dr in range(-5, 6) for dc in range(-5, 6) if dr * dr + dc * dc <= 5 * 5)
+# %% 01.radius
+from ritm_lite.clicks import points_tensor
+from ritm_lite.model import disk_maps
+
+
+def answer(before, after, height, width, radius):
+    old, new = (disk_maps(points_tensor([clicks]), height, width, radius=radius)[0, 0] for clicks in (before, after))
+    return float((old != new).float().mean())

@@ -1,5 +1,9 @@
-# %% 06.errors
-def answer(gt_mask, pred_mask):
-    valid = gt_mask != -1
-    obj = gt_mask == 1
-    return obj & ~pred_mask & valid, ~obj & pred_mask & valid
+# %% 06.click_count
+import numpy as np
+
+from ritm_lite.data.points_sampler import click_count_probs
+
+
+def answer(max_num_points, gamma):
+    probs = click_count_probs(max_num_points, gamma)
+    return 1 + float((np.arange(max_num_points) * probs).sum())

@@ -1,2 +1,6 @@
-# %% 10.samples
-answer = 230 * 30_000  # epochs x epoch_len of hrnet18_cocolvis_itermask
+# %% 10.conv1s_scale
+from ritm_lite.model import Conv1S
+
+
+def answer(init_scale):
+    return Conv1S(in_channels=3, init_scale=init_scale)

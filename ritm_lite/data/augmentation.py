@@ -27,6 +27,8 @@ Randomness comes from an explicit :class:`numpy.random.Generator`.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import cv2
@@ -34,6 +36,22 @@ import numpy as np
 
 _CV_MAX_CHANNELS = 128  # OpenCV 5's CV_CN_MAX (512 in 4.x): resize larger stacks in chunks
 _MASK_DTYPES = (np.bool_, np.uint8, np.uint16, np.int16, np.int32, np.float32)  # what cv2 resizes
+MAX_SIDE = 8192  # crop sides and resized photos past this would not fit a training batch in memory
+MAX_SCALE = 8.0  # a random-resize factor past this blows an ordinary photo up past MAX_SIDE
+
+
+def _number(value: object) -> bool:
+    """A finite real number (not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _range(name: str, value: object, low: float, high: float) -> tuple[float, float]:
+    """``value`` as a ``(lo, hi)`` pair of finite numbers with ``low <= lo <= hi <= high``."""
+    if (not isinstance(value, (tuple, list)) or len(value) != 2 or not all(_number(v) for v in value)
+            or not low <= value[0] <= value[1] <= high):
+        raise ValueError(f"augmentation {name} must be a (low, high) pair of finite numbers with "
+                         f"{low} <= low <= high <= {high}, got {value!r}")
+    return float(value[0]), float(value[1])
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,25 @@ class AugmentationConfig:
     brightness_contrast_prob: float = 0.75  # probability of the brightness/contrast step
     rgb_shift_limit: float = 10.0  # per-channel shift drawn from U(-limit, limit)
     rgb_shift_prob: float = 0.75  # probability of the RGB shift step
+
+    def __post_init__(self) -> None:
+        size = self.crop_size
+        if (not isinstance(size, (tuple, list)) or len(size) != 2
+                or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in size)
+                or not all(1 <= v <= MAX_SIDE for v in size)):
+            raise ValueError(f"augmentation crop_size must be (height, width) integers from 1 to {MAX_SIDE}, got {size!r}")
+        if self.scale_range is not None:
+            low, _ = _range("scale_range", self.scale_range, 0.0, MAX_SCALE)
+            if low <= 0:
+                raise ValueError(f"augmentation scale_range must be above 0, got {self.scale_range!r}")
+        for name in ("flip_prob", "brightness_contrast_prob", "rgb_shift_prob"):
+            value = getattr(self, name)
+            if not _number(value) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"augmentation {name} must be a probability in [0, 1], got {value!r}")
+        _range("brightness_limit", self.brightness_limit, -1.0, 1.0)  # beta, in units of 255
+        _range("contrast_limit", self.contrast_limit, -1.0, 10.0)  # alpha = 1 + c >= 0: no negative image
+        if not _number(self.rgb_shift_limit) or not 0.0 <= self.rgb_shift_limit <= 255.0:
+            raise ValueError(f"augmentation rgb_shift_limit must be in [0, 255], got {self.rgb_shift_limit!r}")
 
     @classmethod
     def train(cls, crop_size: tuple[int, int] = (320, 480)) -> AugmentationConfig:
@@ -67,8 +104,12 @@ class AugmentationConfig:
 
 
 def _check(image: np.ndarray, masks: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or not isinstance(masks, np.ndarray):
+        raise ValueError(f"image and masks must be numpy arrays, got {type(image).__name__}, {type(masks).__name__}")
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+    if image.size == 0:
+        raise ValueError(f"image must have at least one pixel, got {image.shape}")
     if masks.ndim != 3 or masks.shape[:2] != image.shape[:2]:
         raise ValueError(
             f"masks must be an (H, W, K) stack matching the image {image.shape[:2]}, got {masks.shape}"
@@ -98,10 +139,19 @@ def resize(image: np.ndarray, masks: np.ndarray, scale: float) -> tuple[np.ndarr
     """Scale both sides by ``scale``: new size ``round(H * scale) x round(W * scale)``.
 
     The image is interpolated bilinearly, the masks with nearest neighbour.
+
+    Raises:
+        ValueError: ``scale`` is not a finite positive number, or the result would have a side
+            below 1 or above :data:`MAX_SIDE` pixels.
     """
     _check(image, masks)
+    if not _number(scale) or scale <= 0:
+        raise ValueError(f"resize scale must be a finite number above 0, got {scale!r}")
     height = round(image.shape[0] * scale)
     width = round(image.shape[1] * scale)
+    if min(height, width) < 1 or max(height, width) > MAX_SIDE:
+        raise ValueError(f"resizing a {image.shape[:2]} image by {scale} gives {height}x{width}: "
+                         f"sides must stay within 1..{MAX_SIDE}")
     if (height, width) == image.shape[:2]:
         return image, masks
     image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
@@ -119,6 +169,8 @@ def pad_if_needed(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pad with zeros to at least ``min_height x min_width``, centred (extra pixel at the end)."""
     _check(image, masks)
+    if not all(isinstance(v, numbers.Integral) and 0 <= v <= MAX_SIDE for v in (min_height, min_width)):
+        raise ValueError(f"pad sizes must be integers in 0..{MAX_SIDE}, got {min_height!r}, {min_width!r}")
     height, width = image.shape[:2]
     pad_h, pad_w = max(0, min_height - height), max(0, min_width - width)
     if pad_h == 0 and pad_w == 0:
@@ -135,6 +187,9 @@ def crop(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The window ``[top, top + height) x [left, left + width)``; it must lie inside the image."""
     _check(image, masks)
+    if not all(isinstance(v, numbers.Integral) for v in (top, left, height, width)) or height < 1 or width < 1:
+        raise ValueError(f"crop takes integer top, left and a size of at least 1x1, got {top!r}, {left!r}, "
+                         f"{height!r}x{width!r}")
     if top < 0 or left < 0 or top + height > image.shape[0] or left + width > image.shape[1]:
         raise ValueError(
             f"crop ({top}, {left}) + {height}x{width} does not fit the image {image.shape[:2]}"
@@ -145,6 +200,8 @@ def crop(
 
 def brightness_contrast(image: np.ndarray, alpha: float, beta: float) -> np.ndarray:
     """``clip(alpha * image + beta * 255, 0, 255)``, truncated to uint8 (albumentations' LUT)."""
+    if not (_number(alpha) and _number(beta)):
+        raise ValueError(f"brightness/contrast takes finite alpha and beta, got {alpha!r}, {beta!r}")
     lut = np.arange(256, dtype=np.float32)
     if alpha != 1:
         lut *= alpha
@@ -155,6 +212,8 @@ def brightness_contrast(image: np.ndarray, alpha: float, beta: float) -> np.ndar
 
 def rgb_shift(image: np.ndarray, shifts: tuple[float, float, float]) -> np.ndarray:
     """Add ``shifts[c]`` to channel ``c`` (R, G, B), clip to 0..255 and truncate to uint8."""
+    if len(shifts) != 3 or not all(_number(v) for v in shifts):
+        raise ValueError(f"rgb_shift takes three finite shifts (R, G, B), got {shifts!r}")
     lut = np.arange(256, dtype=np.float32)[:, None] + np.asarray(shifts, dtype=np.float32)[None, :]
     # a (256, 1, 3) table: OpenCV looks channel c up in column c
     return cv2.LUT(image, np.clip(lut, 0, 255).astype(np.uint8)[:, None, :])
@@ -177,7 +236,15 @@ def augment(
     Returns:
         ``(image, masks)``: ``(h, w, 3)`` uint8 and ``(h, w, K)`` of the input mask dtype,
         with ``(h, w) = config.crop_size``.
+
+    Raises:
+        ValueError: an image or mask stack of the wrong shape or dtype.
+        TypeError: ``config`` or ``rng`` of the wrong type.
     """
+    if not isinstance(config, AugmentationConfig):
+        raise TypeError(f"config must be an AugmentationConfig, got {type(config).__name__}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
     _check(image, masks)
     if config.scale_range is not None:
         image, masks = resize(image, masks, rng.uniform(*config.scale_range))

@@ -41,7 +41,10 @@ from typing import Any
 
 import numpy as np
 
-from .files import image_mask_pairs, read_rgb
+from .duts import IMAGES_DIR as DUTS_IMAGES_DIR
+from .duts import MASKS_DIR as DUTS_MASKS_DIR
+from .duts import duts_tr_split
+from .files import image_mask_pairs, read_palette_png, read_rgb
 from .masks import IGNORE, read_mask
 
 PAPER_ZOOM_IN_TARGET_SIZE = {"DAVIS": 600}
@@ -78,6 +81,10 @@ class Benchmark(Sequence[Sample]):
     def __getitem__(self, index: int) -> Sample:  # type: ignore[override]
         if isinstance(index, slice):
             raise TypeError("index a Benchmark one sample at a time")
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"a {self.name} sample is indexed by an integer, got {index!r}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"sample {index} of {self.name}, which has {len(self)} objects")
         return self._load(self._entries[index])
 
     def __repr__(self) -> str:
@@ -164,6 +171,15 @@ def coco_mval(root: str | Path, images_dir: str = "img", masks_dir: str = "gt") 
 # --------------------------------------------------------------------------- SBD
 
 
+def duts_tr_holdout(root: str | Path, holdout: int | None = None) -> Benchmark:
+    """DUTS-TR's held-out photos (:func:`ritm_lite.data.duts.duts_tr_split`), one object each:
+    the course's selection set, never a test set (DUTS-TR is training data)."""
+    _, names = duts_tr_split(root, holdout)
+    subset = davis(root, DUTS_IMAGES_DIR, DUTS_MASKS_DIR).subset(names)
+    subset.name = "DUTS-TR-holdout"
+    return subset
+
+
 def read_sbd_instances(path: Path) -> np.ndarray:
     """``GTinst.Segmentation`` of an SBD ``inst/*.mat`` file: ``(H, W)`` int32, 0 bg, 1..K."""
     from scipy.io import loadmat
@@ -207,16 +223,6 @@ def sbd(root: str | Path, split: str = "val") -> Benchmark:
 # --------------------------------------------------------------------------- Pascal VOC
 
 
-def read_palette_png(path: Path) -> np.ndarray:
-    """Palette indices of an indexed PNG (Pascal VOC's ``SegmentationObject``) as int32."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        if image.mode not in ("P", "L"):
-            raise ValueError(f"{path} is a {image.mode} image; expected an indexed (palette) PNG")
-        return np.asarray(image, dtype=np.int32)
-
-
 VOC_BOUNDARY = 255
 """Palette index of the unlabelled band around every Pascal VOC object."""
 
@@ -256,12 +262,20 @@ BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
     "COCO_MVal": coco_mval,
     "SBD": sbd,
     "PascalVOC": pascal_voc,
+    "DUTS-TR-holdout": duts_tr_holdout,  # selection only: 500 training-set photos never trained on
 }
 """Reader per benchmark name (the names of the paper's tables)."""
 
 
 def load_benchmark(name: str, root: str | Path, **kwargs: Any) -> Benchmark:
-    """Open benchmark ``name`` (a key of :data:`BENCHMARKS`) stored under ``root``."""
+    """Open benchmark ``name`` (a key of :data:`BENCHMARKS`) stored under ``root``.
+
+    Raises:
+        ValueError: an unknown name. TypeError: ``root`` is not a path.
+        FileNotFoundError: ``root`` lacks the benchmark's folders or files.
+    """
+    if not isinstance(root, (str, Path)) or not str(root):
+        raise TypeError(f"root must be the {name} folder's path, got {root!r}")
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; choose one of {sorted(BENCHMARKS)}")
     return BENCHMARKS[name](root, **kwargs)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ritm_lite.data.masks import object_pixels
+
 
 @dataclass(frozen=True)
 class CopyPaste:
@@ -38,12 +40,12 @@ class CopyPaste:
 
     def __post_init__(self) -> None:
         low, high = self.size_range
-        if not 0.0 <= self.prob <= 1.0:
+        if not 0.0 <= self.prob <= 1.0:  # comparisons with NaN are False: NaN is refused too
             raise ValueError(f"copy-paste prob must be in [0, 1], got {self.prob}")
         if not 0.0 < low <= high <= 1.0:
             raise ValueError(f"copy-paste size_range must satisfy 0 < low <= high <= 1, got {self.size_range}")
-        if self.max_scale < 1.0:
-            raise ValueError(f"copy-paste max_scale must be >= 1, got {self.max_scale}")
+        if not 1.0 <= self.max_scale < float("inf"):
+            raise ValueError(f"copy-paste max_scale must be a finite number >= 1, got {self.max_scale}")
 
 
 def paste_object(
@@ -59,10 +61,14 @@ def paste_object(
 
     Args:
         image: host ``(H, W, 3)`` uint8 RGB.
-        masks: host instances, ``(H, W, K)`` bool (``K`` may be 0).
-        ignore: host ``(H, W)`` bool ignore region, or ``None``.
+        masks: host instances, ``(H, W, K)`` bool (``K`` may be 0); unsigned integer masks
+            are read by the package's one mask rule (:func:`ritm_lite.data.masks.object_pixels`:
+            0/1 label maps, else the upper half of the range, ``>= 128`` for uint8), each
+            layer on its own.
+        ignore: host ``(H, W)`` ignore region (bool, or integers by the same rule), or ``None``.
         donor_image: ``(h, w, 3)`` uint8 RGB of the donor photo.
-        donor_mask: ``(h, w)`` bool, the donor object (at least one pixel).
+        donor_mask: ``(h, w)``, the donor object (bool, or integers by the same rule; at
+            least one pixel).
         config: sizes (``config.prob`` is the caller's to apply).
         rng: source of the size and the position.
 
@@ -70,12 +76,21 @@ def paste_object(
         ``(image, masks, ignore)``: the composite ``(H, W, 3)`` uint8, ``(H, W, K + 1)`` bool
         with the pasted object last, and the ignore region minus the paste (or ``None``).
     """
+    image, masks, donor_image = np.asarray(image), np.asarray(masks), np.asarray(donor_image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"host image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+    if image.size == 0:
+        raise ValueError(f"host image must be a non-empty (H, W, 3) array, got {image.shape}")
     if donor_image.ndim != 3 or donor_image.shape[2] != 3 or donor_image.dtype != np.uint8:
         raise ValueError(f"donor image must be (h, w, 3) uint8, got {donor_image.shape} {donor_image.dtype}")
     if masks.shape[:2] != image.shape[:2] or masks.ndim != 3:
         raise ValueError(f"host masks must be (H, W, K) for a {image.shape[:2]} image, got {masks.shape}")
+    masks = object_pixels(masks, "host masks")  # a 0/128 uint8 mask is an object, not "& 1 == 0"
+    donor_mask = object_pixels(donor_mask, "donor mask")
+    if ignore is not None:
+        if np.shape(ignore) != image.shape[:2]:
+            raise ValueError(f"host ignore region must be (H, W) = {image.shape[:2]}, got {np.shape(ignore)}")
+        ignore = object_pixels(ignore, "host ignore region")
     if donor_mask.shape != donor_image.shape[:2]:
         raise ValueError(f"donor mask {donor_mask.shape} does not match its image {donor_image.shape[:2]}")
     rows, cols = np.nonzero(donor_mask)

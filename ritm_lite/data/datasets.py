@@ -26,13 +26,14 @@ with persistent workers, set the epoch from a ``worker_init_fn`` or accept repea
 
 Two datasets: :class:`FolderDataset` for ``img/`` + ``gt/`` folders such as COCO_MVal, and
 :class:`CocoLvisDataset` over the merged COCO+LVIS set (any reader with the
-:class:`InstanceSource` interface, e.g. ``ritm_lite.data.coco_lvis.MergedCocoLvis``).
+:class:`InstanceSource` interface, e.g. ``ritm_lite.data.coco_lvis.MergedCocoLvis``);
+:class:`MixedDataset` draws from several of them in set proportions (e.g. DUTS-TR and COCO_MVal).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -44,7 +45,7 @@ from torch.utils.data import Dataset
 from ritm_lite.clicks import points_array
 from ritm_lite.data.augmentation import AugmentationConfig, augment
 from ritm_lite.data.copy_paste import CopyPaste, paste_object
-from ritm_lite.data.files import files_by_stem, read_rgb, require_images_for_masks
+from ritm_lite.data.files import files_by_stem, image_size, read_rgb, require_images_for_masks
 from ritm_lite.data.masks import IGNORE, read_mask
 from ritm_lite.data.points_sampler import MultiPointSampler
 
@@ -74,8 +75,11 @@ class DatasetConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.keep_background_prob <= 1.0:
             raise ValueError(f"keep_background_prob must be in [0, 1], got {self.keep_background_prob}")
-        if self.min_object_area < 0 or self.max_augment_tries < 1:
-            raise ValueError("min_object_area must be >= 0 and max_augment_tries >= 1")
+        if not (isinstance(self.min_object_area, (int, np.integer)) and self.min_object_area >= 0):
+            raise ValueError(f"min_object_area must be an integer >= 0 (pixels), got {self.min_object_area!r}")
+        if not (isinstance(self.max_augment_tries, (int, np.integer)) and 1 <= self.max_augment_tries <= 10_000):
+            raise ValueError(f"max_augment_tries must be an integer in [1, 10000] (each try augments the "
+                             f"whole photo), got {self.max_augment_tries!r}")
 
 
 @dataclass
@@ -107,6 +111,10 @@ class InteractiveDataset(Dataset):
     def load(self, image_index: int) -> InstanceSample:
         raise NotImplementedError
 
+    def pick_image(self, rng: np.random.Generator) -> int:
+        """The image of a sample drawn at random (fixed ``epoch_len``): uniform over images."""
+        return int(rng.integers(self.num_images()))
+
     def set_epoch(self, epoch: int) -> None:
         """Make the next epoch's samples differ from this one's (see the module docstring)."""
         self.epoch = int(epoch)
@@ -118,7 +126,7 @@ class InteractiveDataset(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} outside 0..{len(self) - 1}")
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        image_index = int(rng.integers(self.num_images())) if self.config.epoch_len > 0 else index
+        image_index = self.pick_image(rng) if self.config.epoch_len > 0 else index
         sample = self.load(image_index)
         if self.config.copy_paste is not None and rng.random() < self.config.copy_paste.prob:
             sample = self._paste(sample, image_index, rng)
@@ -224,14 +232,17 @@ class FolderDataset(InteractiveDataset):
     for negative clicks and can be merged. Mask files are read with
     :func:`ritm_lite.data.masks.read_mask`, the package's one value rule (0/1 label maps, or
     grey ``>= 128``; with ``ignore_band=True`` the grey value 128 is ignore, as in GrabCut).
-    Every mask is checked when the dataset is made: one with no object pixel, or a mask
-    without an image, is an error naming the file.
+    Every mask is checked when the dataset is made: one with no object pixel, a mask without an
+    image, an image that cannot be opened or one of another size than its mask is an error
+    naming the file.
 
     Args:
         root: folder holding ``images_dir`` and ``masks_dir``.
         names: instance stems to use (e.g. one side of :func:`split_by_image_id`); default all.
         config: sampling configuration.
         seed: base seed (see the module docstring); ``None`` draws one.
+        image_id: the photo a mask stem belongs to (masks of one photo are grouped); COCO_MVal's
+            naming by default, ``str`` where every mask is its own photo (DUTS-TR).
     """
 
     def __init__(
@@ -243,6 +254,7 @@ class FolderDataset(InteractiveDataset):
         images_dir: str = "img",
         masks_dir: str = "gt",
         ignore_band: bool = False,
+        image_id: Callable[[str], str] = image_id_from_name,
     ) -> None:
         super().__init__(config, seed)
         self.root = Path(root)
@@ -260,10 +272,14 @@ class FolderDataset(InteractiveDataset):
         if not stems:
             raise ValueError(f"no image/mask pairs found in {self.root}")
         for stem in stems:  # fails here, naming the file, rather than training on background
-            read_mask(masks[stem], ignore_band=ignore_band)
+            height, width = read_mask(masks[stem], ignore_band=ignore_band).shape
+            image_width, image_height = image_size(images[stem])
+            if (image_width, image_height) != (width, height):  # before training, not hours into it
+                raise ValueError(f"mask {masks[stem]} is {width}x{height} but its image {images[stem]} is "
+                                 f"{image_width}x{image_height} (width x height, as the image is shown)")
         groups: dict[str, list[str]] = {}
         for stem in stems:
-            groups.setdefault(image_id_from_name(stem), []).append(stem)
+            groups.setdefault(image_id(stem), []).append(stem)
         self.image_ids = sorted(groups)
         self._image_paths = [images[groups[i][0]] for i in self.image_ids]
         self._mask_paths = [[masks[s] for s in groups[i]] for i in self.image_ids]
@@ -314,7 +330,11 @@ class InMemorySource:
 
     def __init__(self, items: Sequence[tuple[np.ndarray, Sequence[np.ndarray]]]) -> None:
         self.items = [(image, list(masks)) for image, masks in items]
+        if not self.items:
+            raise ValueError("an InMemorySource needs at least one photo")
         for index, (image, masks) in enumerate(self.items):
+            if not isinstance(image, np.ndarray) or not all(isinstance(m, np.ndarray) for m in masks):
+                raise ValueError(f"photo {index}: image and masks must be NumPy arrays")
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(f"photo {index}: image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
             for mask in masks:
@@ -379,3 +399,49 @@ class CocoLvisDataset(InteractiveDataset):
         if not masks:
             return InstanceSample(image, np.zeros((*image.shape[:2], 0), bool))
         return InstanceSample(image, np.stack(masks, axis=2).astype(bool, copy=False))
+
+
+# ---------------------------------------------------------------------------------------
+# several sources in set proportions
+
+
+class MixedDataset(InteractiveDataset):
+    """Several datasets as one: a sample's source is drawn with probability ``weights[k]``,
+    then its image uniformly within that source (not in RITM, which trains on one set).
+
+    The sources' own ``config`` and ``seed`` are not used: augmentation, click sampling and
+    randomness are this dataset's, so a mixed sample is made exactly as any other.
+
+    Args:
+        sources: the datasets (each an :class:`InteractiveDataset` with at least one image).
+        weights: one non-negative weight per source, not all zero; normalised to sum to 1.
+        config, seed: as for :class:`InteractiveDataset`.
+    """
+
+    def __init__(self, sources: Sequence[InteractiveDataset], weights: Sequence[float],
+                 config: DatasetConfig | None = None, seed: int | None = None) -> None:
+        super().__init__(config, seed)
+        if len(sources) == 0 or len(sources) != len(weights):
+            raise ValueError(f"need one weight per source, got {len(sources)} sources and {len(weights)} weights")
+        w = np.asarray(weights, dtype=np.float64)
+        if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"weights must be finite, >= 0 and not all 0, got {list(weights)}")
+        for source in sources:
+            if source.num_images() < 1:
+                raise ValueError(f"{type(source).__name__} has no images")
+        self.sources = list(sources)
+        self.weights = w / w.sum()  # p_k = w_k / sum(w)
+        self._offsets = np.cumsum([0] + [s.num_images() for s in self.sources])  # image i of source k: offset_k + i
+
+    def num_images(self) -> int:
+        return int(self._offsets[-1])
+
+    def pick_image(self, rng: np.random.Generator) -> int:
+        k = int(rng.choice(len(self.sources), p=self.weights))
+        return int(self._offsets[k] + rng.integers(self.sources[k].num_images()))
+
+    def load(self, image_index: int) -> InstanceSample:
+        if not 0 <= image_index < self.num_images():
+            raise IndexError(f"image {image_index} outside 0..{self.num_images() - 1}")
+        k = int(np.searchsorted(self._offsets, image_index, side="right") - 1)
+        return self.sources[k].load(image_index - int(self._offsets[k]))

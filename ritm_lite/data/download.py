@@ -1,6 +1,6 @@
 """Download helpers for the datasets RITM trains and evaluates on (they never go into git).
 
-``REGISTRY`` lists each dataset: where its publisher (or the RITM / f-BRS authors' mirror,
+``REGISTRY`` (``sources.py``) lists each dataset: where its publisher (or the RITM / f-BRS authors' mirror,
 as the RITM README links them) serves it, its size, its MD5 where one is published, how it
 unpacks and the layout it gives under ``--root`` (``data/`` by default). Usage::
 
@@ -8,34 +8,49 @@ unpacks and the layout it gives under ``--root`` (``data/`` by default). Usage::
     python -m ritm_lite.data.download grabcut berkeley davis --root data/
     python -m ritm_lite.data.download coco2017-val lvis-v1 --root data/
 
-Downloads stream to ``<root>/.downloads/<file>.part`` with a progress bar and are renamed
-only once complete (and, where an MD5 is known, verified), so a broken connection never
-leaves a file that looks whole: run the same command again and it resumes (HTTP Range).
-Archives are then unpacked (zip, tar, tar.gz; entries escaping the target are refused) and
-deleted unless ``--keep-archives``. ``--mirror URL`` fetches ``URL/<file name>`` first, for a
-local copy of the archives.
+The transfer itself is PyTorch's ``torch.hub.download_url_to_file`` (progress bar, a
+temporary file renamed into place only when the transfer ends), run with a socket timeout
+so that a stalled server is an error, not a hang. It does not resume, so the one many-GB
+file (COCO's 18 GB ``train2017.zip``, ``Archive.resumable``) streams to
+``<root>/.downloads/<file>.part`` instead and resumes from it (HTTP Range) when the same
+command is run again.
+
+**Nothing is lost, nothing looks whole that is not**: a downloaded file is checked (its MD5
+where one is published, and every archive is read through: zip CRCs, the whole tar stream,
+so a cut-off transfer of a file without an MD5 is caught too) before it replaces anything;
+a failed or corrupt download deletes only what it downloaded, never the file or the
+unpacked folder it would have replaced. Archives are then unpacked (zip, tar, tar.gz; entries
+escaping the target are refused), the old copy of each unpacked folder moved aside until the
+new one is in place, and deleted unless ``--keep-archives``. ``--mirror URL`` fetches
+``URL/<file name>`` first, for a local copy of the archives.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import http.client
+import math
 import os
 import shutil
+import socket
 import sys
 import tarfile
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Sequence
 
 from tqdm.auto import tqdm
 
-FBRS = "https://github.com/saic-vul/fbrs_interactive_segmentation/releases/download/v1.0"
-LVIS = "dl.fbaipublicfiles.com/LVIS"
+from ritm_lite.data.sources import REGISTRY, Archive, DatasetSource
+
+__all__ = ["REGISTRY", "Archive", "ChecksumError", "DatasetSource", "DownloadError", "archive_problem",
+           "download_file", "extract", "fetch", "main", "md5sum"]
 
 
 class DownloadError(RuntimeError):
@@ -44,109 +59,6 @@ class DownloadError(RuntimeError):
 
 class ChecksumError(DownloadError):
     """A downloaded file's MD5 differs from the published one."""
-
-
-@dataclass(frozen=True)
-class Archive:
-    """One file to fetch and unpack."""
-
-    filename: str
-    urls: tuple[str, ...]  # tried in order (official first, then mirrors)
-    size: str              # as published, for the user's disk planning
-    md5: str | None = None  # None: no checksum is published
-    extract_to: str = ""    # folder under the dataset root to unpack into ("" = the root)
-
-
-@dataclass(frozen=True)
-class DatasetSource:
-    """A dataset: its archives, where it comes from and what it looks like unpacked."""
-
-    name: str
-    description: str
-    homepage: str
-    licence: str
-    archives: tuple[Archive, ...]
-    expected: tuple[str, ...]  # paths under --root that exist once it is unpacked
-    layout: str                # the layout, for the documentation
-
-
-_COCO_LICENCE = ("annotations CC BY 4.0; images under their Flickr licences "
-                 "(cocodataset.org/#termsofuse)")
-_COCO_ANN = Archive("annotations_trainval2017.zip",
-                    ("http://images.cocodataset.org/annotations/annotations_trainval2017.zip",),
-                    "241 MB", "f4bbac642086de4f52a3fdda2de5fa2c", "coco2017")
-_COCO_VAL = Archive("val2017.zip", ("http://images.cocodataset.org/zips/val2017.zip",),
-                    "778 MB", "442b8da7639aecaf257c1dceb8ba8c80", "coco2017")
-_COCO_TRAIN = Archive("train2017.zip", ("http://images.cocodataset.org/zips/train2017.zip",),
-                      "18 GB", "cced6f7f71b7629ddf16f17bbcfab6b2", "coco2017")
-
-
-def _lvis(split: str, size: str) -> Archive:
-    name = f"lvis_v1_{split}.json.zip"
-    urls = (f"https://{LVIS}/{name}", f"https://s3-us-west-2.amazonaws.com/{LVIS}/{name}")
-    return Archive(name, urls, size, None, "lvis")
-
-
-def _fbrs(name: str, size: str) -> Archive:
-    return Archive(f"{name}.zip", (f"{FBRS}/{name}.zip",), size, None, name)
-
-
-REGISTRY: dict[str, DatasetSource] = {s.name: s for s in (
-    DatasetSource("coco2017", "COCO 2017 train + val images and instance annotations "
-                  "(118k + 5k images)", "https://cocodataset.org/#download", _COCO_LICENCE,
-                  (_COCO_ANN, _COCO_VAL, _COCO_TRAIN),
-                  ("coco2017/annotations/instances_train2017.json", "coco2017/train2017",
-                   "coco2017/val2017"),
-                  "coco2017/{annotations/instances_{train,val}2017.json, train2017/*.jpg, "
-                  "val2017/*.jpg}"),
-    DatasetSource("coco2017-val", "COCO 2017 val images + all annotations (a 1 GB start)",
-                  "https://cocodataset.org/#download", _COCO_LICENCE, (_COCO_ANN, _COCO_VAL),
-                  ("coco2017/annotations/instances_val2017.json", "coco2017/val2017"),
-                  "coco2017/{annotations/, val2017/*.jpg}"),
-    DatasetSource("lvis-v1", "LVIS v1.0 train + val annotations (images are COCO 2017's)",
-                  "https://www.lvisdataset.org/dataset",
-                  "annotations CC BY 4.0; images are COCO's (Flickr licences)",
-                  (_lvis("train", "~350 MB"), _lvis("val", "~64 MB")),
-                  ("lvis/lvis_v1_train.json", "lvis/lvis_v1_val.json"),
-                  "lvis/lvis_v1_{train,val}.json"),
-    DatasetSource("grabcut", "GrabCut: 50 images, one object each (test)",
-                  "https://github.com/saic-vul/fbrs_interactive_segmentation",
-                  "research benchmark (Rother et al. 2004); check the publisher's terms",
-                  (_fbrs("GrabCut", "11 MB"),), ("GrabCut/data_GT", "GrabCut/boundary_GT"),
-                  "GrabCut/{data_GT/*.jpg|bmp, boundary_GT/*.bmp}"),
-    DatasetSource("berkeley", "Berkeley: 96 images, 100 instances (test)",
-                  "https://github.com/saic-vul/fbrs_interactive_segmentation",
-                  "from the Berkeley Segmentation Dataset; research use, check its terms",
-                  (_fbrs("Berkeley", "7 MB"),), ("Berkeley/images", "Berkeley/masks"),
-                  "Berkeley/{images/*.jpg, masks/*.png}"),
-    DatasetSource("davis", "DAVIS: 345 frames, one object each (test)",
-                  "https://github.com/saic-vul/fbrs_interactive_segmentation",
-                  "from DAVIS 2016 (Perazzi et al.); check davischallenge.org terms",
-                  (_fbrs("DAVIS", "43 MB"),), ("DAVIS/img", "DAVIS/gt"),
-                  "DAVIS/{img/*.jpg, gt/*.png}"),
-    DatasetSource("coco-mval", "COCO_MVal: 800 COCO val2017 instances (test)",
-                  "https://github.com/saic-vul/fbrs_interactive_segmentation", _COCO_LICENCE,
-                  (_fbrs("COCO_MVal", "127 MB"),), ("COCO_MVal/img", "COCO_MVal/gt"),
-                  "COCO_MVal/{img/*.jpg, gt/*.png}"),
-    DatasetSource("sbd", "SBD: 8498 train / 2857 val images with instance masks",
-                  "http://home.bharathh.info/pubs/codes/SBD/download.html",
-                  "research use (Hariharan et al. 2011); images from PASCAL VOC (Flickr)",
-                  (Archive("benchmark.tgz", ("https://www2.eecs.berkeley.edu/Research/Projects/"
-                                             "CS/vision/grouping/semantic_contours/benchmark.tgz",),
-                           "1.4 GB", "82b4d87ceb2ed10f6038a1cba92111cb", "SBD"),),
-                  ("SBD/benchmark_RELEASE/dataset/img", "SBD/benchmark_RELEASE/dataset/inst"),
-                  "SBD/benchmark_RELEASE/dataset/{img/*.jpg, inst/*.mat, train.txt, val.txt}"),
-    DatasetSource("pascal-voc", "PASCAL VOC 2012 trainval (1449 val images, 3417 instances)",
-                  "http://host.robots.ox.ac.uk/pascal/VOC/",
-                  "images under Flickr terms; annotations: see the VOC site",
-                  (Archive("VOCtrainval_11-May-2012.tar",
-                           ("http://host.robots.ox.ac.uk/pascal/VOC/voc2012/"
-                            "VOCtrainval_11-May-2012.tar",),
-                           "1.9 GB", "6cd6e144f989b92b3379bac3b3de84fd", "PascalVOC"),),
-                  ("PascalVOC/VOCdevkit/VOC2012/SegmentationObject",),
-                  "PascalVOC/VOCdevkit/VOC2012/{JPEGImages, SegmentationObject, "
-                  "ImageSets/Segmentation}"),
-)}
 
 
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:
@@ -158,43 +70,105 @@ def md5sum(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def download_file(urls: Sequence[str], dest: str | Path, md5: str | None = None,
-                  timeout: float = 60.0, progress: bool = True) -> Path:
-    """Download ``dest`` from the first URL that works; resume a ``dest.part`` left before.
+def archive_problem(path: str | Path, name: str | None = None) -> str | None:
+    """Why the file at ``path`` is not a whole archive, or ``None`` when it reads through.
 
-    The file is streamed to ``<dest>.part`` and renamed to ``dest`` only when complete and,
-    if ``md5`` is given, verified. An existing ``dest`` (with the right MD5) is kept.
+    A zip (by name or content) must have its central directory and every member must pass its
+    CRC; a tar (plain or compressed) must be read to its end without error. Any other file
+    gives ``None`` (not an archive: nothing to check here). ``name``: the file name that says
+    which kind it is (default: ``path``'s own; a download in progress is ``<name>.part``).
+    """
+    path = Path(path)
+    name = (name or path.name).lower()
+    try:
+        if name.endswith(".zip") or zipfile.is_zipfile(path):  # a cut-off zip has no directory
+            with zipfile.ZipFile(path) as zf:
+                damaged = zf.testzip()
+            return None if damaged is None else f"its member {damaged} fails its CRC check"
+        if name.endswith((".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")) or tarfile.is_tarfile(path):
+            with tarfile.open(path) as tf:
+                for member in tf:
+                    if member.isfile():
+                        with tf.extractfile(member) as data:
+                            while data.read(1 << 20):  # a cut-off stream fails while reading
+                                pass
+            return None
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error) as err:
+        return f"not a whole archive ({type(err).__name__}: {err})"
+    return None
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    """Give sockets opened without a timeout (``torch.hub``'s ``urlopen``) this one."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def download_file(urls: Sequence[str], dest: str | Path, md5: str | None = None,
+                  timeout: float = 60.0, progress: bool = True, resumable: bool = False,
+                  force: bool = False) -> Path:
+    """Download ``dest`` from the first URL that works.
+
+    The transfer goes to ``<dest>.part`` (``torch.hub.download_url_to_file``; with
+    ``resumable``, a stream that a later call continues with an HTTP Range request) and
+    replaces ``dest`` only once complete and checked: its MD5 when ``md5`` is given, and
+    :func:`archive_problem` for an archive. An existing ``dest`` that passes the same checks
+    is kept without a request (unless ``force``); one that fails them stays until a good copy
+    replaces it.
 
     Raises:
-        ChecksumError: the complete file has another MD5 (the ``.part`` is deleted).
-        DownloadError: every URL failed (network, HTTP, cut-off stream); a partial
-            ``.part`` is kept so that the next call resumes.
+        ValueError: no URL, or a timeout that is not a positive number of seconds.
+        ChecksumError: the complete file has another MD5 (the download is deleted).
+        DownloadError: every URL failed (network, HTTP, cut-off or corrupt transfer); with
+            ``resumable`` a partial ``.part`` is kept so that the next call resumes.
     """
+    urls = [urls] if isinstance(urls, str) else list(urls)
+    if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+        raise ValueError(f"need at least one http(s) URL, got {urls!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     dest = Path(dest)
-    if dest.exists() and (md5 is None or md5sum(dest) == md5):
+    if not force and dest.is_file() and (md5 is None or md5sum(dest) == md5) and archive_problem(dest) is None:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     errors = []
     for url in urls:
         try:
-            _fetch(url, part, timeout, progress)
+            if resumable:
+                _resume(url, part, timeout, progress)
+            else:
+                import torch.hub
+
+                with _socket_timeout(timeout):
+                    torch.hub.download_url_to_file(url, str(part), progress=progress)
         except (urllib.error.URLError, http.client.HTTPException, OSError, DownloadError) as err:
             errors.append(f"{url}: {err}")
             continue
         if md5 is not None and (actual := md5sum(part)) != md5:
             part.unlink()
             raise ChecksumError(f"{dest.name}: MD5 {actual} differs from the published {md5} "
-                                "(corrupt download or changed file); it was deleted")
-        os.replace(part, dest)
+                                "(corrupt download or changed file); the download was deleted"
+                                + (f", {dest} is kept" if dest.exists() else ""))
+        if (problem := archive_problem(part, dest.name)) is not None:
+            part.unlink()  # a cut-off transfer of a file without an MD5: start again next time
+            errors.append(f"{url}: the download is {problem}; deleted")
+            continue
+        os.replace(part, dest)  # the one step that replaces dest, with a checked file
         return dest
     kept = (f"; {part.stat().st_size} bytes kept in {part}, run again to resume"
-            if part.exists() else "")
+            if resumable and part.exists() else "")
     raise DownloadError(f"could not download {dest.name}:\n  " + "\n  ".join(errors) + kept)
 
 
-def _fetch(url: str, part: Path, timeout: float, progress: bool) -> None:
-    """Stream ``url`` into ``part``, continuing from its current size when the server allows."""
+def _resume(url: str, part: Path, timeout: float, progress: bool) -> None:
+    """Stream ``url`` into ``part``, continuing from its current size when the server allows
+    (for many-GB files only: ``torch.hub`` does the rest)."""
     offset = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "ritm_lite-download"})
     if offset:
@@ -256,11 +230,20 @@ def extract(archive: str | Path, target: str | Path) -> list[Path]:
         moved = []
         for entry in sorted(content.iterdir()):
             final = target / entry.name
-            if final.is_dir():
-                shutil.rmtree(final)
-            elif final.exists():
-                final.unlink()
-            os.replace(entry, final)
+            old = target / f".{entry.name}.replaced"
+            shutil.rmtree(old, ignore_errors=True)
+            if final.exists():
+                os.replace(final, old)  # the old copy stays until the new one is in place
+            try:
+                os.replace(entry, final)
+            except OSError:
+                if old.exists():
+                    os.replace(old, final)
+                raise
+            if old.is_dir():
+                shutil.rmtree(old)
+            elif old.exists():
+                old.unlink()
             moved.append(final)
         return moved
     finally:
@@ -279,7 +262,8 @@ def fetch(source: DatasetSource | str, root: str | Path = "data", checksum: bool
           progress: bool = True) -> Path:
     """Download and unpack one dataset under ``root``; returns ``root``.
 
-    Skips a dataset whose ``expected`` paths all exist (unless ``force``).
+    Skips a dataset whose ``expected`` paths all exist (unless ``force``, which also
+    downloads its archives again rather than reusing ones kept in ``<root>/.downloads``).
 
     Raises:
         KeyError: an unknown dataset name.
@@ -297,7 +281,8 @@ def fetch(source: DatasetSource | str, root: str | Path = "data", checksum: bool
     for archive in source.archives:
         urls = ((mirror.rstrip("/") + "/" + archive.filename,) if mirror else ()) + archive.urls
         path = download_file(urls, root / ".downloads" / archive.filename,
-                             archive.md5 if checksum else None, progress=progress)
+                             archive.md5 if checksum else None, progress=progress,
+                             resumable=archive.resumable, force=force)
         extract(path, root / archive.extract_to)
         if not keep_archives:
             path.unlink()
@@ -328,8 +313,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep-archives", action="store_true",
                         help="keep the archives after unpacking")
     parser.add_argument("--mirror", default=None, help="try MIRROR/<file name> first")
-    parser.add_argument("--force", action="store_true", help="fetch even if already present")
+    parser.add_argument("--force", action="store_true",
+                        help="fetch even if already present (archives are downloaded again)")
     args = parser.parse_args(argv)
+    if not args.root or Path(args.root).is_file():
+        parser.error(f"--root must name a folder (created if missing), got {args.root!r}")
+    if args.mirror is not None and not args.mirror.startswith(("http://", "https://")):
+        parser.error(f"--mirror must be an http(s) URL whose <file name> paths serve the archives, "
+                     f"got {args.mirror!r}")
     if args.list or not args.names:
         print(format_registry())
         return 0

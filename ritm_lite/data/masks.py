@@ -39,17 +39,44 @@ def object_min_grey(dtype: np.dtype) -> int:
     return (int(np.iinfo(dtype).max) + 1) // 2
 
 
+def object_threshold(values: np.ndarray) -> int:
+    """The lowest value that is object in ``values`` (bool or unsigned integers), by the rule:
+    1 in a 0/1 label map (or a bool mask), else half the dtype's range (128 for uint8)."""
+    if values.dtype == bool or values.size == 0 or int(values.max()) <= 1:
+        return 1  # a 0/1 label map
+    return object_min_grey(values.dtype)  # grey: the upper half of the range
+
+
+def object_pixels(values: np.ndarray, source: str | Path) -> np.ndarray:
+    """``values``' object pixels as bool, by the one rule; unlike :func:`mask_labels` an empty
+    mask is allowed (an instance cropped away), and any shape (``(H, W)`` or ``(H, W, K)``: the
+    rule is applied to each ``[..., k]`` layer on its own).
+
+    Raises:
+        ValueError: not bool or unsigned integer values (``source`` is named).
+    """
+    values = np.asarray(values)
+    if values.dtype == bool:
+        return values
+    if values.dtype.kind != "u":
+        raise ValueError(f"{source}: a mask must be bool or unsigned integers, got {values.dtype}")
+    if values.ndim == 3:
+        return np.stack([object_pixels(values[:, :, k], source) for k in range(values.shape[2])], axis=2) \
+            if values.shape[2] else np.zeros(values.shape, bool)
+    return values >= object_threshold(values)
+
+
 def read_mask(path: str | Path, ignore_band: bool = False) -> np.ndarray:
     """``(H, W)`` int32 labels of the mask file ``path`` (:func:`mask_labels`'s rule).
 
     Raises:
-        ValueError: unreadable, or no object pixel (the message names the file).
+        FileNotFoundError: no such file.
+        ValueError: not decodable (truncated, corrupt), or no object pixel (the message names
+            the file).
     """
-    import cv2
+    from ritm_lite.data.files import read_unchanged
 
-    values = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if values is None:
-        raise ValueError(f"cannot read mask {path}")
+    values = read_unchanged(path)  # the one reader: a truncated file is an error
     if values.ndim == 3:
         values = values[:, :, :3].max(axis=2)  # colour: the largest channel; alpha is not a label
     return mask_labels(values, path, ignore_band=ignore_band)
@@ -79,14 +106,10 @@ def mask_labels(values: np.ndarray, source: str | Path, ignore_band: bool = Fals
             raise ValueError(f"{source}: mask values must lie in 0..65535, got {low}..{high}")
         values = values.astype(np.uint8 if high <= 255 else np.uint16)
     labels = np.zeros(values.shape, dtype=np.int32)
-    if values.dtype == bool or int(values.max()) <= 1:  # a 0/1 label map
-        labels[values == 1] = 1
-        threshold = 1
-    else:
-        threshold = object_min_grey(values.dtype)
-        labels[values >= threshold] = 1  # grey: the upper half of the range
-        if ignore_band and values.dtype == np.uint8:
-            labels[values == IGNORE_BAND] = IGNORE
+    threshold = object_threshold(values)
+    labels[values >= threshold] = 1
+    if threshold > 1 and ignore_band and values.dtype == np.uint8:
+        labels[values == IGNORE_BAND] = IGNORE
     if not (labels == 1).any():
         kinds = np.unique(values)
         raise ValueError(

@@ -43,10 +43,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ritm_lite.data.coco_lvis_files import decode_rles
+from ritm_lite.data.files import read_rgb
 
 FORMAT_NAME = "ritm_lite.merged_coco_lvis"
 FORMAT_VERSION = 1
@@ -265,13 +265,11 @@ class MergedCocoLvis:
     def load_image(self, i: int) -> np.ndarray:
         """Image ``i`` as ``(H, W, 3)`` uint8 RGB."""
         path = self.image_path(i)
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise FileNotFoundError(f"cannot read image {path}")
+        image = read_rgb(path)  # the one reader (FileNotFoundError, or ValueError if corrupt)
         if image.shape[:2] != self.image_size(i):
             raise RuntimeError(f"{path} is {image.shape[:2]}, the annotations say "
                                f"{self.image_size(i)} (H, W): wrong image folder?")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return image
 
     def rles(self, i: int) -> list[dict[str, Any]]:
         """The compressed RLEs (pycocotools dicts) of image ``i``'s objects."""

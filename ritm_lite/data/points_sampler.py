@@ -93,6 +93,13 @@ class SampledObject:
         return [c for c in self.clicks if not c.is_positive]
 
 
+MAX_NUM_POINTS = 512
+"""Most click slots per sign a sampler (and a training config) may ask for; the original uses 24."""
+
+MAX_ERODE_ITERS = 100
+"""Most 3x3 erosions before positive clicks (the original: 3); more is slow and erodes any object away."""
+
+
 @dataclass(frozen=True)
 class MultiPointSampler:
     """RITM's click simulator; the defaults are those of the ITER-M training configs.
@@ -114,8 +121,18 @@ class MultiPointSampler:
     sfc_inner_k: float = 1.7  # inner part: distance to the outside > max distance / sfc_inner_k
 
     def __post_init__(self) -> None:
-        if self.max_num_points < 1:
-            raise ValueError(f"max_num_points must be >= 1, got {self.max_num_points}")
+        if not 1 <= self.max_num_points <= MAX_NUM_POINTS:
+            raise ValueError(f"max_num_points must be in 1..{MAX_NUM_POINTS} (the original uses 24; the "
+                             f"points tensor grows with it), got {self.max_num_points}")
+        for name in ("positive_erode_prob", "negative_bg_prob", "negative_other_prob", "negative_border_prob",
+                     "merge_objects_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:  # NaN fails the comparison too
+                raise ValueError(f"{name} must be a probability in [0, 1], got {getattr(self, name)}")
+        if not 0 <= self.positive_erode_iters <= MAX_ERODE_ITERS:
+            raise ValueError(f"positive_erode_iters must be in 0..{MAX_ERODE_ITERS} (each is one 3x3 erosion of "
+                             f"the whole mask), got {self.positive_erode_iters}")
+        if not 0.0 <= self.expand_ratio <= 10.0:
+            raise ValueError(f"expand_ratio must be in [0, 10] (ring width / sqrt(object area)), got {self.expand_ratio}")
         if not math.isclose(sum(self.negative_probs), 1.0):
             raise ValueError(f"negative strategy probabilities must sum to 1, got {self.negative_probs}")
         if self.max_num_merged_objects < 1:

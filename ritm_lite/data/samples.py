@@ -158,7 +158,14 @@ def make_sample_data(root: str | Path, seed: int = 0) -> SamplePaths:
     """Write the sample photos, COCO/LVIS JSON files and img/ + gt/ pairs under ``root``.
 
     Deterministic: the same ``seed`` gives the same JSON bytes and the same pixels.
+
+    Raises:
+        ValueError: ``seed`` is not an integer >= 0. NotADirectoryError: ``root`` is a file.
     """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if Path(root).is_file():
+        raise NotADirectoryError(f"{root} is a file; the sample data needs a folder")
     rng = np.random.default_rng(seed)
     paths = SamplePaths.under(root)
     coco: dict[str, Any] = {"info": {"description": "ritm_lite generated sample (COCO format)"},
@@ -244,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="data/samples", help="output folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
+    if args.seed < 0:
+        parser.error(f"--seed must be 0 or more, got {args.seed}")
+    if Path(args.out).is_file():
+        parser.error(f"--out must be a folder, {args.out} is a file")
     paths = make_sample_data(args.out, seed=args.seed)
     files = sorted(p for p in paths.root.rglob("*") if p.is_file())
     print(f"wrote {len(files)} files ({sum(p.stat().st_size for p in files) / 1024:.1f} KiB) "

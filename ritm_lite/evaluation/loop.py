@@ -3,7 +3,8 @@
 For every object: start from an empty prediction; the automatic clicker adds one click where
 the error is largest; the predictor returns probabilities; ``pred = probs > 0.49``; record the
 IoU; stop once IoU >= the target (0.9) or after ``max_clicks`` (20) clicks. Seconds per click
-count the model call only (``predictor.last_model_seconds``), not image loading or clicking.
+are the wall time of ``predict`` (transforms and network; a peer that reports its own
+``last_model_seconds``, the OpenCV GrabCut peer, is timed by that), not image loading or clicking.
 
 Any object with ``set_image(image)`` and ``predict(point_coords, point_labels)`` works as the
 predictor: :class:`ritm_lite.inference.Predictor` or the OpenCV GrabCut peer.

@@ -153,12 +153,12 @@ class FastRITM(nn.Module):
 
 
 def optimize_for_inference(
-    model: RITMModel,
+    model: nn.Module,
     channels_last: bool = True,
     cache_image_features: bool = True,
     dtype: torch.dtype | None = None,
     compile_mode: str | None = None,
-) -> FastRITM:
+) -> nn.Module:
     """A :class:`FastRITM` computing what ``model`` computes, faster (see the module docstring).
 
     The defaults are what measured fastest on a 2-core CPU (README, "Fast inference").
@@ -167,8 +167,17 @@ def optimize_for_inference(
     ``dtype=torch.bfloat16`` on a CPU without native bf16 (:func:`ritm_lite.inference.precision.
     native_bf16`) warns and runs float32: emulated bf16 is many times slower, never what a caller
     asking for speed wants (``FastRITM(model, dtype=torch.bfloat16)`` forces it).
+
+    A model wrapped in its checkpoint's settings (``ritm_lite.load_checkpoint``'s
+    :class:`~ritm_lite.inference.multi_scale.MultiScale` / :class:`~ritm_lite.inference.refinement.
+    Refine`) comes back in the same settings around the :class:`FastRITM`.
     """
     from ritm_lite.inference.precision import bf16_fallback_warning, native_bf16
+    from ritm_lite.inference.settings import unwrap
+
+    model, settings = unwrap(model)
+    if settings.to_meta():
+        return settings.wrap(optimize_for_inference(model, channels_last, cache_image_features, dtype, compile_mode))
 
     on_cpu = next(model.parameters()).device.type == "cpu"
     if dtype == torch.bfloat16 and on_cpu and not native_bf16():

@@ -29,18 +29,19 @@ class HorizontalFlip:
 
     def transform(
         self, image_nd: torch.Tensor, clicks_lists: list[list[Click]]
-    ) -> tuple[torch.Tensor, list[list[Click]]]:
+    ) -> tuple[torch.Tensor, list[list[Click]], None]:
         """``(B, C, H, W)`` -> ``(2B, C, H, W)``: the inputs followed by their mirror images.
 
-        The click lists are doubled the same way (mirrored lists appended after the originals).
+        The click lists are doubled the same way (mirrored lists appended after the originals);
+        the view is ``None`` (the inverse needs nothing).
         """
         if image_nd.ndim != 4:
             raise ValueError(f"expected a (B, C, H, W) input, got shape {tuple(image_nd.shape)}")
         width = image_nd.shape[3]
         doubled = torch.cat([image_nd, torch.flip(image_nd, dims=[3])], dim=0)
-        return doubled, list(clicks_lists) + [flip_clicks(clicks, width) for clicks in clicks_lists]
+        return doubled, list(clicks_lists) + [flip_clicks(clicks, width) for clicks in clicks_lists], None
 
-    def inv_transform(self, maps: torch.Tensor) -> torch.Tensor:
+    def inv_transform(self, maps: torch.Tensor, view: None = None) -> torch.Tensor:
         """``(2B, 1, H, W)`` logits -> ``(B, 1, H, W)``: mean of each map and its mirrored twin."""
         if maps.ndim != 4 or maps.shape[0] % 2:
             raise ValueError(f"expected (2B, 1, H, W) maps, got shape {tuple(maps.shape)}")

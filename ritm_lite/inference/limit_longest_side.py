@@ -49,15 +49,16 @@ class LimitLongestSide:
 
     def transform(
         self, image_nd: torch.Tensor, clicks_lists: list[list[Click]]
-    ) -> tuple[torch.Tensor, list[list[Click]]]:
+    ) -> tuple[torch.Tensor, list[list[Click]], tuple[int, int]]:
         """``(B, C, H, W)`` -> ``(B, C, h, w)`` and the clicks in the smaller image's pixels;
-        the inputs unchanged when ``max(H, W) <= max_size``."""
+        the inputs unchanged when ``max(H, W) <= max_size``. The view is ``(H, W)``, the size
+        :meth:`inv_transform` returns to."""
         height, width = image_nd.shape[2:]
         size = self.output_size(height, width)
         if size == (height, width):
-            return image_nd, clicks_lists
+            return image_nd, clicks_lists, (height, width)
         box = Box(0, height - 1, 0, width - 1)
-        return crop_and_resize(image_nd, box, size), [clicks_to_crop(c, box, size) for c in clicks_lists]
+        return crop_and_resize(image_nd, box, size), [clicks_to_crop(c, box, size) for c in clicks_lists], (height, width)
 
     @staticmethod
     def inv_transform(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

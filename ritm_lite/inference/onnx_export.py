@@ -116,6 +116,13 @@ def export_onnx(
         outputs ``instances`` and ``instances_aux`` ``(B, 1, H, W)``, all float32, with ``B``,
         ``H``, ``W`` and ``N`` dynamic.
     """
+    from ritm_lite.inference.settings import unwrap
+
+    network, settings = unwrap(model)
+    if settings.to_meta():
+        raise ValueError(f"export_onnx exports the network, not the settings {settings.to_meta()} wrapped around it: "
+                         "export unwrap(model)[0] and run settings.wrap(OnnxRuntimeModel(path)) "
+                         "(ritm_lite.inference.unwrap)")
     _require("onnx")
     _require("onnxscript")
     path = Path(path)

@@ -121,17 +121,20 @@ def calibration_inputs(
 
     ``predictor_kwargs`` go to the :class:`~ritm_lite.inference.Predictor` (its defaults:
     ZoomIn and flip, as evaluated), so the recorded crops, clicks and previous masks are the
-    ones the quantised network will see.
+    ones the quantised network will see. A model wrapped in its checkpoint's settings
+    (:mod:`ritm_lite.inference.settings`) is recorded inside them: the inputs are the network's.
     """
     from ritm_lite.evaluation.loop import evaluate_sample
     from ritm_lite.inference.predictor import Predictor
+    from ritm_lite.inference.settings import unwrap
 
     if objects < 1 or max_clicks < 1:
         raise ValueError(f"need objects >= 1 and max_clicks >= 1, got {objects}, {max_clicks}")
     if len(samples) == 0:
         raise ValueError("no samples to calibrate on")
-    recorder = RecordingModel(model)
-    predictor = Predictor(recorder, **predictor_kwargs)
+    network, settings = unwrap(model)
+    recorder = RecordingModel(network)
+    predictor = Predictor(settings.wrap(recorder), **predictor_kwargs)
     for index in range(min(objects, len(samples))):
         sample = samples[index]
         evaluate_sample(sample.image, sample.gt_mask, predictor, target_iou=1.01, max_clicks=max_clicks)
@@ -176,9 +179,15 @@ def quantize_onnx(
 
     if not calibration:
         raise ValueError("calibration is empty: give at least one {'image', 'points'} input")
-    for feed in calibration:
-        if set(feed) != {"image", "points"}:
-            raise ValueError(f"each calibration input needs exactly 'image' and 'points', got {sorted(feed)}")
+    for index, feed in enumerate(calibration):
+        if not isinstance(feed, dict) or set(feed) != {"image", "points"}:
+            got = sorted(feed) if isinstance(feed, dict) else type(feed).__name__
+            raise ValueError(f"each calibration input needs exactly 'image' and 'points', got {got}")
+        for name, array in feed.items():
+            array = np.asarray(array)
+            if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
+                raise ValueError(f"calibration input {index}: {name!r} holds NaN, infinite or non-numeric values; "
+                                 "its activation ranges would be meaningless")
     if reduce_range is None:
         reduce_range = not native_int8()
         if reduce_range:

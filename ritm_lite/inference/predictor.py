@@ -5,17 +5,22 @@ Each call to :meth:`Predictor.predict` is one click of the interaction (Sec. 3 o
 
 1. input = ``cat(image, previous prediction)``, a ``(1, 4, H, W)`` float tensor (RGB in
    ``[0, 1]``, then the previous probabilities);
-2. :class:`~ritm_lite.inference.zoom_in.ZoomIn` crops it around the object (from the 2nd
-   click on), :class:`~ritm_lite.inference.limit_longest_side.LimitLongestSide` shrinks
-   what is still longer than ``max_size`` (when set), and
+2. the transforms, in order (:mod:`ritm_lite.inference.transforms`):
+   :class:`~ritm_lite.inference.zoom_in.ZoomIn` crops it around the object (from the 2nd
+   click on), :class:`~ritm_lite.inference.limit_longest_side.LimitLongestSide` shrinks what
+   is still longer than ``max_size`` (when set), and
    :class:`~ritm_lite.inference.flip.HorizontalFlip` adds the mirror image;
 3. the model turns it, with all clicks so far, into ``"instances"`` logits;
-4. inverse transforms in reverse order: flip averages the logits, the sigmoid makes
+4. the inverse transforms in reverse order: flip averages the logits, the sigmoid makes
    probabilities, LimitLongestSide resizes them back, ZoomIn pastes the crop into a
    full-size zero map;
 5. the result is the next call's previous prediction.
 
->>> predictor = Predictor(model)                       # doctest: +SKIP
+Anything beyond the paper is part of the *model* it is given (a checkpoint's stored settings
+wrap it when it is loaded: :mod:`ritm_lite.inference.settings`), and asking a click again with
+its own answer as the mask is a second ``predict`` call with the same clicks.
+
+>>> predictor = Predictor(ritm_lite.load_checkpoint(path))   # doctest: +SKIP
 >>> predictor.set_image(image)                          # (H, W, 3) uint8 RGB
 >>> probs = predictor.predict(np.array([[120, 80]]), np.array([1]))   # (x, y), positive
 >>> probs = predictor.predict(np.array([[120, 80], [40, 30]]), np.array([1, 0]))
@@ -24,7 +29,6 @@ Each call to :meth:`Predictor.predict` is one click of the interaction (Sec. 3 o
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,9 +39,14 @@ from torch import nn
 from ritm_lite.clicks import Click, clicks_from_prompts, points_tensor
 from ritm_lite.inference.flip import HorizontalFlip
 from ritm_lite.inference.limit_longest_side import LimitLongestSide
-from ritm_lite.inference.multi_scale import MultiScale
-from ritm_lite.inference.refinement import MaskRefinement
+from ritm_lite.inference.transforms import InferenceTransform, Sigmoid
 from ritm_lite.inference.zoom_in import Box, ZoomIn, ZoomInConfig, ZoomView
+
+MAX_NETWORK_PIXELS = 16_000_000
+"""The most pixels the network may be shown at once (16 megapixels, e.g. 4000 x 4000): the course
+model's activations take about 840 bytes per input pixel with flip averaging (measured on a
+1000 x 1000 input), so 16 MP is about 13 GB. A larger image is refused by :meth:`Predictor.set_image`
+unless ``max_size`` shrinks what the network sees."""
 
 
 def _as_zoom_in(zoom_in: ZoomIn | ZoomInConfig | bool | None) -> ZoomIn | None:
@@ -69,9 +78,11 @@ class Predictor:
     Args:
         model: a module called as ``model(image, points)`` with ``image`` ``(B, 4, H, W)``
             and ``points`` ``(B, 2N, 3)``, returning a dict with ``"instances"`` logits
-            ``(B, 1, h, w)`` (resized to the input size if smaller). It is put in eval mode.
-            For speed pass :func:`~ritm_lite.inference.fast.optimize_for_inference` ``(model)``
-            or an :class:`~ritm_lite.inference.onnx_export.OnnxRuntimeModel` (CPU).
+            ``(B, 1, h, w)`` (resized to the input size if smaller). It is put in eval mode
+            and runs where its parameters are (the CPU when it has none). Load a checkpoint
+            with ``ritm_lite.load_checkpoint`` to get the settings it stores; for speed pass
+            :func:`~ritm_lite.inference.fast.optimize_for_inference` ``(model)`` or an
+            :class:`~ritm_lite.inference.onnx_export.OnnxRuntimeModel` (CPU).
         zoom_in: ``True`` for the paper's ZoomIn (crops of 400 px), ``False`` for none, or a
             :class:`ZoomInConfig` / :class:`ZoomIn` of your own, e.g.
             ``ZoomInConfig(target_size=600)``, the paper's size on DAVIS.
@@ -79,19 +90,7 @@ class Predictor:
         max_size: shrink what the network would see to this long side, in pixels, when it
             is longer (the original predictor's ``max_size``; its demo uses 800). ``None``:
             never (the paper's evaluation). It mostly acts on the first click, which sees
-            the whole image.
-        multi_scale: also run the network on a copy shrunk to this long side whenever what
-            it sees is longer, and average the two probability maps
-            (:class:`~ritm_lite.inference.multi_scale.MultiScale`; not in the paper). ``None``:
-            never (the paper's evaluation). Below ZoomIn's crop size it acts on every click.
-        refine: ask each click this many more times, each pass seeing the last one's
-            probabilities as its previous mask
-            (:class:`~ritm_lite.inference.refinement.MaskRefinement`; not in the paper).
-            ``None``: one pass per click (the paper's evaluation).
-        refine_clicks: with ``refine``, refine the first this many clicks only; ``None``:
-            every click.
-        device: where to run; ``None`` keeps the model where it is, otherwise the model is
-            moved there.
+            the whole image; it is also the way to run images above :data:`MAX_NETWORK_PIXELS`.
     """
 
     def __init__(
@@ -100,33 +99,23 @@ class Predictor:
         zoom_in: bool | ZoomIn | ZoomInConfig = True,
         flip: bool = True,
         max_size: int | None = None,
-        multi_scale: int | None = None,
-        refine: int | None = None,
-        refine_clicks: int | None = None,
-        device: torch.device | str | None = None,
     ):
-        if device is not None:
-            model = model.to(device)
-        else:
-            param = next(iter(model.parameters()), None)
-            device = param.device if param is not None else torch.device("cpu")
+        if not isinstance(model, nn.Module) or not callable(model):
+            raise TypeError(f"model must be a torch.nn.Module called as model(image, points), got {type(model).__name__}")
+        param = next(iter(model.parameters()), None)
+        self.device = param.device if param is not None else torch.device("cpu")
         self.model = model.eval()
-        self.device = torch.device(device)
         self.zoom_in: ZoomIn | None = _as_zoom_in(zoom_in)
         self.limit: LimitLongestSide | None = LimitLongestSide(max_size) if max_size is not None else None
         self.flip: HorizontalFlip | None = HorizontalFlip() if flip else None
-        self.multi_scale: MultiScale | None = MultiScale(multi_scale) if multi_scale is not None else None
-        if refine is None and refine_clicks is not None:
-            raise ValueError("refine_clicks says which clicks to refine: it needs refine (the extra passes)")
-        self.refinement: MaskRefinement | None = MaskRefinement(refine, refine_clicks) if refine is not None else None
         self._image: torch.Tensor | None = None  # (1, 3, H, W) float32 in [0, 1]
         self._prev_prediction: torch.Tensor | None = None  # (1, 1, H, W) probabilities
         self._zoom_view: ZoomView | None = None  # the last click's ZoomIn view (its box is kept)
         self._image_digest: str | None = None  # which image the state belongs to
-        self.last_model_seconds = 0.0  # time spent in the model by the last predict()
 
     def set_zoom_in(self, zoom_in: bool | ZoomIn | ZoomInConfig | None) -> None:
-        """Switch ZoomIn on (``True``: the paper's; a ``ZoomIn`` / ``ZoomInConfig``) or off.
+        """Switch ZoomIn on (``True``: the paper's; a ``ZoomIn`` / ``ZoomInConfig``) or off
+        (the widget's toggle; the one switch, and it switches a transform of the paper).
 
         The clicks so far were predicted under the old setting, so the interaction starts
         over on the same image (``reset``); the caller replays its clicks if it wants them
@@ -151,6 +140,7 @@ class Predictor:
             raise ValueError(f"image must be uint8 (0..255), got {image.dtype}")
         if min(image.shape[:2]) < 1:
             raise ValueError(f"image has no pixels: shape {image.shape}")
+        self._check_budget(*image.shape[:2])
         self._image_digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16).hexdigest()
         tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div(255)
         self._image = tensor.unsqueeze(0).to(self.device)
@@ -166,7 +156,7 @@ class Predictor:
     def prev_prediction(self) -> np.ndarray:
         """The ``(H, W)`` float32 probabilities the next click will see as its mask channel."""
         self._require_image()
-        return self._prev_prediction[0, 0].cpu().numpy()
+        return self._prev_prediction[0, 0].cpu().numpy().copy()  # a copy: changing it must not change the next click
 
     @property
     def zoom_view(self) -> ZoomView | None:
@@ -192,6 +182,8 @@ class Predictor:
     def set_state(self, state: PredictorState) -> None:
         """Return to a snapshot taken by :meth:`get_state` on the same image."""
         self._require_image()
+        if not isinstance(state, PredictorState):
+            raise TypeError(f"set_state needs a PredictorState from get_state(), got {type(state).__name__}")
         if state.image_digest != self._image_digest:
             raise ValueError("this state belongs to another image (taken before set_image was given a new one)")
         if tuple(state.prev_prediction.shape) != tuple(self._prev_prediction.shape):
@@ -208,7 +200,7 @@ class Predictor:
         point_labels: np.ndarray,
         mask_input: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Predict for the clicks so far (one pass of the model; more with ``refine``).
+        """Predict for the clicks so far (one pass of the transforms and the model).
 
         Args:
             point_coords: ``(N, 2)`` ``(x, y)`` pixel coordinates of ALL clicks so far, in
@@ -220,7 +212,8 @@ class Predictor:
 
         Returns:
             ``(H, W)`` float32 foreground probabilities (threshold 0.49 in the paper's
-            protocol).
+            protocol). Calling again with the same clicks asks the model again with this
+            answer as the previous mask (refinement by hand).
 
         Raises:
             RuntimeError: no image set.
@@ -230,20 +223,17 @@ class Predictor:
         clicks = clicks_from_prompts(point_coords, point_labels, self.image_size)
         if mask_input is not None:
             self._prev_prediction = self._mask_tensor(mask_input)
-        self.last_model_seconds = 0.0
-        extra = self.refinement.extra_passes(len(clicks)) if self.refinement is not None else 0
         with torch.no_grad():
-            for _ in range(1 + extra):  # p_k = f(I, clicks, p_(k-1)): each pass sees the last answer
-                self._prev_prediction, self._zoom_view = self._pass(clicks)
-        return self._prev_prediction[0, 0].cpu().numpy().copy()  # the caller's own array, not a view of the state
+            probs, view = self._step(clicks, self._zoom_roi())
+            if self.zoom_in is not None and self.zoom_in.needs_recompute(probs, view):
+                probs, view = self._step(clicks, view.roi, zoom_guide=probs)  # zoomed around the first answer
+        self._prev_prediction, self._zoom_view = probs, view
+        return probs[0, 0].cpu().numpy().copy()  # the caller's own array, not a view of the state
 
-    def _pass(self, clicks: list[Click]) -> tuple[torch.Tensor, ZoomView | None]:
-        """The model's answer to ``clicks`` given the current previous mask and ZoomIn box:
-        ``(1, 1, H, W)`` probabilities and the ZoomIn view used."""
-        probs, view = self._step(clicks, self._zoom_roi())
-        if self.zoom_in is not None and self.zoom_in.needs_recompute(probs, view):
-            probs, view = self._step(clicks, view.roi, zoom_guide=probs)  # zoomed around the first answer
-        return probs, view
+    def _transforms(self, roi: Box | None, zoom_guide: torch.Tensor | None) -> list[InferenceTransform]:
+        """This click's transforms, in the order they apply (see :mod:`ritm_lite.inference.transforms`)."""
+        zoom = self.zoom_in.at(roi, zoom_guide) if self.zoom_in is not None else None
+        return [t for t in (zoom, self.limit, Sigmoid(), self.flip) if t is not None]
 
     def _step(
         self, clicks: list[Click], roi: Box | None, zoom_guide: torch.Tensor | None = None
@@ -252,56 +242,35 @@ class Predictor:
         before: ``(1, 1, H, W)`` probabilities and the ZoomIn view used (``None`` without)."""
         net_input = torch.cat([self._image, self._prev_prediction], dim=1)
         clicks_lists = [clicks]
-        view = None
-        if self.zoom_in is not None:
-            net_input, clicks_lists, view = self.zoom_in.transform(net_input, clicks_lists, roi, guide=zoom_guide)
-        zoomed_size = tuple(net_input.shape[2:])
-        probs = self._probabilities(net_input, clicks_lists, self.limit)
-        if self.multi_scale is not None:
-            seen = self.limit.output_size(*zoomed_size) if self.limit is not None else zoomed_size
-            if self.multi_scale.applies(*seen):  # p = (p(I) + p(shrink(I))) / 2
-                probs = 0.5 * (probs + self._probabilities(net_input, clicks_lists, self.multi_scale.shrink))
-        if self.zoom_in is not None:
-            probs = self.zoom_in.inv_transform(probs, view)
-        return probs, view
-
-    def _probabilities(
-        self, net_input: torch.Tensor, clicks_lists: list[list[Click]], limit: LimitLongestSide | None
-    ) -> torch.Tensor:
-        """``(1, 1, h, w)`` probabilities for the ``(1, 4, h, w)`` network input (after ZoomIn):
-        ``limit`` shrinks it (if set), flip averages the logits, then the sigmoid, and the map
-        goes back to ``(h, w)``."""
-        size = tuple(net_input.shape[2:])
-        if limit is not None:
-            net_input, clicks_lists = limit.transform(net_input, clicks_lists)
-        if self.flip is not None:
-            net_input, clicks_lists = self.flip.transform(net_input, clicks_lists)
-        points = points_tensor(clicks_lists, device=self.device)
-
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        start = time.perf_counter()
-        logits = self.model(net_input, points)["instances"]
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.last_model_seconds += time.perf_counter() - start
-
-        if logits.shape[2:] != net_input.shape[2:]:
-            logits = F.interpolate(
-                logits, size=net_input.shape[2:], mode="bilinear", align_corners=True
-            )
-        if self.flip is not None:
-            logits = self.flip.inv_transform(logits)
-        probs = torch.sigmoid(logits)
-        if limit is not None:
-            probs = limit.inv_transform(probs, size)
-        return probs
+        transforms = self._transforms(roi, zoom_guide)
+        views = []
+        for transform in transforms:
+            net_input, clicks_lists, view = transform.transform(net_input, clicks_lists)
+            views.append(view)
+        maps = self.model(net_input, points_tensor(clicks_lists, device=self.device))["instances"]
+        if maps.shape[2:] != net_input.shape[2:]:
+            maps = F.interpolate(maps, size=net_input.shape[2:], mode="bilinear", align_corners=True)
+        for transform, view in zip(reversed(transforms), reversed(views)):
+            maps = transform.inv_transform(maps, view)
+        return maps, views[0] if self.zoom_in is not None else None
 
     # ------------------------------------------------------------------ helpers
 
     def _zoom_roi(self) -> Box | None:
         """The ZoomIn box the next click starts from (the predictor owns it, not ZoomIn)."""
         return self._zoom_view.roi if self._zoom_view is not None else None
+
+    def _check_budget(self, height: int, width: int) -> None:
+        """Refuse an image whose first click would show the network more than
+        :data:`MAX_NETWORK_PIXELS` (the first click sees the whole image, after ``max_size``)."""
+        seen = self.limit.output_size(height, width) if self.limit is not None else (height, width)
+        if seen[0] * seen[1] > MAX_NETWORK_PIXELS:
+            side = int((MAX_NETWORK_PIXELS * max(height, width) / min(height, width)) ** 0.5)
+            raise ValueError(
+                f"a {width} x {height} image: the network would see {seen[0] * seen[1] / 1e6:.0f} megapixels "
+                f"at the first click, over the predictor's budget of {MAX_NETWORK_PIXELS / 1e6:.0f} MP "
+                f"(about 840 bytes per pixel with flip: {seen[0] * seen[1] * 840 / 2**30:.0f} GiB); build the "
+                f"Predictor with max_size (e.g. max_size=1024, at most {side}) to shrink what it sees")
 
     def _require_image(self) -> None:
         if self._image is None:

@@ -223,6 +223,12 @@ class ZoomIn:
     def __repr__(self) -> str:
         return f"ZoomIn({self.config!r})"
 
+    def at(self, roi: Box | None, guide: torch.Tensor | None = None) -> ZoomInClick:
+        """This ZoomIn for one click, with the predictors' common ``transform`` /
+        ``inv_transform`` interface (:mod:`ritm_lite.inference.transforms`): ``roi`` is the box
+        kept from the click before, ``guide`` as in :meth:`transform`."""
+        return ZoomInClick(self, roi, guide)
+
     def transform(
         self,
         image_nd: torch.Tensor,
@@ -303,3 +309,20 @@ class ZoomIn:
         possible = object_roi(pred_mask, [], cfg.expansion_ratio, cfg.min_crop_size)
         height, width = pred_mask.shape
         return bbox_iou(possible, Box(0, height - 1, 0, width - 1)) < 0.5
+
+
+@dataclass(frozen=True)
+class ZoomInClick:
+    """:class:`ZoomIn` bound to one click's kept box (made by :meth:`ZoomIn.at`)."""
+
+    zoom_in: ZoomIn
+    roi: Box | None
+    guide: torch.Tensor | None = None
+
+    def transform(
+        self, image_nd: torch.Tensor, clicks_lists: list[list[Click]]
+    ) -> tuple[torch.Tensor, list[list[Click]], ZoomView]:
+        return self.zoom_in.transform(image_nd, clicks_lists, self.roi, self.guide)
+
+    def inv_transform(self, maps: torch.Tensor, view: ZoomView) -> torch.Tensor:
+        return self.zoom_in.inv_transform(maps, view)

@@ -20,7 +20,7 @@ the bytes come in:
   integer tensors where the model has floating-point ones (float16 and bfloat16 are fine).
 
 Official checkpoints *by name* (``"coco_lvis_h18s_itermask"``) are the weights registry's job:
-``ritm_lite.load_checkpoint`` resolves them (:func:`ritm_lite.weights.registry.load_checkpoint`).
+``ritm_lite.load_checkpoint`` resolves them (:func:`ritm_lite.weights.load_checkpoint`).
 """
 
 from __future__ import annotations

@@ -21,8 +21,14 @@ reconciles the two numbers.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from ritm_lite.data.points_sampler import MAX_NUM_POINTS
+
+MAX_CROP_SIDE = 4096  # a crop side past this holds > 16 Mpx per sample: the batch would not fit in memory
 
 if TYPE_CHECKING:
     from ritm_lite.model.build import ModelConfig
@@ -77,7 +83,23 @@ class TrainConfig:
         """A copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)
 
+    def _check_types(self) -> None:
+        """Every field of the type its annotation names: ints (not bools), finite floats (no
+        NaN or inf), bools, strings, and tuples of those (a list is accepted for a tuple)."""
+        for field in dataclasses.fields(self):
+            value, kind = getattr(self, field.name), str(field.type)
+            if kind.startswith("tuple"):
+                inner = "int" if "int" in kind else "float"
+                if not isinstance(value, (tuple, list)) or not all(_is(v, inner) for v in value):
+                    what = "integers" if inner == "int" else "finite numbers"
+                    raise ValueError(f"{field.name} must be a tuple of {what}, got {value!r}")
+                object.__setattr__(self, field.name, tuple(value))
+            elif kind in ("int", "float", "bool", "str") and not _is(value, kind):
+                what = {"float": "a finite number", "int": "an integer", "bool": "True or False", "str": "a string"}[kind]
+                raise ValueError(f"{field.name} must be {what}, got {value!r}")
+
     def __post_init__(self) -> None:
+        self._check_types()
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if not (self.lr >= 0 and self.backbone_lr_mult >= 0 and 0 < self.gamma <= 1 and self.eps > 0):
@@ -118,8 +140,27 @@ class TrainConfig:
             raise ValueError(f"image_scale must be in [0.1, 4], got {self.image_scale}")
         if self.conv1s_init_scale <= 0:
             raise ValueError(f"conv1s_init_scale must be positive, got {self.conv1s_init_scale}")
-        if min(self.crop_size) < 32:
-            raise ValueError(f"crop_size must be at least 32x32, got {self.crop_size}")
+        if len(self.crop_size) != 2 or min(self.crop_size) < 32 or max(self.crop_size) > MAX_CROP_SIDE:
+            raise ValueError(f"crop_size must be (height, width) from 32 to {MAX_CROP_SIDE} "
+                             f"(larger crops would not fit in memory), got {self.crop_size}")
+        if len(self.betas) != 2:
+            raise ValueError(f"Adam betas are two numbers, got {self.betas}")
+        if self.max_num_points > MAX_NUM_POINTS:
+            raise ValueError(f"max_num_points must be at most {MAX_NUM_POINTS} (the original uses 24; the "
+                             f"points tensor grows with it), got {self.max_num_points}")
+
+
+def _is(value: object, kind: str) -> bool:
+    """``value`` is of the config type ``kind`` ("int", "float", "bool" or "str")."""
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if isinstance(value, bool):
+        return False
+    if kind == "int":
+        return isinstance(value, numbers.Integral)
+    return isinstance(value, numbers.Real) and math.isfinite(value)
 
 
 _ITER_M = TrainConfig()

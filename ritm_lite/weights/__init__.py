@@ -8,15 +8,22 @@
 
 ``MODEL_CARD.md`` beside this file gives the data, the exact commands, the hardware, the
 selection and the measured NoC of both; ``<file>_grabcut.json`` is each one's GrabCut
-evaluation as ``python -m ritm_lite.evaluate --json`` writes it.
+evaluation as ``python -m ritm_lite.evaluate --json`` writes it. Settings a set of weights is
+meant to be run with at click time are stored in its file (``meta["inference"]``) and applied by
+:func:`load_course_model`, as by ``ritm_lite.load_checkpoint`` (:mod:`ritm_lite.inference.settings`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..model.checkpoint import load_checkpoint
-from ..model.ritm import RITMModel
+import os
+from typing import Any
+
+from torch import nn
+
+from ..inference.settings import read_settings
+from ..model.checkpoint import load_checkpoint as load_network
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 COURSE_WEIGHTS: dict[str, Path] = {
@@ -24,18 +31,31 @@ COURSE_WEIGHTS: dict[str, Path] = {
     "hrnet18s_scratch": WEIGHTS_DIR / "hrnet18s_course.pth",
 }
 DEFAULT_COURSE_WEIGHTS = "efficientnet_lite0_course"
-COURSE_PREDICTOR_SETTINGS: dict[str, dict] = {
-    # chosen on the validation split (MODEL_CARD.md): max_size 400 lost ("Stage 2: selection"),
-    # ZoomIn from the first click lost ("Stage 3: selection"), averaging every click with a
-    # copy shrunk to 320 px won ("Two scales at every click"), asking every click once more
-    # with its own answer as the mask won ("Refining each click")
-    "efficientnet_lite0_course": {"multi_scale": 320, "refine": 1},
-    "hrnet18s_scratch": {},
-}
-"""``Predictor`` keyword arguments each set of course weights is meant to be used with, on top
-of the paper's protocol (ZoomIn, flip); the paper's own checkpoints use none."""
 COURSE_CHECKPOINT = COURSE_WEIGHTS[DEFAULT_COURSE_WEIGHTS]
 MODEL_CARD = WEIGHTS_DIR / "MODEL_CARD.md"
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> nn.Module:
+    """A checkpoint ready for the :class:`~ritm_lite.inference.Predictor` (``ritm_lite.load_checkpoint``):
+    the network, float32 in eval mode, wrapped in the settings its ``meta["inference"]`` names
+    (:class:`~ritm_lite.inference.settings.InferenceSettings`; bare when there are none).
+
+    Args:
+        path: a ``.pth`` file, or an official checkpoint's name (``python -m ritm_lite.weights
+            list``; downloaded into torch's hub cache the first time; these store no settings).
+        map_location: passed to ``torch.load``.
+
+    Raises:
+        FileNotFoundError, CheckpointError: as :func:`ritm_lite.model.checkpoint.load_checkpoint`
+            (the bare network's loader, for training and export), and a ``meta["inference"]``
+            this version does not know.
+    """
+    from .registry import OFFICIAL_CHECKPOINTS, download
+
+    if isinstance(path, str) and not Path(path).exists() and path in OFFICIAL_CHECKPOINTS:
+        path = download(path)
+    network = load_network(path, map_location=map_location)
+    return read_settings(path).wrap(network).eval()
 
 
 def _checkpoint(name: str) -> Path:
@@ -53,24 +73,20 @@ def grabcut_evaluation(name: str = DEFAULT_COURSE_WEIGHTS) -> Path:
 GRABCUT_EVAL = grabcut_evaluation()  # the default weights' GrabCut evaluation
 
 
-def load_course_model(name: str = DEFAULT_COURSE_WEIGHTS, map_location: str = "cpu") -> RITMModel:
-    """The course's weights ``name`` (default: the EfficientNet-Lite0 model), float32, eval mode."""
+def load_course_model(name: str = DEFAULT_COURSE_WEIGHTS, map_location: str = "cpu") -> nn.Module:
+    """The course's weights ``name`` (default: the EfficientNet-Lite0 model), float32, eval mode,
+    wrapped in the settings its file stores (``ritm_lite.inference.unwrap`` gives the bare
+    network): ready for the ``Predictor``."""
     path = _checkpoint(name)
     if not path.is_file():
         raise FileNotFoundError(f"the course weights {name!r} are missing: {path}")
     return load_checkpoint(path, map_location=map_location)
 
 
-def predictor_settings(name: str) -> dict:
-    """The ``Predictor`` keyword arguments for the weights ``name`` (a copy; ``{}`` for the
-    official checkpoints and checkpoint files: the paper's protocol)."""
-    return dict(COURSE_PREDICTOR_SETTINGS.get(name, {}))
-
-
 PAPER_CHECKPOINT = "coco_lvis_h18s_itermask"  # the paper's HRNet-W18-small (official release)
 
 
-def select_model(choice: str = "auto", download: bool = True) -> tuple[RITMModel, str, str]:
+def select_model(choice: str = "auto", download: bool = True) -> tuple[nn.Module, str, str]:
     """The model a notebook should use, and a sentence saying which it is.
 
     Args:
@@ -83,7 +99,8 @@ def select_model(choice: str = "auto", download: bool = True) -> tuple[RITMModel
             never the course's model in its place).
 
     Returns:
-        ``(model, name, description)``: the model (float32, eval mode), a short name for
+        ``(model, name, description)``: the model (float32, eval mode, wrapped in the settings
+        its checkpoint stores, as :func:`ritm_lite.inference.load_checkpoint` gives it), a short name for
         tables, and a sentence saying which weights these are and why.
     """
     from ..data.download import DownloadError

@@ -25,11 +25,8 @@ import os
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..data.download import DownloadError
-from ..model.checkpoint import load_checkpoint as load_checkpoint_file
-from ..model.ritm import RITMModel
 from ..model.safe_load import archive_problem
 
 FORK = "https://github.com/supervisely-ecosystem/ritm-interactive-segmentation/releases/download/v0.1"
@@ -158,27 +155,6 @@ def download(name: str, cache_dir: str | os.PathLike | None = None, url: str | N
         return target
     kept = f"\n  the cached copy {target} ({stale}) is kept as it was" if stale is not None else ""
     raise DownloadError(f"could not download {spec.filename}:\n  " + "\n  ".join(errors) + kept)
-
-
-def load_checkpoint(checkpoint: str | os.PathLike, map_location: Any = "cpu") -> RITMModel:
-    """``ritm_lite.load_checkpoint``: a checkpoint file, or an official checkpoint by name.
-
-    Args:
-        checkpoint: a ``.pth`` file (:func:`ritm_lite.model.checkpoint.load_checkpoint`), or a
-            key of :data:`OFFICIAL_CHECKPOINTS` (``"coco_lvis_h18s_itermask"``), downloaded into
-            torch's hub cache the first time (:func:`download`).
-        map_location: passed to ``torch.load``.
-
-    Returns:
-        The model (float32, eval mode) with the stored weights loaded strictly.
-
-    Raises:
-        FileNotFoundError, CheckpointError: see :func:`ritm_lite.model.checkpoint.load_checkpoint`.
-        DownloadError: an official checkpoint's every mirror failed.
-    """
-    if isinstance(checkpoint, str) and checkpoint in OFFICIAL_CHECKPOINTS and not Path(checkpoint).exists():
-        checkpoint = download(checkpoint)
-    return load_checkpoint_file(checkpoint, map_location=map_location)
 
 
 def format_registry(cache: str | os.PathLike | None = None) -> str:

@@ -4,8 +4,9 @@
   status line. ``ClickSegmenter(predictor, image)`` and display it.
 * :class:`SegmentationState` (``state.py``) — clicks, objects, undo stack and label map as a
   plain Python class, usable without any widget (the notebooks' headless fallback).
-* ``io.py`` — loading images and masks (grayscale, RGBA, 16-bit) and saving a PNG label map
-  and COCO-style RLE JSON.
+* ``undo.py`` — the undo stack, bounded by a memory budget (oldest clicks dropped first).
+* ``io.py`` — loading images and masks (grayscale, RGBA, 16-bit with a stated bit depth)
+  through the package's one image reader, and saving a PNG label map and COCO-style RLE JSON.
 * ``overlay.py`` — the label map as the translucent colour overlay the canvas shows
   (:func:`overlay_rgba` gives the same pixels for a matplotlib plot).
 

@@ -54,7 +54,7 @@ from ritm_lite.widget.io import (
     save_label_map_png,
 )
 from ritm_lite.widget.overlay import NEGATIVE_COLOR, POSITIVE_COLOR, overlay_png
-from ritm_lite.widget.state import BusyError, PredictorLike, SegmentationState
+from ritm_lite.widget.state import OVERLAP_RULE, BusyError, PredictorLike, SegmentationState
 
 PHOTO, OVERLAY, CLICKS = 0, 1, 2  # MultiCanvas layers, bottom to top
 LOW_THRESHOLD = 0.1  # below it the status line explains why the mask may be a rectangle
@@ -75,7 +75,8 @@ class ClickSegmenter(widgets.VBox):
 
     Args:
         predictor: a :class:`~ritm_lite.widget.state.PredictorLike`, e.g.
-            ``ritm_lite.inference.Predictor(model)``. The widget owns it from now on.
+            ``ritm_lite.inference.Predictor(ritm_lite.load_checkpoint(path))`` (the checkpoint's
+            stored settings come with the model). The widget owns it from now on.
         image: ``H x W`` or ``H x W x {3, 4}`` array of any bit depth, a path or encoded
             bytes.
         threshold: initial probability threshold (the paper's 0.5).
@@ -177,7 +178,9 @@ class ClickSegmenter(widgets.VBox):
         help_text = widgets.HTML(
             "<small style='color:#666'>Click the image to add a click. Keys (canvas focused): "
             "<b>N</b> negative · <b>P</b> positive · <b>Space</b> toggle · <b>Z</b> undo · "
-            "<b>R</b> reset · <b>Enter</b> finish object</small>"
+            "<b>R</b> reset · <b>Enter</b> finish object. Overlaps: "
+            f"{OVERLAP_RULE}. Undo keeps up to {self.state.undo_memory_mb:g} MB of snapshots "
+            "per object (the oldest clicks are dropped past it).</small>"
         )
 
         self.mode.observe(lambda _: self._guarded("mode", self._show_status), "value")
@@ -247,7 +250,11 @@ class ClickSegmenter(widgets.VBox):
     def finish_object(self) -> int:
         """Keep the current object in the label map and start a new one; returns its id."""
         finished = self.state.finish_object()
-        self._note = f"object {finished} finished"
+        overlap = self.state.objects[-1].overlap
+        self._note = f"object {finished} finished" + (
+            f" ({overlap} of its pixels already belonged to earlier objects and stay theirs)"
+            if overlap else ""
+        )
         self._redraw()
         self._changed()
         return finished
@@ -400,6 +407,9 @@ class ClickSegmenter(widgets.VBox):
             + f" ({positives}+, {negatives}−)",
             f"{len(state.objects)} finished",
         ]
+        if state.undo_dropped:
+            parts.append(f"undo reaches back {len(state.clicks) - state.undo_dropped} of "
+                         f"{len(state.clicks)} clicks ({state.undo_memory_mb:g} MB limit)")
         if state.timing.total_s:
             parts.append(
                 f"last click {1000 * state.timing.total_s:.0f} ms"

@@ -1,8 +1,13 @@
 """Images and masks in, label maps out: the widget's file handling.
 
-Loading accepts what people actually upload — 8- or 16-bit, grayscale, RGB or RGBA, PNG,
-JPEG, TIFF, BMP — and turns it into the ``H x W x 3`` ``uint8`` RGB array that a
-:class:`~ritm_lite.widget.state.PredictorLike` expects. Saving writes the two formats an
+Loading accepts what people actually upload — grayscale, RGB or RGBA, PNG, JPEG, TIFF, BMP —
+and turns it into the ``H x W x 3`` ``uint8`` RGB array that a
+:class:`~ritm_lite.widget.state.PredictorLike` expects. **Files** (paths and uploaded bytes)
+are read by the package's one image reader, :func:`ritm_lite.data.files.read_rgb`, exactly as
+training and the benchmarks read them: a truncated or corrupt file is an error, a 16-bit
+file is scaled by the bit depth it states (PNG ``sBIT``) or refused, the EXIF orientation is
+applied. **Arrays** already in memory follow :func:`to_uint8` (their bit depth is not stated
+anywhere, so a non-``uint8`` array is stretched from its minimum to its maximum, for display). Saving writes the two formats an
 annotation is usually wanted in:
 
 * a **PNG label map**: one ``uint8`` (or ``uint16`` past 255 objects) image in which pixel
@@ -10,7 +15,7 @@ annotation is usually wanted in:
 * a **COCO-style JSON** with one annotation per object, its mask run-length encoded by
   pycocotools (``{"size": [H, W], "counts": "..."}``), with area and ``[x, y, w, h]`` box.
 
-Decoding and encoding use OpenCV; RLE uses pycocotools. Nothing here touches widgets, so it
+Decoding goes through ``ritm_lite.data.files`` (OpenCV); RLE uses pycocotools. Nothing here touches widgets, so it
 is tested without a browser.
 """
 
@@ -24,6 +29,8 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from ritm_lite.data.files import file_bytes, read_rgb, read_unchanged
+
 ImageSource = str | Path | bytes | bytearray | memoryview | np.ndarray
 
 
@@ -36,12 +43,9 @@ def decode_image(data: bytes | bytearray | memoryview) -> np.ndarray:
         OpenCV's BGR(A).
 
     Raises:
-        ValueError: the bytes are not an image OpenCV can read.
+        ValueError: the bytes are not an image OpenCV can decode (or a truncated one).
     """
-    buffer = np.frombuffer(bytes(data), dtype=np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
-    if image is None:
-        raise ValueError(f"could not decode the {buffer.size}-byte upload as an image")
+    image = read_unchanged(bytes(data))  # the package's one reader
     if image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     elif image.ndim == 3 and image.shape[2] == 4:
@@ -52,12 +56,8 @@ def decode_image(data: bytes | bytearray | memoryview) -> np.ndarray:
 def _read(source: ImageSource) -> np.ndarray:
     if isinstance(source, np.ndarray):
         return source
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return decode_image(source)
-    path = Path(source)
-    if not path.is_file():
-        raise ValueError(f"{path} is not a file")
-    return decode_image(path.read_bytes())
+    data, _ = file_bytes(source)
+    return decode_image(data)
 
 
 def to_uint8(channel_data: np.ndarray) -> np.ndarray:
@@ -75,6 +75,8 @@ def to_uint8(channel_data: np.ndarray) -> np.ndarray:
         return data
     if data.dtype == bool:
         return data.astype(np.uint8) * 255
+    if data.dtype.kind not in "uif":
+        raise ValueError(f"image values must be integers, floats or bools, got dtype {data.dtype}")
     values = data.astype(np.float64)
     if not np.all(np.isfinite(values)):
         raise ValueError("image contains NaN or infinite values")
@@ -108,8 +110,19 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def load_image(source: ImageSource) -> np.ndarray:
-    """Load an image (path, encoded bytes or array) as ``H x W x 3`` ``uint8`` RGB."""
-    return to_rgb(_read(source))
+    """Load an image (path, encoded bytes or array) as ``H x W x 3`` ``uint8`` RGB.
+
+    Files and bytes go through :func:`ritm_lite.data.files.read_rgb` (training's reader);
+    arrays through :func:`to_rgb`.
+
+    Raises:
+        FileNotFoundError: no such file. TypeError: not a path, bytes or array.
+        ValueError: undecodable, truncated, a 16-bit file that does not state its bit depth,
+            or an array that is not an image.
+    """
+    if isinstance(source, np.ndarray):
+        return to_rgb(source)
+    return read_rgb(source)
 
 
 def mask_foreground(mask: np.ndarray, source: str | Path) -> np.ndarray:
@@ -156,6 +169,9 @@ def load_mask(source: ImageSource, image_size: tuple[int, int]) -> np.ndarray:
             are not a mask (see :func:`mask_foreground`).
     """
     name = str(source) if isinstance(source, (str, Path)) else "the mask"
+    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+            or not all(isinstance(v, (int, np.integer)) and v > 0 for v in image_size)):
+        raise ValueError(f"image_size must be (height, width) in pixels, got {image_size!r}")
     mask = np.asarray(_read(source))
     if mask.ndim not in (2, 3):
         raise ValueError(f"a mask must be H x W or H x W x C, got shape {mask.shape}")
@@ -202,6 +218,8 @@ def result_paths(path: str | Path) -> tuple[Path, Path]:
     Raises:
         ValueError: an empty name, or a name that is an existing folder.
     """
+    if not isinstance(path, (str, Path)):
+        raise ValueError(f"save path must be a file name such as 'segmentation', got {path!r}")
     path = Path(path)
     if not path.name or str(path).endswith(("/", "\\")) or path.is_dir():
         raise ValueError(f"save path {str(path)!r} names a folder; give a file name such as 'segmentation'")
@@ -223,6 +241,10 @@ def label_map_to_coco(
         ``iscrowd = 0``.
     """
     labels = np.asarray(label_map)
+    if labels.ndim != 2 or labels.dtype.kind not in "ui" or labels.size == 0:
+        raise ValueError(f"a label map is a non-empty H x W integer array, got {labels.dtype} {labels.shape}")
+    if labels.min() < 0:
+        raise ValueError(f"label ids are 0 (background) or positive object ids, got {int(labels.min())}")
     height, width = labels.shape
     annotations = []
     for object_id in (int(k) for k in np.unique(labels) if k > 0):
@@ -256,10 +278,22 @@ def save_coco_rle_json(
 
 
 def coco_to_label_map(coco: dict[str, Any]) -> np.ndarray:
-    """Inverse of :func:`label_map_to_coco`: rebuild the ``H x W`` ``int32`` label map."""
-    image = coco["images"][0]
-    labels = np.zeros((image["height"], image["width"]), dtype=np.int32)
-    for annotation in coco["annotations"]:
+    """Inverse of :func:`label_map_to_coco`: rebuild the ``H x W`` ``int32`` label map.
+
+    Raises:
+        ValueError: not a COCO dict with one image of positive size and its annotations.
+    """
+    try:
+        image = coco["images"][0]
+        height, width = int(image["height"]), int(image["width"])
+        annotations = list(coco["annotations"])
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        raise ValueError(f"not a COCO dict as label_map_to_coco writes it (one image, its annotations): "
+                         f"{type(error).__name__} {error}") from None
+    if height < 1 or width < 1:
+        raise ValueError(f"the COCO image has size {height}x{width} (height x width)")
+    labels = np.zeros((height, width), dtype=np.int32)
+    for annotation in annotations:
         rle = dict(annotation["segmentation"])
         rle["counts"] = rle["counts"].encode("ascii")
         labels[mask_utils.decode(rle).astype(bool)] = annotation["id"]

@@ -10,8 +10,15 @@ browser:
   (``get_state()``: the previous mask and ZoomIn's kept box), so undo restores exactly the predictor
   that produced the previous mask;
 * **several objects**: "finish object" writes the current mask into a label map
-  (``0`` = background, ``k`` = object ``k``; a later object paints over an earlier one, as
-  in the original RITM demo) and starts the next object from a fresh predictor state;
+  (``0`` = background, ``k`` = object ``k``) and starts the next object from a fresh
+  predictor state. **Overlaps**: a later object takes only the pixels that no finished object
+  has (:data:`OVERLAP_RULE`); finished objects are never painted over, so none can vanish
+  from the saved label map or the COCO export while still listed (the original RITM demo
+  paints over them). An object that lies entirely on finished ones is refused;
+* **bounded undo** (``undo.py``): the undo stack keeps at most ``undo_memory_mb`` of
+  snapshots per object (512 MB by default: about five clicks on a 12-megapixel photo,
+  hundreds on a small one); past it the oldest are dropped and :attr:`undo_dropped` counts
+  the clicks that can no longer be undone;
 * **correcting an existing mask**: a loaded mask is shown as the current object and is fed
   to the first click's prediction as ``mask_input``.
 
@@ -30,6 +37,7 @@ import numpy as np
 
 from ritm_lite.clicks import Click, clicks_from_prompts
 from ritm_lite.widget.io import mask_foreground, to_rgb
+from ritm_lite.widget.undo import UNDO_MEMORY_MB, UndoStack, UndoStep
 
 
 @runtime_checkable
@@ -62,6 +70,12 @@ class PredictorLike(Protocol):
         """Forget clicks and the previous mask, keep the image."""
 
 
+OVERLAP_RULE = "a later object only takes pixels no finished object has"
+"""How finished objects share pixels (shown in the widget's help line)."""
+
+_PREDICTOR_METHODS = ("set_image", "predict", "get_state", "set_state", "reset")
+
+
 class BusyError(RuntimeError):
     """A prediction is still running; the request was ignored, nothing changed."""
 
@@ -72,13 +86,8 @@ class FinishedObject:
 
     object_id: int  # its value in the label map (1, 2, ...)
     clicks: tuple[Click, ...]  # the clicks that made it
-    area: int  # pixels it claimed when finished (later objects may paint over some)
-
-
-@dataclass(frozen=True)
-class _UndoStep:
-    predictor_state: Any  # predictor snapshot taken just before the click
-    probability: np.ndarray | None  # the current object's map just before the click
+    area: int  # pixels it took (later objects never take them: OVERLAP_RULE)
+    overlap: int = 0  # pixels of its mask that earlier objects already had (left to them)
 
 
 @dataclass
@@ -99,13 +108,29 @@ class SegmentationState:
         image: anything :func:`ritm_lite.widget.io.to_rgb` accepts (grayscale, RGBA,
             16-bit, ...); stored as ``H x W x 3`` ``uint8`` RGB.
         threshold: probability above which a pixel belongs to the object (paper: 0.5).
+        undo_memory_mb: most memory (MiB) the current object's undo snapshots may hold; the
+            oldest are dropped past it (the last click can always be undone).
 
     Only one operation runs at a time: a click, undo, reset or finish that arrives while a
     prediction is running (another thread, a re-entrant callback) raises
     :class:`BusyError` and changes nothing.
     """
 
-    def __init__(self, predictor: PredictorLike, image: np.ndarray, threshold: float = 0.5):
+    def __init__(
+        self,
+        predictor: PredictorLike,
+        image: np.ndarray,
+        threshold: float = 0.5,
+        undo_memory_mb: float = UNDO_MEMORY_MB,
+    ):
+        missing = [name for name in _PREDICTOR_METHODS if not callable(getattr(predictor, name, None))]
+        if missing:
+            raise TypeError(
+                f"predictor must have {', '.join(_PREDICTOR_METHODS)} (a ritm_lite.inference.Predictor); "
+                f"{type(predictor).__name__} has no {', '.join(missing)}"
+            )
+        self._undo = UndoStack(undo_memory_mb)  # checks the budget
+        self.undo_memory_mb = self._undo.budget_mb
         self.predictor = predictor
         self.threshold = threshold  # checked by the property
         self.timing = ClickTiming()
@@ -119,7 +144,8 @@ class SegmentationState:
 
     @threshold.setter
     def threshold(self, value: float) -> None:
-        if not 0.0 <= float(value) <= 1.0:  # also refuses NaN
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0.0 <= float(value) <= 1.0:
+            # the comparison also refuses NaN
             raise ValueError(f"threshold must be a probability in [0, 1], got {value!r}")
         self._threshold = float(value)
 
@@ -162,7 +188,7 @@ class SegmentationState:
         self.clicks: list[Click] = []
         self.prior_mask = prior_mask
         self.probability = None if prior_mask is None else prior_mask.copy()
-        self._undo: list[_UndoStep] = []
+        self._undo.clear()
 
     # ----------------------------------------------------------------------- clicks
     def add_click(self, x: float, y: float, is_positive: bool = True) -> Click:
@@ -185,7 +211,7 @@ class SegmentationState:
     def _add(self, x: float, y: float, is_positive: bool) -> Click:
         click = Click(x, y, is_positive, index=len(self.clicks))
         clicks = [*self.clicks, click]
-        step = _UndoStep(self.predictor.get_state(), self.probability)
+        step = UndoStep(self.predictor.get_state(), self.probability)
         coords = np.array([[c.x, c.y] for c in clicks], dtype=np.float32)
         labels = np.array([int(c.is_positive) for c in clicks], dtype=np.int64)
         # The loaded mask guides the object's first prediction; after that the predictor
@@ -204,10 +230,20 @@ class SegmentationState:
             raise RuntimeError(
                 f"the predictor returned shape {probability.shape}, expected {self.size}"
             )
-        self._undo.append(step)
+        self._undo.push(step)  # drops the oldest steps past the memory budget
         self.clicks = clicks
         self.probability = probability
         return click
+
+    @property
+    def undo_dropped(self) -> int:
+        """The current object's first clicks that can no longer be undone (memory budget)."""
+        return self._undo.dropped
+
+    @property
+    def undo_nbytes(self) -> int:
+        """Bytes the current object's undo snapshots hold."""
+        return self._undo.nbytes
 
     def reconfigure(self, change: Callable[[PredictorLike], None]) -> None:
         """Change a predictor setting (e.g. ZoomIn) and redo the current object's clicks.
@@ -253,11 +289,15 @@ class SegmentationState:
     def finish_object(self) -> int:
         """Write the current object into the label map and start the next one.
 
+        The object takes only the pixels no finished object has (:data:`OVERLAP_RULE`); its
+        :class:`FinishedObject` records how many of its pixels it left to earlier objects.
+
         Returns:
             The finished object's id.
 
         Raises:
-            ValueError: the current object is empty at the current threshold.
+            ValueError: the current object is empty at the current threshold, or lies
+                entirely on finished objects (nothing changes).
         """
         with self._exclusive():
             mask = self.current_mask()
@@ -266,9 +306,18 @@ class SegmentationState:
                     f"object {self.object_id} is empty at threshold {self.threshold:.2f}: "
                     "click on it first"
                 )
+            free = mask & (self.label_map == 0)
+            if not free.any():
+                covered = sorted(int(k) for k in np.unique(self.label_map[mask]))
+                raise ValueError(
+                    f"object {self.object_id} lies entirely on finished object(s) {covered}: "
+                    f"{OVERLAP_RULE}, so it would be empty; correct it or reset it"
+                )
             finished = self.object_id
-            self.label_map[mask] = finished
-            self.objects.append(FinishedObject(finished, tuple(self.clicks), int(mask.sum())))
+            self.label_map[free] = finished
+            self.objects.append(
+                FinishedObject(finished, tuple(self.clicks), int(free.sum()), int((mask & ~free).sum()))
+            )
             self.object_id += 1
             self.predictor.set_state(self._fresh_state)
             self._start_object(prior_mask=None)
@@ -292,9 +341,10 @@ class SegmentationState:
         return self.probability > self.threshold
 
     def result_label_map(self) -> np.ndarray:
-        """``H x W`` ``int32`` label map: finished objects plus the current one on top."""
+        """``H x W`` ``int32`` label map: finished objects, and the current one on the pixels
+        they leave free (:data:`OVERLAP_RULE`): exactly what finishing it would save."""
         labels = self.label_map.copy()
-        labels[self.current_mask()] = self.object_id
+        labels[self.current_mask() & (labels == 0)] = self.object_id
         return labels
 
     def summary(self) -> dict[str, Any]:
@@ -304,9 +354,12 @@ class SegmentationState:
             "object_id": self.object_id,
             "clicks": [[c.x, c.y, bool(c.is_positive)] for c in self.clicks],
             "undo_depth": len(self._undo),
+            "undo_dropped": self.undo_dropped,
+            "undo_mb": round(self.undo_nbytes / 2**20, 2),
             "current_pixels": int(self.current_mask().sum()),
             "objects": [
-                {"id": o.object_id, "clicks": len(o.clicks), "area": o.area} for o in self.objects
+                {"id": o.object_id, "clicks": len(o.clicks), "area": o.area, "overlap": o.overlap}
+                for o in self.objects
             ],
             "label_ids": [int(k) for k in np.unique(self.result_label_map()) if k > 0],
             "threshold": self.threshold,

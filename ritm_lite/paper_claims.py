@@ -7,15 +7,19 @@ arm changes **one** thing of the base recipe (the ``efficientnet_lite0_course`` 
 ImageNet weights: Conv1S + disks, NFL, iterative clicks with mask guidance); everything else
 (data, split, steps, crops, batch, schedule, seeds) is the same :class:`Budget`.
 
-Each run is scored with the evaluation CLI (``python -m ritm_lite.evaluate``: the automatic
-clicker, up to 20 clicks, stop at IoU 0.9, ZoomIn; flip off, to halve the cost) on GrabCut and
-on COCO_MVal's validation split (the course's split by image id, seed 0, for every seed), and
+Each run is scored with the evaluation CLI's protocol (:func:`~ritm_lite.evaluation.benchmark.
+evaluate_benchmark`, as ``python -m ritm_lite.evaluate`` runs it: the automatic clicker, up to 20
+clicks, stop at IoU 0.9, ZoomIn; flip off, to halve the cost) on GrabCut and on COCO_MVal's
+validation split (the course's split by image id, seed 0, for every seed), and
 stored as one JSON per arm, seed and budget (:func:`run_arm`). :func:`summary` and
 :func:`verdicts` read the stored JSONs; a claim *holds here* when its arm is ahead by more than
 twice the standard error of the difference of the seed means, is *reversed* when it is behind
 by as much, and is *not resolved at this budget* otherwise.
 
-    record = run_arm("conv1e", seed=0, budget=Budget(), results=Path("benchmarks/results/ablations"))
+    record = run_arm("conv1e", seed=0, budget=Budget(), data=Path("data"),
+                     results=Path("benchmarks/results/ablations"), work=Path("runs/ablations"))
+
+(The model's ablation *parts*, the variants an arm builds, are picked by :mod:`ritm_lite.model.build`.)
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ritm_lite import evaluate
+from ritm_lite.evaluation.benchmark import evaluate_benchmark
+from ritm_lite.inference import Predictor
 from ritm_lite.model import build_model
 from ritm_lite.model.checkpoint import save_checkpoint
 from ritm_lite.model.pretrained import load_imagenet
@@ -134,11 +139,11 @@ class Budget:
 
 
 # The scoring: the evaluation CLI's protocol without flip averaging (ZoomIn on, 20 clicks, IoU 0.9).
-EVALUATIONS: dict[str, list[str]] = {
-    "GrabCut": ["--dataset", "GrabCut"],
-    "COCO_MVal_val": ["--dataset", "COCO_MVal", "--training-split", "val", "--split-seed", str(SPLIT_SEED)],
+EVALUATIONS: dict[str, dict[str, Any]] = {
+    "GrabCut": {"dataset": "GrabCut"},
+    "COCO_MVal_val": {"dataset": "COCO_MVal", "training_split": "val", "split_seed": SPLIT_SEED},
 }
-PROTOCOL = ["--no-flip"]
+PROTOCOL = ["--no-flip"]  # the same, as the CLI's flags (recorded with each run)
 
 
 def _arm(name: str) -> Arm:
@@ -200,40 +205,41 @@ def train_arm(name: str, seed: int, budget: Budget, data: Path, out: Path, progr
             "loss": [r["loss"] for r in rows], "iou": [r["iou"] for r in rows]}
 
 
-def evaluate_checkpoint(checkpoint: Path, shared: Path, out: Path, limit: int | None = None,
+def evaluate_checkpoint(checkpoint: Path, data: Path, out: Path, limit: int | None = None,
                         max_clicks: int | None = None) -> dict[str, dict]:
-    """Score a checkpoint with the evaluation CLI on each of :data:`EVALUATIONS`; returns the
-    JSON records it writes (``out/<name>.json``), by name."""
+    """Score a checkpoint on each of :data:`EVALUATIONS` (ZoomIn, no flip: :data:`PROTOCOL`);
+    returns the records, by name, as the evaluation CLI writes them (also ``out/<name>.json``)."""
+    from ritm_lite.weights import load_checkpoint
+
+    predictor = Predictor(load_checkpoint(checkpoint), zoom_in=True, flip=False)
     records = {}
-    for key, args in EVALUATIONS.items():
-        dataset = args[1]
-        path = out / f"{key}.json"
-        argv = ["--checkpoint", str(checkpoint), *args, "--data-root", str(shared / "data" / dataset),
-                *PROTOCOL, "--json", str(path), "--quiet"]
-        if limit is not None:
-            argv += ["--limit", str(limit)]
-        if max_clicks is not None:
-            argv += ["--max-clicks", str(max_clicks)]
-        if evaluate.main(argv) != 0:
-            raise RuntimeError(f"python -m ritm_lite.evaluate {' '.join(argv)} failed")
-        records[key] = json.loads(path.read_text())
+    for key, where in EVALUATIONS.items():
+        data_root = data / where["dataset"]
+        result = evaluate_benchmark(predictor, data_root=data_root, progress=False, limit=limit,
+                                    max_clicks=max_clicks or 20, **where)
+        record = {"method": f"{Path(checkpoint).stem}+zoom", "dataset": where["dataset"], "data_root": str(data_root),
+                  "checkpoint": str(checkpoint), "training_split": where.get("training_split"), "zoom_in": True,
+                  "flip": False, **result.to_dict()}
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{key}.json").write_text(json.dumps(record, indent=1))
+        records[key] = record
     return records
 
 
-def run_arm(name: str, seed: int, budget: Budget, shared: Path, results: Path, work: Path,
+def run_arm(name: str, seed: int, budget: Budget, data: Path, results: Path, work: Path,
             progress: bool = False, limit: int | None = None, max_clicks: int | None = None) -> dict:
     """Train and score one arm and seed; write ``results/<arm>_seed<seed>_<budget>.json``.
 
     Args:
-        shared: the folder holding ``data/COCO_MVal`` and ``data/GrabCut`` (``../shared``).
+        data: the folder holding ``COCO_MVal`` and ``GrabCut`` (see :mod:`ritm_lite.data.locate`).
         results: where the JSON goes.
         work: where the run's checkpoints go (``work/<arm>_seed<seed>_<budget>/``).
         limit, max_clicks: score only the first objects / clicks (smoke runs; recorded).
     """
     stem = f"{name}_seed{seed}_{budget.tag()}"
     out = work / stem
-    train = train_arm(name, seed, budget, shared / "data" / "COCO_MVal", out, progress)
-    scores = evaluate_checkpoint(out / "final.pth", shared, out, limit=limit, max_clicks=max_clicks)
+    train = train_arm(name, seed, budget, data / "COCO_MVal", out, progress)
+    scores = evaluate_checkpoint(out / "final.pth", data, out, limit=limit, max_clicks=max_clicks)
     record = {"arm": name, "seed": seed, "command": command(name, seed, budget), "budget": dataclasses.asdict(budget),
               "change": _arm(name).change, "evaluation_protocol": "python -m ritm_lite.evaluate " + " ".join(PROTOCOL),
               "limit": limit, "max_clicks": max_clicks, "train": train, "evaluate": scores}
@@ -261,8 +267,20 @@ def compact_record(record: dict) -> dict:
 # ---------------------------------------------------------------------- reading the results
 
 def load_results(folder: Path, budget: Budget | None = None) -> list[dict]:
-    """The stored records (of one budget, if given; smoke runs, which score part of a set, left out)."""
-    records = [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]
+    """The stored records (of one budget, if given; smoke runs, which score part of a set, left out).
+
+    Raises:
+        ValueError: a file that is not a JSON record of a run, naming it.
+    """
+    records = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path}: not a readable JSON run record ({err}); move or delete it") from err
+        if not isinstance(record, dict) or not {"arm", "seed", "budget", "evaluate"} <= set(record):
+            raise ValueError(f"{path}: not a run record (needs 'arm', 'seed', 'budget' and 'evaluate')")
+        records.append(record)
     records = [r for r in records if r.get("limit") is None and r.get("max_clicks") is None]
     if budget is not None:
         records = [r for r in records if r["budget"] == json.loads(json.dumps(dataclasses.asdict(budget)))]
@@ -277,7 +295,10 @@ def metric(record: dict, dataset: str, name: str) -> float:
     if name == "mIoU@1-20":
         return float(np.mean(curve))
     if name.startswith("mIoU@"):
-        return float(curve[int(name[5:]) - 1])
+        click = int(name[5:])
+        if not 1 <= click <= len(curve):  # curve[click - 1]: 0 or less would count from the end
+            raise ValueError(f"{name}: click {click} is outside the {len(curve)} clicks scored (mIoU@1..mIoU@{len(curve)})")
+        return float(curve[click - 1])
     return float(scores["table"][name])
 
 
