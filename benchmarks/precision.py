@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the golden fixtures' loader
 
 from benchmarks import flags  # noqa: E402
 from ritm_lite.data.benchmarks import load_benchmark
@@ -50,10 +51,10 @@ from ritm_lite.inference import (
     ZoomInConfig,
     precision,
 )
-from ritm_lite.model.checkpoint import load_reference_fixture
 from ritm_lite.evaluate import BACKENDS
 from ritm_lite.data.locate import benchmark_folder, reference_folder
 from ritm_lite.utils import PROJECT_ROOT
+from model_support import load_reference_fixture  # noqa: E402 (tests/model_support.py)
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 THRESHOLD = 0.49

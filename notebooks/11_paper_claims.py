@@ -66,7 +66,7 @@ import torch
 
 from ritm_lite import paper_claims as ablations
 from ritm_lite.paper_claims import ARMS, CLAIMS, Budget, curves, load_results, summary, verdicts
-from ritm_lite.model.ablations import DMFModel, WithoutPrevMask
+from ritm_lite.model import DMFModel, NoPreviousMask
 from ritm_lite.data.locate import benchmark_folder
 from ritm_lite.utils import PROJECT_ROOT, show_source, smoke_mode
 
@@ -89,17 +89,17 @@ for arm in ARMS.values():
     print(f"{arm.name:18s} {arm.question:26s} {arm.change}")
 
 # %% [markdown]
-# Most arms are a field of a config. Two are a different model class — the ablation's data
-# flow differs, so it is a different class, not a flag inside `forward`. Without the previous
-# mask, the click maps are all the branch sees:
+# Every arm is a field of a config, and each field picks a part the model is built from
+# (`ritm_lite.model.build`), not a flag inside `forward`. Without the previous mask, the part
+# that prepares the branch's input passes the click maps alone:
 
 # %%
-show_source(WithoutPrevMask.coord_features)
+show_source(NoPreviousMask)
 
 # %% [markdown]
 # DMF (from f-BRS) mixes the maps into the image *before* the backbone, so the pretrained
 # first convolution no longer sees the image — the thing Conv1S was designed to avoid
-# (notebook 02):
+# (notebook 02). Its data flow differs, so it is a model class of its own:
 
 # %%
 show_source(DMFModel.forward)

@@ -19,7 +19,7 @@ by as much, and is *not resolved at this budget* otherwise.
     record = run_arm("conv1e", seed=0, budget=Budget(), data=Path("data"),
                      results=Path("benchmarks/results/ablations"), work=Path("runs/ablations"))
 
-(The model's ablation *parts*, the variants an arm builds, are :mod:`ritm_lite.model.ablations`.)
+(The model's ablation *parts*, the variants an arm builds, are picked by :mod:`ritm_lite.model.build`.)
 """
 
 from __future__ import annotations

@@ -37,9 +37,9 @@ from .data.copy_paste import CopyPaste
 from .data.datasets import CocoLvisDataset, DatasetConfig, FolderDataset, MixedDataset, split_by_image_id
 from .data.duts import duts_tr, duts_tr_split, is_duts_tr
 from .data.points_sampler import MultiPointSampler
+from .model.build import MODEL_PRESETS
 from .model.checkpoint import load_checkpoint
 from .model.pretrained import load_imagenet
-from .model.ritm import MODEL_PRESETS
 from .model.ritm import RITMModel
 from .training.config import TRAINING_PRESETS, TrainConfig, get_preset
 from .training.distributed import cleanup_distributed, setup_distributed

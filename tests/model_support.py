@@ -1,12 +1,37 @@
-"""Well-conditioned random RITM models for numerical tests (shared by the test modules)."""
+"""Models for numerical tests (shared by the test modules and benchmarks/precision.py): the
+golden fixtures' weights, and well-conditioned random models."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from ritm_lite import build_model
 from ritm_lite.clicks import Click, points_tensor
+from ritm_lite.model.ritm import RITMModel
+
+
+def load_reference_fixture(reference_dir: str | os.PathLike, preset: str) -> tuple[RITMModel, dict]:
+    """The model stored in a golden fixture of the original RITM implementation.
+
+    ``reference_dir`` holds ``ritm_{preset}_reference.pt`` (``../shared/fixtures/ritm_reference``;
+    its README says what each tensor is): the original's weights as float16 under
+    ``"state_dict"``, beside its ``input``, ``points`` and outputs.
+
+    Returns:
+        the model built from ``preset`` with those weights back in float32 (loaded strictly),
+        in eval mode, and the whole fixture record.
+    """
+    path = Path(reference_dir) / f"ritm_{preset}_reference.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no reference fixture {path}")
+    record = torch.load(path, weights_only=True)
+    model = build_model(preset, init=False)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in record["state_dict"].items()})
+    return model.eval(), record
 
 
 def calibrated_model(preset: str, seed: int = 0) -> nn.Module:

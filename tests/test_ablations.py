@@ -15,11 +15,11 @@ from ritm_lite import paper_claims as ablations
 from ritm_lite.paper_claims import ARMS, CLAIMS, Budget, arm_config, arm_model, summary, verdicts
 from ritm_lite.inference import optimize_for_inference
 from ritm_lite.model import build_model
-from ritm_lite.model.ablations import DMFModel, WithoutPrevMask
+from ritm_lite.model.build import MODEL_PRESETS, ModelConfig
 from ritm_lite.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ritm_lite.model.click_encoding import DistanceMaps
+from ritm_lite.model.click_encoding import DistanceMaps, NoPreviousMask
 from ritm_lite.model.conv1s import Conv1E, Conv1S, DistanceMapsFusion
-from ritm_lite.model.ritm import MODEL_PRESETS, ModelConfig
+from ritm_lite.model.dmf import DMFModel
 from ritm_lite.training.config import TrainConfig
 from ritm_lite.training.optim import parameter_groups
 
@@ -62,7 +62,10 @@ def test_the_parts_each_field_picks():
     assert not hasattr(dmf, "maps_transform")
     assert any(k.startswith("rgb_conv.") for k in dmf.state_dict())  # the original's key name
     no_mask = _variant({"prev_mask": False})
-    assert isinstance(no_mask, WithoutPrevMask) and no_mask.maps_transform[0].in_channels == 2
+    assert isinstance(no_mask.previous_mask, NoPreviousMask) and no_mask.maps_transform[0].in_channels == 2
+    dmf_no_mask = _variant({"fusion": "dmf", "prev_mask": False})
+    assert isinstance(dmf_no_mask, DMFModel) and isinstance(dmf_no_mask.previous_mask, NoPreviousMask)
+    assert dmf_no_mask.rgb_conv[0].in_channels == 3 + 2
 
 
 @pytest.mark.parametrize("changes, sees_mask", [({}, True), ({"fusion": "dmf"}, True),
@@ -224,7 +227,7 @@ def test_one_tiny_arm_end_to_end(tmp_path, two_threads):
         assert record["evaluate"][key]["flip"] is False and record["evaluate"][key]["zoom_in"] is True
     stored = list((tmp_path / "results").glob("*.json"))
     assert [p.name for p in stored] == ["random_clicks_seed0_steps2_b2_c64x64_s0.625_e2.json"]
-    assert isinstance(load_checkpoint(tmp_path / "work" / stored[0].stem / "final.pth"), WithoutPrevMask)
+    assert isinstance(load_checkpoint(tmp_path / "work" / stored[0].stem / "final.pth").previous_mask, NoPreviousMask)
 
 
 def test_the_stored_record_is_compact_and_keeps_every_number_the_notebook_reads():

@@ -213,7 +213,7 @@ def test_saving_float16_refuses_weights_it_cannot_hold(tmp_path):
 
 
 def test_reference_fixture_loader_names_a_missing_fixture_and_loads_a_float16_one(tmp_path):
-    from ritm_lite.model.checkpoint import load_reference_fixture
+    from model_support import load_reference_fixture
 
     with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "ritm_hrnet18s_reference.pt"))):
         load_reference_fixture(tmp_path, "hrnet18s")

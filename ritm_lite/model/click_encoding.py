@@ -10,8 +10,9 @@ Earlier work (and the paper's ablation) used **distance maps** instead,
     dist(p) = tanh( 2 * min_k ||p - c_k||_2 / R ),             R = 260 in the original code
 
 which change *everywhere* when one click is added; a disk changes only near the new click.
-Together with the previous mask these maps form the 3 auxiliary input channels
-``[previous mask, positive map, negative map]`` that Conv1S consumes.
+Together with the previous mask (:class:`PreviousMask`) these maps form the 3 auxiliary input
+channels ``[previous mask, positive map, negative map]`` that Conv1S consumes; the ablation
+without it (:class:`NoPreviousMask`) passes the two maps alone.
 
 Both encodings read RITM's points tensor ``(B, 2N, 3)`` of ``(row, col, click_index)``
 (see :mod:`ritm_lite.clicks`); a slot is empty when ``max(row, col) < 0``. Distances are
@@ -147,3 +148,26 @@ class DistanceMaps(nn.Module):
 
     def extra_repr(self) -> str:
         return f"norm_radius={self.norm_radius}"
+
+
+class PreviousMask(nn.Module):
+    """ITER-M's input to the click branch: the previous prediction, then the click maps.
+
+    ``(image (B, 4, H, W), maps (B, 2, H, W)) -> (B, 3, H, W)`` ``[previous mask, positive,
+    negative]``; channel 4 of ``image`` is the previous mask (zeros before the first click).
+    """
+
+    channels = 1  # what it adds to the two click maps
+
+    def forward(self, image: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+        return torch.cat([image[:, 3:], maps], dim=1)
+
+
+class NoPreviousMask(nn.Module):
+    """The ablation without mask guidance (the original's ``with_prev_mask=False``): the click
+    maps alone, ``(image, maps (B, 2, H, W)) -> maps``; the previous mask in ``image`` is ignored."""
+
+    channels = 0
+
+    def forward(self, image: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+        return maps

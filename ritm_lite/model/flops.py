@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..clicks import Click, points_tensor
-from .ritm import build_model
+from .build import build_model
 
 # Table 4 of arXiv 2102.06583v1: preset -> (the paper's name, parameters in millions, GFLOPs)
 TABLE_4: dict[str, tuple[str, float, float]] = {

@@ -12,7 +12,8 @@ When ``y = W * x + b`` is a convolution, the two compose into one convolution
 
 so the network does the same arithmetic with one memory pass less per BatchNorm (HRNet-W18
 has 314 of them). The result differs from the unfolded network only by float rounding (a few
-1e-7 relative). This holds **only in eval mode**: in training BatchNorm normalises with the
+1e-7 relative). The formula itself is torch's (``torch.nn.utils.fusion.fuse_conv_bn_weights``);
+this module finds the pairs to fold in the model tree. This holds **only in eval mode**: in training BatchNorm normalises with the
 statistics of the current batch, and folding would be wrong.
 
 Which BatchNorm follows which convolution is read from the module tree, using the two patterns
@@ -39,6 +40,7 @@ import re
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from .conv1s import ScaleLayer
 
@@ -47,13 +49,15 @@ from .conv1s import ScaleLayer
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """A new ``Conv2d`` (with bias) computing ``bn(conv(x))`` with ``bn`` in eval mode.
 
+    The arithmetic is torch's own (``torch.nn.utils.fusion.fuse_conv_bn_weights``:
+    ``W' = s W``, ``b' = s (b - mu) + beta``), run in float64 and rounded once to ``conv``'s dtype.
+
     Args:
         conv: the convolution, ``out_channels == bn.num_features``; not modified.
         bn: the BatchNorm with running statistics (``track_running_stats=True``).
 
     Returns:
-        A convolution with the folded weight and bias (``conv``'s dtype and device); the
-        folding itself is computed in float64.
+        A convolution with the folded weight and bias (``conv``'s class, dtype and device).
     """
     if conv.out_channels != bn.num_features:
         raise ValueError(
@@ -61,18 +65,18 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
         )
     if bn.running_mean is None or bn.running_var is None:
         raise ValueError("BatchNorm without running statistics cannot be folded")
-    scale = torch.rsqrt(bn.running_var.double() + bn.eps)  # 1 / sqrt(sigma^2 + eps)
-    if bn.affine:
-        scale = scale * bn.weight.double()  # s = gamma / sqrt(sigma^2 + eps)
-    shift = bn.bias.double() if bn.affine else torch.zeros_like(scale)
-    bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
-
+    weight, bias = fuse_conv_bn_weights(
+        conv.weight.double(), _double(conv.bias), bn.running_mean.double(), bn.running_var.double(), bn.eps,
+        _double(bn.weight), _double(bn.bias),  # None without affine: gamma 1, beta 0
+    )
     fused = copy.deepcopy(conv)  # same class, padding and stride (timm's Conv2dSame included)
-    weight = conv.weight.double() * scale.view(-1, 1, 1, 1)  # W' = s W (per output channel)
     fused.weight.copy_(weight.to(conv.weight.dtype))
-    folded_bias = ((bias - bn.running_mean.double()) * scale + shift).to(conv.weight.dtype)  # b' = s (b - mu) + beta
-    fused.bias = nn.Parameter(folded_bias, requires_grad=conv.weight.requires_grad)
+    fused.bias = nn.Parameter(bias.detach().to(conv.weight.dtype), requires_grad=conv.weight.requires_grad)
     return fused
+
+
+def _double(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    return None if tensor is None else tensor.double()
 
 
 @torch.no_grad()

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layers import conv_bn
+
 STEM_CHANNELS = 64
 
 
@@ -56,17 +58,6 @@ class HRNetSpec:
 HRNET_W18_SMALL = HRNetSpec(18, 2, (StageSpec(1, 2, 2), StageSpec(3, 3, 2), StageSpec(2, 4, 2)))
 HRNET_W18 = HRNetSpec(18, 4, (StageSpec(1, 2, 4), StageSpec(4, 3, 4), StageSpec(3, 4, 4)))
 HRNET_W32 = HRNetSpec(32, 4, (StageSpec(1, 2, 4), StageSpec(4, 3, 4), StageSpec(3, 4, 4)))
-
-
-def conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int = 1, relu: bool = False) -> nn.Sequential:
-    """``Conv2d`` (no bias) + ``BatchNorm2d`` (+ ``ReLU``), 'same' padding."""
-    layers: list[nn.Module] = [
-        nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(out_ch),
-    ]
-    if relu:
-        layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
 
 
 class BasicBlock(nn.Module):

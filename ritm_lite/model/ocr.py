@@ -16,6 +16,7 @@ general form, because the original's weights include ``f_pixel`` and ``f_object`
 
 Module and attribute names (``conv3x3_ocr``, ``ocr_gather_head``, ``ocr_distri_head``,
 ``object_context_block.f_pixel`` ...) follow the original code so that checkpoints load.
+:class:`HRNetOCR` puts the head on the backbone, as the original's ``feature_extractor``.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def bn_relu(channels: int) -> nn.Sequential:
-    """``BatchNorm2d`` + ``ReLU`` as one unit (the original nests it, which shapes key names)."""
-    return nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+from .hrnet import STEM_CHANNELS, HRNet, HRNetSpec
+from .init import xavier_gluon_init
+from .layers import bn_relu
+from .ritm import IMAGENET_MEAN, IMAGENET_STD
 
 
 def conv1x1_bn_relu(in_ch: int, out_ch: int) -> list[nn.Module]:
@@ -112,3 +113,40 @@ def ocr_modules(in_channels: int, ocr_width: int, num_classes: int = 1) -> dict[
             nn.Conv2d(in_channels, num_classes, 1),
         ),
     }
+
+
+class HRNetOCR(HRNet):
+    """HRNet backbone with the OCR head on top (the original's ``feature_extractor``).
+
+    The original keeps backbone and head in one module; we do the same so that key names
+    match. ``(B, 3, H, W) -> [main logits, aux logits]``, both ``(B, 1, H/4, W/4)``.
+    A :class:`~ritm_lite.model.build.FeatureExtractor`.
+    """
+
+    stem_channels = STEM_CHANNELS  # conv1's output, where Conv1S's is added
+    full_rate_modules = ("ocr_distri_head", "ocr_gather_head", "conv3x3_ocr")  # lr x1 (the rest x0.1)
+    input_mean, input_std = IMAGENET_MEAN, IMAGENET_STD  # HRNet-Image-Classification's normalisation
+
+    def __init__(self, spec: HRNetSpec, ocr_width: int):
+        super().__init__(spec)
+        for name, module in ocr_modules(spec.out_channels, ocr_width).items():
+            self.add_module(name, module)
+
+    def forward(self, x: torch.Tensor, click_features: torch.Tensor | None = None) -> list[torch.Tensor]:
+        return self.head(super().forward(x, click_features))
+
+    def from_stem(self, stem: torch.Tensor, click_features: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The click-dependent rest: ``stem_image(x) (+ clicks)`` -> conv2 -> body -> head."""
+        return self.head(self.body(self.stem_rest(stem, click_features)))
+
+    def head(self, feats: torch.Tensor) -> list[torch.Tensor]:
+        """The OCR head: HRNet features ``(B, 15C, H/4, W/4)`` -> ``[logits, aux]``."""
+        aux = self.aux_head(feats)  # soft object region
+        feats = self.conv3x3_ocr(feats)
+        objects = self.ocr_gather_head(feats, aux)
+        feats = self.ocr_distri_head(feats, objects)
+        return [self.cls_head(feats), aux]
+
+    def init_weights(self) -> None:
+        """The original's Xavier initialisation of every layer (ImageNet weights come after)."""
+        xavier_gluon_init(self)

@@ -31,7 +31,7 @@ from ritm_lite.data.points_sampler import MAX_NUM_POINTS
 MAX_CROP_SIDE = 4096  # a crop side past this holds > 16 Mpx per sample: the batch would not fit in memory
 
 if TYPE_CHECKING:
-    from ritm_lite.model.ritm import ModelConfig
+    from ritm_lite.model.build import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class TrainConfig:
 
     def model_config(self) -> "ModelConfig":
         """The model preset ``model`` with this run's Conv1S starting scale."""
-        from ritm_lite.model.ritm import MODEL_PRESETS
+        from ritm_lite.model.build import MODEL_PRESETS
 
         if self.model not in MODEL_PRESETS:
             raise ValueError(f"unknown model preset {self.model!r}; choose from {sorted(MODEL_PRESETS)}")

@@ -6,8 +6,8 @@ learning-rate multiplier of 0.1, then resets it to 1.0 for the OCR modules
 new and learns at the full rate; the Conv1E ablation (``maps_transform`` a :class:`Conv1E`)
 learns at the backbone's rate, as the original trains it. Each feature extractor names its
 full-rate modules in
-``full_rate_modules`` (EfficientNet-Lite: its FPN ``decoder``). The schedule is ``MultiStepLR``
-over epochs.
+``full_rate_modules``, part of the :class:`~ritm_lite.model.build.FeatureExtractor` protocol
+(EfficientNet-Lite: its FPN ``decoder``). The schedule is ``MultiStepLR`` over epochs.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..model.build import FeatureExtractor
 from ..model.conv1s import Conv1E
-from ..model.ritm import HRNetOCR
+from ..model.ocr import HRNetOCR
 from .config import TrainConfig
 
 FULL_RATE_HEAD_MODULES = HRNetOCR.full_rate_modules  # the default: HRNet + OCR's
@@ -32,10 +33,10 @@ def is_backbone_parameter(name: str, full_rate_modules: tuple[str, ...] = FULL_R
 
 def parameter_groups(model: nn.Module, lr: float, backbone_lr_mult: float) -> list[dict]:
     """Two Adam parameter groups: ``new`` (Conv1S + the head's new modules, ``lr``) and ``backbone``."""
-    net = getattr(model, "module", model)
-    extractor = getattr(net, "feature_extractor", None)
-    full_rate = getattr(extractor, "full_rate_modules", FULL_RATE_HEAD_MODULES)
-    slow_clicks = isinstance(getattr(net, "maps_transform", None), Conv1E)  # original: x0.1 for conv_extend
+    net = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    extractor: FeatureExtractor = net.feature_extractor
+    full_rate = extractor.full_rate_modules
+    slow_clicks = isinstance(getattr(net, "maps_transform", None), Conv1E)  # original: x0.1 for conv_extend (DMF has none)
     new, backbone = [], []
     for name, param in model.named_parameters():
         if param.requires_grad:

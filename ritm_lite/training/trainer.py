@@ -94,7 +94,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         if model is None:
             model = build_model(config.model_config())
-        if config.aux_loss_weight > 0 and not getattr(model, "has_aux_output", True):
+        if config.aux_loss_weight > 0 and not model.has_aux_output:
             raise ValueError(f"{type(model).__name__} has no auxiliary head (its 'instances_aux' repeats "
                              "'instances'): train it with aux_loss_weight=0")
         self.model = model.to(self.env.device)

@@ -94,7 +94,9 @@ def select_model(choice: str = "auto", download: bool = True) -> tuple[nn.Module
             or can be downloaded, else the course's default weights; an official checkpoint
             name (``python -m ritm_lite.weights list``); a course weights name
             (:data:`COURSE_WEIGHTS`); or a checkpoint file.
-        download: allow a download (``False``: the cache only, e.g. offline smoke runs).
+        download: allow a download (``False``: the cache only, e.g. offline smoke runs; an
+            official checkpoint asked for by name and not cached is then a ``FileNotFoundError``,
+            never the course's model in its place).
 
     Returns:
         ``(model, name, description)``: the model (float32, eval mode, wrapped in the settings
@@ -118,6 +120,10 @@ def select_model(choice: str = "auto", download: bool = True) -> tuple[nn.Module
                 if choice != "auto":
                     raise
                 reason = f"it could not be downloaded ({str(err).splitlines()[-1].strip()})"
+        elif choice != "auto":  # asked for by name: never another model under its name
+            raise FileNotFoundError(f"the official checkpoint {name!r} is not in the cache ({cached_path(name)}) "
+                                    f"and downloads are off: call select_model({name!r}) with download=True, or "
+                                    f"`python -m ritm_lite.weights download {name}` ({spec.size_mib} MiB)")
         else:
             reason = (f"it is not in the cache ({cached_path(name)}) and downloads are off; it would "
                       f"be fetched from {spec.urls[0]} ({spec.size_mib} MiB)")

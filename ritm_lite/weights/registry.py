@@ -10,6 +10,11 @@ download is checked by size and by the archive's own CRCs only, and the user is 
     >>> path = download("coco_lvis_h18s_itermask")          # doctest: +SKIP
     >>> model = ritm_lite.load_checkpoint("coco_lvis_h18s_itermask")   # doctest: +SKIP
 
+Transfers are ``torch.hub.download_url_to_file``'s (a temporary file renamed into place, the
+SHA-256 checked where one is published, a progress bar); each file is then verified
+(:func:`verify`: size, hash, the archive's CRCs) before it replaces anything in the cache, so
+a failed or damaged download never costs the copy already there.
+
 Command line: ``python -m ritm_lite.weights list`` and ``python -m ritm_lite.weights download NAME``.
 """
 
@@ -17,11 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zipfile
+import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.download import DownloadError, download_file
+from ..data.download import DownloadError
+from ..model.safe_load import archive_problem
 
 FORK = "https://github.com/supervisely-ecosystem/ritm-interactive-segmentation/releases/download/v0.1"
 CUTIE = "https://github.com/hkchengrex/Cutie/releases/download/v1.0"
@@ -90,13 +96,9 @@ def verify(path: Path, spec: OfficialCheckpoint) -> str | None:
                 digest.update(block)
         if digest.hexdigest() != spec.sha256:
             return f"SHA-256 {digest.hexdigest()} differs from the published {spec.sha256}"
-    try:
-        with zipfile.ZipFile(path) as archive:
-            damaged = archive.testzip()
-    except zipfile.BadZipFile as err:
-        return f"not a complete PyTorch checkpoint archive ({err})"
-    if damaged is not None:
-        return f"its member {damaged} fails its CRC check (corrupt download)"
+    problem = archive_problem(path)
+    if problem is not None:
+        return f"not a complete PyTorch checkpoint archive: {problem}"
     return None
 
 
@@ -111,29 +113,38 @@ def download(name: str, cache_dir: str | os.PathLike | None = None, url: str | N
         progress: show a progress bar.
 
     A cached copy that passes :func:`verify` is returned without a request. Otherwise each
-    mirror is tried in turn; a transfer streams to ``<file>.part`` (so a partial file never
-    looks complete) and is renamed into place only once verified. A file that fails the
-    check is deleted and the next mirror is tried.
+    mirror is tried in turn (``torch.hub.download_url_to_file``: a temporary file, the SHA-256
+    checked when one is published); the file is verified and only then renamed into place.
+    A cached copy that fails :func:`verify` is replaced only by a verified download: when
+    every mirror fails it stays where it is (and is still not used).
 
     Raises:
         KeyError: an unknown name.
         DownloadError: every mirror failed; the message lists each URL and why.
     """
+    import torch.hub
+
     spec = _spec(name)
     target = cached_path(name, cache_dir)
+    stale = None
     if target.is_file():
-        if verify(target, spec) is None:
+        stale = verify(target, spec)
+        if stale is None:
             return target
-        target.unlink()  # a damaged copy: fetch it again
     if spec.sha256 is None and progress:
         print(f"note: no SHA-256 is published for {name}; checking its size and archive CRCs only")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(target.name + ".download")
     errors = []
     for source in (url,) if url else spec.urls:
-        staged = target.with_name(target.name + ".download")
         try:
-            download_file([source], staged, progress=progress)
-        except DownloadError as err:
-            errors.append(str(err).split("\n", 1)[-1].strip())  # "<url>: <why>"
+            torch.hub.download_url_to_file(source, str(staged), hash_prefix=spec.sha256, progress=progress)
+        except RuntimeError as err:  # torch.hub's hash check (it deletes what it fetched)
+            errors.append(f"{source}: SHA-256 of the download differs from the published {spec.sha256} "
+                          f"({err}); deleted")
+            continue
+        except (urllib.error.URLError, OSError, ValueError) as err:  # HTTP errors, refused, timeouts, bad URL
+            errors.append(f"{source}: {err}")
             continue
         problem = verify(staged, spec)
         if problem is not None:
@@ -142,7 +153,8 @@ def download(name: str, cache_dir: str | os.PathLike | None = None, url: str | N
             continue
         os.replace(staged, target)
         return target
-    raise DownloadError(f"could not download {spec.filename}:\n  " + "\n  ".join(errors))
+    kept = f"\n  the cached copy {target} ({stale}) is kept as it was" if stale is not None else ""
+    raise DownloadError(f"could not download {spec.filename}:\n  " + "\n  ".join(errors) + kept)
 
 
 def format_registry(cache: str | os.PathLike | None = None) -> str:
