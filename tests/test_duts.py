@@ -172,3 +172,12 @@ def test_a_photo_turned_by_its_exif_orientation_is_compared_as_shown(tmp_path):
     cv2.imwrite(str(tmp_path / "gt" / "phone.png"), mask)
     dataset = FolderDataset(tmp_path, image_id=str)
     assert dataset.load(0).image.shape == (80, 40, 3)  # OpenCV applies the rotation too
+
+
+def test_the_holdout_is_found_in_the_duts_tr_folder(tmp_path, monkeypatch, capsys):
+    from ritm_lite.data import locate
+
+    write_duts(tmp_path / "DUTS-TR", count=4)
+    monkeypatch.setenv(locate.DATA_ENV, str(tmp_path))
+    assert locate.benchmark_folder("DUTS-TR-holdout") == tmp_path / "DUTS-TR"
+    assert "DUTS-TR-holdout, 4 photos, from" in capsys.readouterr().out

@@ -45,12 +45,14 @@ class BenchmarkFiles:
 
     Attributes:
         download_name: its key in :data:`ritm_lite.data.download.REGISTRY`.
-        images: the photo folder under ``<root>/<name>``; the first one of these that exists
+        images: the photo folder under ``<root>/<folder>``; the first one of these that exists
             (an archive's own nesting, or the reader's flat layout).
+        folder: the folder under ``<root>`` (default: the benchmark's name).
     """
 
     download_name: str
     images: tuple[str, ...]
+    folder: str | None = None
 
 
 BENCHMARK_FILES: dict[str, BenchmarkFiles] = {
@@ -60,6 +62,8 @@ BENCHMARK_FILES: dict[str, BenchmarkFiles] = {
     "COCO_MVal": BenchmarkFiles("coco-mval", ("img",)),
     "SBD": BenchmarkFiles("sbd", ("benchmark_RELEASE/dataset/img", "img")),
     "PascalVOC": BenchmarkFiles("pascal-voc", ("VOCdevkit/VOC2012/JPEGImages", "JPEGImages")),
+    # the course's selection set: DUTS-TR's fixed holdout, read from the DUTS-TR folder
+    "DUTS-TR-holdout": BenchmarkFiles("duts-tr", ("DUTS-TR-Image",), folder="DUTS-TR"),
 }
 """Benchmark name (as :data:`ritm_lite.data.benchmarks.BENCHMARKS` spells it) -> its files."""
 
@@ -110,7 +114,7 @@ def find_benchmark(name: str) -> Path | None:
     least one photo, else ``None`` (looks only; prints and downloads nothing)."""
     _files(name)  # an unknown name is an error, not "not found"
     for root in data_dirs():
-        folder = root / name
+        folder = root / (_files(name).folder or name)
         if folder.is_dir() and count_photos(name, folder) > 0:
             return folder
     return None
@@ -140,7 +144,7 @@ def benchmark_folder(name: str, download: bool = False, progress: bool = True) -
         progress: show the download's progress bar.
 
     Returns:
-        The benchmark's folder (``<root>/<name>``, for :func:`ritm_lite.data.benchmarks.load_benchmark`),
+        The benchmark's folder (``<root>/<name>``, DUTS-TR's for ``DUTS-TR-holdout``, for :func:`ritm_lite.data.benchmarks.load_benchmark`),
         or ``None`` when it is not here and was not (or could not be) downloaded.
 
     Raises:
