@@ -94,6 +94,7 @@ colab.setup(EXTRA)
 # %%
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -118,6 +119,7 @@ from ritm_lite.widget import (  # none of these needs ipycanvas or ipywidgets
     save_coco_rle_json,
     save_label_map_png,
 )
+from ritm_lite.widget.colab_canvas import click_segmenter
 from ritm_lite.widget.state_file import mirror_state
 from ritm_lite.widget.overlay import NEGATIVE_COLOR, POSITIVE_COLOR
 
@@ -183,7 +185,8 @@ print("image:", image.shape, image.dtype)
 # %% [markdown]
 # ## The widget
 #
-# `ClickSegmenter(predictor, image)` is all it takes. The predictor is `ritm_lite`'s
+# `ClickSegmenter(predictor, image)` is all it takes (on Colab the cell shows the same session
+# in the plain HTML canvas instead, `click_segmenter`). The predictor is `ritm_lite`'s
 # `Predictor` with the paper's inference (ZoomIn and flip averaging). The model arrives with the
 # settings its checkpoint stores (for the course's weights every click also at 320 px, averaged,
 # and asked once more with its own answer as the mask; for the paper's checkpoints nothing beyond
@@ -193,8 +196,10 @@ print("image:", image.shape, image.dtype)
 # last section runs the same session without widgets.
 
 # %%
-if ClickSegmenter is not None:
-    predictor = Predictor(model, zoom_in=True, flip=True)  # the model comes with its checkpoint's settings
+predictor = Predictor(model, zoom_in=True, flip=True)  # the model comes with its checkpoint's settings
+if "google.colab" in sys.modules:  # Colab: the plain HTML canvas, no custom widget needed (shown at once)
+    seg = click_segmenter(predictor, image)
+elif ClickSegmenter is not None:
     seg = ClickSegmenter(predictor, image, save_path="segmentation")
     mirror_state(seg)  # for the browser test (RITM_WIDGET_STATE); does nothing otherwise
     display(seg)
