@@ -119,7 +119,7 @@ def test_zoom_in_settings_out_of_range_are_refused(settings, message):
         ZoomInConfig(**settings)
 
 
-@pytest.mark.parametrize("max_size", [0, -1])
+@pytest.mark.parametrize("max_size", [0, -1, 1, 15])
 def test_a_max_size_that_is_not_positive_is_refused(max_size):
     with pytest.raises(ValueError, match="max_size"):
         Predictor(TinyClickNet(), max_size=max_size)

@@ -71,5 +71,5 @@ def test_saturated_probabilities_give_finite_logits():
         def forward(self, image, points):
             return {"instances": torch.full((image.shape[0], 1, *image.shape[2:]), 1e4)}
 
-    out = MultiScale(Sure(), 8)(torch.rand(1, 4, 16, 16), points_tensor([[Click(3, 3, True, 0)]]))["instances"]
+    out = MultiScale(Sure(), 16)(torch.rand(1, 4, 32, 32), points_tensor([[Click(3, 3, True, 0)]]))["instances"]
     assert torch.isfinite(out).all() and (torch.sigmoid(out) > 0.99).all()

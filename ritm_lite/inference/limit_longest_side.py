@@ -29,16 +29,21 @@ from ritm_lite.clicks import Click
 from ritm_lite.inference.zoom_in import Box, clicks_to_crop, crop_and_resize, crop_size
 
 
+MIN_SIZE = 16
+"""The smallest long side a network is shown: its coarsest features are 1/32 of the input."""
+
+
 class LimitLongestSide:
     """Shrink inputs whose long side exceeds ``max_size`` pixels (aspect ratio kept).
 
     Args:
-        max_size: the longest side, in pixels, the network may see (positive).
+        max_size: the longest side, in pixels, the network may see (at least :data:`MIN_SIZE`).
     """
 
     def __init__(self, max_size: int):
-        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
-            raise ValueError(f"max_size must be a positive number of pixels, got {max_size!r}")
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < MIN_SIZE:
+            raise ValueError(f"max_size must be a whole number of pixels >= {MIN_SIZE} (smaller, the network's "
+                             f"1/32 features are at most half a cell: nothing left to segment), got {max_size!r}")
         self.max_size = max_size
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
