@@ -47,6 +47,8 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
+from ritm_lite.model.safe_load import archive_problem as zip_problem
+
 from ritm_lite.data.sources import REGISTRY, Archive, DatasetSource
 
 __all__ = ["REGISTRY", "Archive", "ChecksumError", "DatasetSource", "DownloadError", "archive_problem",
@@ -82,9 +84,8 @@ def archive_problem(path: str | Path, name: str | None = None) -> str | None:
     name = (name or path.name).lower()
     try:
         if name.endswith(".zip") or zipfile.is_zipfile(path):  # a cut-off zip has no directory
-            with zipfile.ZipFile(path) as zf:
-                damaged = zf.testzip()
-            return None if damaged is None else f"its member {damaged} fails its CRC check"
+            problem = zip_problem(path)  # the one zip check, shared with checkpoint loading
+            return None if problem is None else f"not a whole archive: {problem}"
         if name.endswith((".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")) or tarfile.is_tarfile(path):
             with tarfile.open(path) as tf:
                 for member in tf:
