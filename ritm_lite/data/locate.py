@@ -29,15 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .download import REGISTRY, DatasetSource, DownloadError, fetch
+from .files import IMAGE_SUFFIXES
 
 DATA_ENV = "RITM_DATA"
 """Environment variable naming a folder of benchmarks (looked in before ``data/``)."""
 
 REFERENCE_ENV = "RITM_REFERENCE"
 """Environment variable naming the folder of the original implementation's golden outputs."""
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
-
 
 @dataclass(frozen=True)
 class BenchmarkFiles:
@@ -92,13 +90,16 @@ def _files(name: str) -> BenchmarkFiles:
     return BENCHMARK_FILES[name]
 
 
-def _photos_folder(folder: Path, files: BenchmarkFiles) -> Path | None:
+def photos_folder(name: str, folder: str | Path) -> Path | None:
+    """Where benchmark ``name`` keeps its photos inside ``folder`` (the first layout of
+    :data:`BENCHMARK_FILES` that exists), or ``None``."""
+    folder, files = Path(folder), _files(name)
     return next((folder / inner for inner in files.images if (folder / inner).is_dir()), None)
 
 
 def count_photos(name: str, folder: str | Path) -> int:
     """How many photos (image files) benchmark ``name`` has in ``folder``."""
-    photos = _photos_folder(Path(folder), _files(name))
+    photos = photos_folder(name, folder)
     if photos is None:
         return 0
     return sum(1 for p in photos.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

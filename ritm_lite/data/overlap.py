@@ -31,11 +31,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ritm_lite.data.files import IMAGE_SUFFIXES, read_rgb
-
-BENCHMARK_IMAGE_DIRS = {"GrabCut": "data_GT", "Berkeley": "images", "DAVIS": "img", "COCO_MVal": "img",
-                        "SBD": "benchmark_RELEASE/dataset/img", "PascalVOC": "VOCdevkit/VOC2012/JPEGImages"}
-"""Where each benchmark keeps its photos (the publishers' layouts); masks are not compared."""
-
+from ritm_lite.data.locate import BENCHMARK_FILES, photos_folder
 
 def dhash(image: np.ndarray, size: int = 16) -> np.ndarray:
     """The ``size * size``-bit difference hash of an ``(H, W, 3)`` uint8 RGB (or ``(H, W)`` grey)
@@ -48,14 +44,17 @@ def dhash(image: np.ndarray, size: int = 16) -> np.ndarray:
 
 
 def image_files(folder: str | Path) -> list[Path]:
-    """A benchmark's photos (:data:`BENCHMARK_IMAGE_DIRS` by the folder's name), else every
-    image file under ``folder``, sorted."""
+    """A benchmark's photos (its layout in :data:`ritm_lite.data.locate.BENCHMARK_FILES`, by the
+    folder's name), else every image file under ``folder``, sorted."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder")
-    inner = folder / BENCHMARK_IMAGE_DIRS[folder.name] if folder.name in BENCHMARK_IMAGE_DIRS else folder
-    if not inner.is_dir():
-        raise FileNotFoundError(f"{folder} looks like {folder.name} but has no {inner.relative_to(folder)}/")
+    inner = folder
+    if folder.name in BENCHMARK_FILES:
+        inner = photos_folder(folder.name, folder)
+        if inner is None:
+            raise FileNotFoundError(f"{folder} looks like {folder.name} but has none of "
+                                    f"{', '.join(BENCHMARK_FILES[folder.name].images)}/")
     files = sorted(p for p in inner.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise FileNotFoundError(f"no image files under {inner}")
