@@ -6,8 +6,8 @@ Every mask is an axis-aligned rectangle (or an L-shape), whose pycocotools area 
 image "a.jpg" (100 x 100), in both files (COCO id 1, LVIS id 7: matched by *name*)
     c1 rect [10,10,50,50] polygon, 1600 px      l1 rect [11,11,50,50], 1521 px
         IoU(c1, l1) = 1521/1600 = 0.95 -> c1 replaced by l1
-    c2 rect [60,10,90,40] compressed RLE, 900   l3 rect [60,10,84,40], 720
-        IoU = 720/900 = 0.80 -> c2 replaced by l3
+    c2 rect [60,10,90,40] compressed RLE, 900   l3 rect [60,10,87,40], 810
+        IoU = 810/900 = 0.90 > 0.8 -> c2 replaced by l3
     c3 rect [60,60,95,95] uncompressed RLE 1225 l4 rect [60,60,88,88], 784
         IoU = 784/1225 = 0.64 <= 0.7 -> both kept
     c7 rect [10,60,40,90] polygon, 900          l7 L-shape in the same box, 500
@@ -111,7 +111,7 @@ def build(tmp: Path) -> tuple[dict, dict, Path, Path, Path]:
             "annotations": [
                 lvis_ann(11, 7, rect_poly(11, 11, 50, 50)),
                 lvis_ann(12, 7, rect_poly(12, 10, 50, 50)),
-                lvis_ann(13, 7, rect_poly(60, 10, 84, 40)),
+                lvis_ann(13, 7, rect_poly(60, 10, 87, 40)),
                 lvis_ann(14, 7, rect_poly(60, 60, 88, 88)),
                 lvis_ann(15, 7, rect_poly(64, 60, 92, 88)),
                 lvis_ann(16, 7, rect_poly(40, 80, 47, 90)),
@@ -158,7 +158,7 @@ def test_which_mask_replaced_which(files):
     coco_masks, crowd = image_masks(coco, coco.images[1])
     lvis_masks, _ = image_masks(lvis, lvis.images[7])
     assert crowd == 1 and [m.area for m in coco_masks] == [1600, 900, 1225, 72, 80, 900]
-    assert [m.area for m in lvis_masks] == [1521, 1520, 720, 784, 784, 70, 500]
+    assert [m.area for m in lvis_masks] == [1521, 1520, 810, 784, 784, 70, 500]
     result = merge_image(coco_masks, lvis_masks)
     assert [(c.ann_id, l.ann_id) for c, l in result.replaced] == [(1, 11), (2, 13)]
     assert [(d.ann_id, k.ann_id) for d, k in result.removed] == [(12, 11)]
@@ -181,10 +181,10 @@ def test_reader_round_trip(files, tmp_path):
     assert len(ds) == 2
     assert ds.image_path(0) == images / "train2017" / "a.jpg"
     assert ds.object_sources(0) == ["lvis"] * 5 + ["coco"] * 3
-    assert ds.object_areas(0) == [1521, 720, 784, 784, 500, 1225, 80, 900]
+    assert ds.object_areas(0) == [1521, 810, 784, 784, 500, 1225, 80, 900]
     masks = ds.load_masks(0)
     assert all(m.dtype == bool and m.shape == (100, 100) for m in masks)
-    assert np.array_equal(masks[1], rect_mask(100, 100, 60, 10, 84, 40))
+    assert np.array_equal(masks[1], rect_mask(100, 100, 60, 10, 87, 40))
     assert np.array_equal(masks[5], rect_mask(100, 100, 60, 60, 95, 95))  # from uncompressed RLE
     l_shape = rect_mask(100, 100, 10, 60, 20, 90) | rect_mask(100, 100, 10, 80, 40, 90)
     assert np.array_equal(masks[4], l_shape)
@@ -393,3 +393,22 @@ def test_killed_run_leaves_only_a_hidden_partial_folder(files, tmp_path):
         MergedCocoLvis(out, "train")
     with pytest.raises(ValueError, match="incomplete merge"):
         MergedCocoLvis(out, leftovers[0])
+
+
+def test_the_default_replacement_is_the_papers_iou_above_80_percent():
+    """A COCO/LVIS pair at box and mask IoU 0.75 is two objects by default (the paper's
+    "IoU > 80%"), the same object at 0.7; a pair at 0.85 is the same object by default."""
+    from ritm_lite.data.merged_format import InstanceMask
+
+    def instance(width: int, kind: str, ann_id: int) -> InstanceMask:
+        mask = np.zeros((40, 200), np.uint8)
+        mask[:, :width] = 1
+        rle = mask_utils.encode(np.asfortranarray(mask))
+        bbox = tuple(float(v) for v in mask_utils.toBbox(rle))
+        return InstanceMask(rle, int(mask_utils.area(rle)), bbox, kind, ann_id, 1)
+
+    coco = [instance(100, "coco", 1)]
+    at_075, at_085 = [instance(75, "lvis", 2)], [instance(85, "lvis", 3)]  # IoU = 75/100, 85/100
+    assert merge_image(coco, at_075).replaced == []
+    assert len(merge_image(coco, at_075, MergeConfig(replace_box_iou=0.7, replace_mask_iou=0.7)).replaced) == 1
+    assert len(merge_image(coco, at_085).replaced) == 1
