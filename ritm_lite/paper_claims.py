@@ -12,9 +12,13 @@ evaluate_benchmark`, as ``python -m ritm_lite.evaluate`` runs it: the automatic 
 clicks, stop at IoU 0.9, ZoomIn; flip off, to halve the cost) on GrabCut and on COCO_MVal's
 validation split (the course's split by image id, seed 0, for every seed), and
 stored as one JSON per arm, seed and budget (:func:`run_arm`). :func:`summary` and
-:func:`verdicts` read the stored JSONs; a claim *holds here* when its arm is ahead by more than
-twice the standard error of the difference of the seed means, is *reversed* when it is behind
-by as much, and is *not resolved at this budget* otherwise.
+:func:`verdicts` read the stored JSONs. A comparison says what one change does to the recipe
+*at this budget*: the difference of the seed means with its 95 % Welch t interval. A verdict
+(*holds* / *reversed* / *not resolved at this budget*: the interval above zero, below it, or
+across it) is given only where the base arm works, its mean GrabCut NoC@90 at most
+:data:`NOC_BAR`, and each arm has :data:`MIN_SEEDS` seeds; otherwise the runs *cannot decide*
+and say why. Converged models (the paper's) are another regime: a verdict here is about the
+course's budget, not the paper.
 
     record = run_arm("conv1e", seed=0, budget=Budget(), data=Path("data"),
                      results=Path("benchmarks/results/ablations"), work=Path("runs/ablations"))
@@ -34,6 +38,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from scipy import stats
 
 from ritm_lite.evaluation.benchmark import evaluate_benchmark
 from ritm_lite.inference import Predictor
@@ -329,21 +335,83 @@ def summary(records: list[dict], dataset: str, metrics: tuple[str, ...] = ("NoC@
     return rows
 
 
+NOC_BAR = 10.0
+"""A verdict needs the base arm's mean GrabCut NoC@90 at or below this: a model that does not yet
+segment (NoC@90 near 20, the click budget) cannot rank recipes for working models."""
+
+MIN_SEEDS = 3
+"""A verdict needs at least this many seeds per arm."""
+
+CONFIDENCE = 0.95
+"""The coverage of the t interval on a difference of seed means."""
+
+
+def welch_interval(a: list[float], b: list[float], confidence: float = CONFIDENCE) -> dict[str, float]:
+    """The difference of two means with its Welch t interval (unequal variances).
+
+    ``difference = mean(a) - mean(b)``, ``se = sqrt(s_a^2 / n_a + s_b^2 / n_b)`` (``s^2`` the
+    sample variance, ``ddof=1``), the Welch-Satterthwaite degrees of freedom
+    ``dof = se^4 / ((s_a^2 / n_a)^2 / (n_a - 1) + (s_b^2 / n_b)^2 / (n_b - 1))`` and
+    ``difference -/+ t_{(1 + confidence) / 2, dof} * se``. With 2-4 seeds ``dof`` is small and
+    ``t`` large (about 4.3 at 2 degrees of freedom), so the interval is much wider than two SE.
+
+    Raises:
+        ValueError: fewer than two values on either side, or ``confidence`` outside (0, 1).
+    """
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"a t interval needs two or more seeds per arm, got {len(a)} and {len(b)}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    difference, se = float(np.mean(a) - np.mean(b)), math.sqrt(va + vb)
+    if se == 0:  # every seed equal on both sides: no spread to widen the interval
+        return {"difference": difference, "se": 0.0, "dof": math.inf, "low": difference, "high": difference}
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = float(stats.t.ppf((1 + confidence) / 2, dof)) * se
+    return {"difference": difference, "se": se, "dof": float(dof), "low": difference - half, "high": difference + half}
+
+
+def base_noc(records: list[dict], dataset: str = "GrabCut") -> float:
+    """The base arm's NoC@90 on ``dataset``, mean over its seeds (NaN when it is not stored)."""
+    values = [r["evaluate"][dataset]["table"]["NoC@90"] for r in records
+              if r["arm"] == "base" and dataset in r["evaluate"]]
+    return float(np.mean(values)) if values else math.nan
+
+
 def verdicts(records: list[dict], dataset: str, measure: str = "mIoU@1-20") -> list[dict]:
-    """Each :data:`CLAIMS` entry whose two arms are stored: the difference of the seed means
-    (better - worse; higher is better for mIoU), its standard error, and the verdict."""
+    """Each :data:`CLAIMS` entry whose two arms are stored, compared on ``dataset``.
+
+    Returns one dict per claim: ``difference`` (better - worse on ``measure``; higher is better
+    for mIoU), its ``se``, ``dof`` and 95 % Welch interval ``low``..``high``
+    (:func:`welch_interval`; NaN with one seed), ``seeds`` per arm, ``base_noc90`` (the base
+    arm's GrabCut NoC@90, :func:`base_noc`) and the ``verdict``: "holds at this budget",
+    "reversed at this budget" or "not resolved at this budget" when the base works
+    (``base_noc90 <= NOC_BAR``) and both arms have :data:`MIN_SEEDS` seeds, otherwise a
+    sentence starting "cannot decide" that says which condition failed.
+    """
+    noc = base_noc(records)
     out = []
     for claim in CLAIMS:
         a = [metric(r, dataset, measure) for r in records if r["arm"] == claim.better]
         b = [metric(r, dataset, measure) for r in records if r["arm"] == claim.worse]
         if not a or not b:
             continue
-        diff = float(np.mean(a) - np.mean(b))
-        if len(a) > 1 and len(b) > 1:  # SE of a difference of means: sqrt(s_a^2 / n_a + s_b^2 / n_b)
-            se = math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
-            verdict = "holds here" if diff > 2 * se else "reversed here" if diff < -2 * se else "not resolved at this budget"
+        if len(a) > 1 and len(b) > 1:
+            interval = welch_interval(a, b)
         else:
-            se, verdict = math.nan, "one seed: no verdict"
+            interval = {"difference": float(np.mean(a) - np.mean(b)), "se": math.nan, "dof": math.nan,
+                        "low": math.nan, "high": math.nan}
+        if not noc <= NOC_BAR:  # NaN (no GrabCut run of the base) fails too
+            verdict = (f"cannot decide: the base arm does not work yet (GrabCut NoC@90 {noc:.2f} > {NOC_BAR:g})"
+                       if not math.isnan(noc) else "cannot decide: the base arm has no GrabCut score")
+        elif min(len(a), len(b)) < MIN_SEEDS:
+            verdict = f"cannot decide: {len(a)} and {len(b)} seeds (a verdict needs {MIN_SEEDS} per arm)"
+        elif interval["low"] > 0:
+            verdict = "holds at this budget"
+        elif interval["high"] < 0:
+            verdict = "reversed at this budget"
+        else:
+            verdict = "not resolved at this budget"
         out.append({"claim": claim.name, "paper": claim.paper, "better": claim.better, "worse": claim.worse,
-                    "seeds": (len(a), len(b)), "difference": diff, "se": se, "verdict": verdict})
+                    "seeds": (len(a), len(b)), **interval, "base_noc90": noc, "verdict": verdict})
     return out

@@ -7,6 +7,7 @@ import json
 import math
 
 import pytest
+import scipy.stats
 import torch
 from conftest import require_shared
 
@@ -163,29 +164,60 @@ def test_scratch_and_imagenet_arms_start_from_different_trunks():
     torch.testing.assert_close(imagenet.state_dict()[key], arm_model("conv1e", config).state_dict()[key])
 
 
-def _record(arm: str, seed: int, miou: float) -> dict:
-    table = {"NoC@85": 10.0, "NoC@90": 12.0}
+def _record(arm: str, seed: int, miou: float, noc90: float = 8.0) -> dict:
+    table = {"NoC@85": 6.0, "NoC@90": noc90}
     scores = {"table": table, "mean_iou_per_click": [miou] * 20}
     return {"arm": arm, "seed": seed, "budget": dataclasses.asdict(Budget()), "limit": None, "max_clicks": None,
             "evaluate": {"GrabCut": scores}}
 
 
-def test_verdicts_compare_seed_means_against_twice_their_standard_error():
-    records = [_record("base", 0, 0.80), _record("base", 1, 0.82), _record("bce", 0, 0.70), _record("bce", 1, 0.71),
-               _record("focal", 0, 0.80), _record("focal", 1, 0.83), _record("scratch", 0, 0.9),
-               _record("scratch", 1, 0.91), _record("dmf", 0, 0.5)]
+def test_welch_interval_matches_the_formula_worked_by_hand():
+    # a = 1, 2, 3 (s^2 = 1), b = 0, 0, 1 (s^2 = 1/3): se^2 = 1/3 + 1/9 = 4/9,
+    # dof = (4/9)^2 / ((1/3)^2 / 2 + (1/9)^2 / 2) = (16/81) / (10/162) = 3.2
+    found = ablations.welch_interval([1.0, 2.0, 3.0], [0.0, 0.0, 1.0])
+    assert found["difference"] == pytest.approx(2 - 1 / 3)
+    assert found["se"] == pytest.approx(2 / 3)
+    assert found["dof"] == pytest.approx(3.2)
+    half = scipy.stats.t.ppf(0.975, 3.2) * 2 / 3  # t(0.975, 3.2) is about 3.07, not 2
+    assert half > 3 * 2 / 3
+    assert (found["low"], found["high"]) == pytest.approx((5 / 3 - half, 5 / 3 + half))
+    assert ablations.welch_interval([1.0, 1.0], [0.5, 0.5]) == {
+        "difference": 0.5, "se": 0.0, "dof": math.inf, "low": 0.5, "high": 0.5}
+
+
+@pytest.mark.parametrize("a, b, confidence", [([1.0], [1.0, 2.0], 0.95), ([1.0, 2.0], [], 0.95),
+                                              ([1.0, 2.0], [1.0, 2.0], 1.0)])
+def test_welch_interval_bad_input_is_refused(a, b, confidence):
+    with pytest.raises(ValueError):
+        ablations.welch_interval(a, b, confidence)
+
+
+def test_verdicts_need_a_working_base_three_seeds_and_an_interval_clear_of_zero():
+    seeds = range(3)
+    records = ([_record("base", k, 0.80 + 0.01 * k) for k in seeds]         # 0.80, 0.81, 0.82
+               + [_record("bce", k, 0.70 + 0.005 * k) for k in seeds]       # far behind: holds
+               + [_record("focal", k, 0.79 + 0.04 * k) for k in seeds]      # wide spread: not resolved
+               + [_record("scratch", k, 0.90 + 0.01 * k) for k in seeds]    # ahead of base: reversed
+               + [_record("dmf", 0, 0.5)] + [_record("conv1e", k, 0.6) for k in range(2)])
     found = {v["claim"]: v for v in verdicts(records, "GrabCut")}
-    assert found["NFL over BCE"]["verdict"] == "holds here"
+    assert found["NFL over BCE"]["verdict"] == "holds at this budget"
     assert found["NFL over BCE"]["difference"] == pytest.approx(0.105)
-    se = math.sqrt(0.0002 / 2 + 0.00005 / 2)
-    assert found["NFL over BCE"]["se"] == pytest.approx(se)
+    assert found["NFL over BCE"]["se"] == pytest.approx(math.sqrt(0.0001 / 3 + 0.000025 / 3))
     assert found["NFL over Focal Loss"]["verdict"] == "not resolved at this budget"
-    assert found["ImageNet pretraining"]["verdict"] == "reversed here"
-    assert found["Conv1S over DMF"]["verdict"] == "one seed: no verdict"
+    assert found["NFL over Focal Loss"]["low"] < 0 < found["NFL over Focal Loss"]["high"]
+    assert found["ImageNet pretraining"]["verdict"] == "reversed at this budget"
+    assert found["Conv1S over Conv1E"]["verdict"].startswith("cannot decide: 3 and 2 seeds")
+    assert math.isnan(found["Conv1S over DMF"]["low"])  # one seed: no interval
+    assert found["NFL over BCE"]["base_noc90"] == pytest.approx(8.0)
     assert "mask guidance" not in found  # neither arm stored
+    # the same runs with a base that does not segment yet: nothing is decided, whatever the gaps
+    failing = [_record(r["arm"], r["seed"], r["evaluate"]["GrabCut"]["mean_iou_per_click"][0],
+                       noc90=19.8 if r["arm"] == "base" else 8.0) for r in records]
+    for v in verdicts(failing, "GrabCut"):
+        assert v["verdict"] == "cannot decide: the base arm does not work yet (GrabCut NoC@90 19.80 > 10)"
     rows = {r["arm"]: r for r in summary(records, "GrabCut")}
     assert rows["base"]["mIoU@1-20"][0] == pytest.approx(0.81)
-    assert rows["base"]["mIoU@1-20"][1] == pytest.approx(0.0141421, rel=1e-4)
+    assert rows["base"]["mIoU@1-20"][1] == pytest.approx(0.01)
     assert math.isnan(rows["dmf"]["mIoU@1"][1])
 
 
