@@ -286,4 +286,4 @@ if answer is not ...:
             added = answer(scale).eval()(maps)
         print(f"init_scale {scale}: the clicks add features of mean size {added.abs().mean():.4f} to the stem")
     print("the presets:", {name: get_preset(name).conv1s_init_scale
-                           for name in ("hrnet18_cocolvis_itermask", "efficientnet_lite0_course")})
+                           for name in ("hrnet18_cocolvis_itermask", "efficientnet_lite0_cpu")})

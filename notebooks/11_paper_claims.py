@@ -80,7 +80,7 @@ print("smoke mode:", SMOKE)
 # %% [markdown]
 # ## The arms
 #
-# The base is the course's recipe (notebook 07, the `efficientnet_lite0_course` preset from
+# The base is the course's recipe (notebook 07, the `efficientnet_lite0_cpu` preset from
 # ImageNet weights): Conv1S + disks, NFL, iterative clicks with mask guidance (ITER-M). Each
 # arm changes one thing:
 

@@ -57,3 +57,13 @@ def test_presets_are_frozen_and_unknown_names_are_refused():
     with pytest.raises(AttributeError):
         TRAINING_PRESETS["course"].epochs = 1  # type: ignore[misc]
     assert isinstance(TRAINING_PRESETS["course"], TrainConfig)
+
+
+def test_no_training_preset_shares_a_name_with_a_set_of_weights():
+    """A name means one thing: ``efficientnet_lite0_course`` is weights, its recipe is ``efficientnet_lite0_cpu``."""
+    from ritm_lite.weights import COURSE_WEIGHTS
+
+    assert not set(TRAINING_PRESETS) & set(COURSE_WEIGHTS)
+    assert get_preset("efficientnet_lite0_cpu").model == "efficientnet_lite0"
+    for name, path in COURSE_WEIGHTS.items():  # and each weights file is named as its weights
+        assert path.name == f"{name}.pth" and path.is_file()
