@@ -47,7 +47,7 @@ def click_effect(checkpoint: Path, val_set, samples: int) -> tuple[list[float], 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", type=Path, nargs="+")
-    parser.add_argument("--preset", default="efficientnet_lite0_course", choices=sorted(TRAINING_PRESETS), help="training preset (crops, split)")
+    parser.add_argument("--preset", default="efficientnet_lite0_cpu", choices=sorted(TRAINING_PRESETS), help="training preset (crops, split)")
     parser.add_argument("--data", type=Path, help="img/ + gt/ folder (default: COCO_MVal in $RITM_DATA, else data/)")
     parser.add_argument("--samples", type=flags.count(1, 10_000), default=6)
     parser.add_argument("--threads", type=flags.count(1, flags.MAX_THREADS), default=1)

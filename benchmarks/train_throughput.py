@@ -36,7 +36,7 @@ from ritm_lite.data.locate import benchmark_folder  # noqa: E402
 from ritm_lite.utils import PROJECT_ROOT  # noqa: E402
 
 TRAIN_PRESETS = {"hrnet18s": "hrnet18s_cocolvis_itermask", "hrnet18": "hrnet18_cocolvis_itermask",
-                 "hrnet32": "hrnet32_cocolvis_itermask", "efficientnet_lite0": "efficientnet_lite0_course"}
+                 "hrnet32": "hrnet32_cocolvis_itermask", "efficientnet_lite0": "efficientnet_lite0_cpu"}
 
 
 def data_root() -> Path:

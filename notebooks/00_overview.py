@@ -88,7 +88,7 @@
 # `widget` in notebook 09); then `ritm_lite.colab.setup(EXTRA)` does the rest. Every notebook
 # starts with this same cell, because Colab gives each notebook a fresh runtime. If you follow
 # the course from a fork, put its address in `pyproject.toml`'s `Repository` and in the cells
-# and badges (`tests/test_colab.py` lists any that differ).
+# and badges (`tests/course/test_colab.py` lists any that differ).
 #
 # **Data.** The notebooks find the benchmarks with `ritm_lite.data.locate.benchmark_folder`: in
 # the folder `$RITM_DATA` names, else in the project's `data/` (where

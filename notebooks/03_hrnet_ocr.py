@@ -215,7 +215,7 @@ else:
 # %% [markdown]
 # How to read the errors: on a CPU with the kernels the original's outputs were made with (x86
 # AVX2, 2 threads) the float32 column is **0**: the same operations in the same order give the
-# same floats, and the test suite checks exactly that (`tests/test_model.py`, in a process pinned
+# same floats, and the test suite checks exactly that (`tests/model/test_model.py`, in a process pinned
 # to those kernels). On another CPU (AVX-512, Arm) the convolutions add up in another order and
 # float32 rounding moves the largest logit by up to ~1e-4 of its scale. The float64 column shows
 # this is rounding, not a different computation: our model computed exactly lands as far from

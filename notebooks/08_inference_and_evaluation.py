@@ -637,7 +637,7 @@ plt.show()
 #
 # **Summary.** The predictor is the paper's step plus ZoomIn and flip averaging; the clicker,
 # IoU and NoC are the protocol's; all of them follow the original code click by click
-# (`tests/test_eval_parity.py` replays the original's stored evaluation trajectory with
+# (`tests/evaluation/test_eval_parity.py` replays the original's stored evaluation trajectory with
 # the reference HRNet-W18-small, with and without ZoomIn + flip, to 1e-4).
 
 # %% [markdown]

@@ -186,7 +186,7 @@ print((merged / "train" / "summary.json").read_text())
 # timm's hub hosts the same weights, and `--imagenet-weights timm` fetches them
 # (`hrnet_w18_small_v2.ms_in1k`, `hrnet_w18.ms_in1k`, `hrnet_w32.ms_in1k`: always with the
 # explicit tag, timm's default tag for these names is another set of weights; their keys are
-# ours, `tests/test_pretrained.py` checks every tensor). A file of your own still works:
+# ours, `tests/model/test_pretrained.py` checks every tensor). A file of your own still works:
 # `--imagenet-weights hrnetv2_w18_imagenet_pretrained.pth`. Without either the backbone starts
 # from scratch (then consider `--backbone-lr-mult 1.0`). A stopped run continues exactly with
 # `--resume`. On CUDA the trainer uses bf16 (fp16 where bf16 is missing) and channels_last.
@@ -286,4 +286,4 @@ if answer is not ...:
             added = answer(scale).eval()(maps)
         print(f"init_scale {scale}: the clicks add features of mean size {added.abs().mean():.4f} to the stem")
     print("the presets:", {name: get_preset(name).conv1s_init_scale
-                           for name in ("hrnet18_cocolvis_itermask", "efficientnet_lite0_course")})
+                           for name in ("hrnet18_cocolvis_itermask", "efficientnet_lite0_cpu")})

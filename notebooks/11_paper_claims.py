@@ -82,7 +82,7 @@ print("smoke mode:", SMOKE)
 # %% [markdown]
 # ## The arms
 #
-# The base is the course's recipe (notebook 07, the `efficientnet_lite0_course` preset from
+# The base is the course's recipe (notebook 07, the `efficientnet_lite0_cpu` preset from
 # ImageNet weights): Conv1S + disks, NFL, iterative clicks with mask guidance (ITER-M). Each
 # arm changes one thing:
 
@@ -368,7 +368,7 @@ Markdown(complexity_markdown(complexity_table()))
 # The FLOPs agree with the paper's to within 1 %. The parameters agree for both HRNets; for
 # DeepLabV3+-ResNet-34 the paper's 19.17 M is below what the ResNet-34 trunk alone holds
 # (21.28 M), so it cannot count the network the original code builds (23.35 M, key for key
-# the original's: `tests/test_deeplab.py`). The dilated ResNet runs its two widest stages at
+# the original's: `tests/model/test_deeplab.py`). The dilated ResNet runs its two widest stages at
 # stride 8, which is why it costs four times HRNet-W18's FLOPs; the course's Lite0 model costs
 # an eighth of HRNet-W18's.
 

@@ -5,7 +5,7 @@ the notebook's metadata: ``kernelspec`` (its name and display name) and ``langua
 (the language, its version, the lexer...). A notebook that lacks them, or holds another
 Python's version, is therefore changed the moment it is opened, and shows as modified. This
 script writes what this environment's ``python3`` kernel reports into every ``NN_*.ipynb``;
-``make sync-notebooks`` runs it after ``jupytext --sync``, and ``tests/test_notebooks.py``
+``make sync-notebooks`` runs it after ``jupytext --sync``, and ``tests/course/test_notebooks.py``
 fails when a notebook's copy is stale (e.g. after a Python upgrade)::
 
     python notebooks/kernel_metadata.py           # rewrite the notebooks whose copy is stale

@@ -19,7 +19,7 @@ the click-segmentation session in a plain HTML canvas that needs no custom widge
 
 :data:`REPO_URL` is the one place the address lives in code: ``pyproject.toml``'s
 ``[project.urls] Repository``, read from the installed metadata. The set-up cells (which run
-before the package exists) and the badges repeat it; ``tests/test_colab.py`` keeps them equal.
+before the package exists) and the badges repeat it; ``tests/course/test_colab.py`` keeps them equal.
 """
 
 from __future__ import annotations

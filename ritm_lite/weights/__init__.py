@@ -28,7 +28,7 @@ from ..model.checkpoint import load_checkpoint as load_network
 WEIGHTS_DIR = Path(__file__).resolve().parent
 COURSE_WEIGHTS: dict[str, Path] = {
     "efficientnet_lite0_course": WEIGHTS_DIR / "efficientnet_lite0_course.pth",
-    "hrnet18s_scratch": WEIGHTS_DIR / "hrnet18s_course.pth",
+    "hrnet18s_scratch": WEIGHTS_DIR / "hrnet18s_scratch.pth",
 }
 DEFAULT_COURSE_WEIGHTS = "efficientnet_lite0_course"
 COURSE_CHECKPOINT = COURSE_WEIGHTS[DEFAULT_COURSE_WEIGHTS]

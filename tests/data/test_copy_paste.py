@@ -124,7 +124,7 @@ def test_dataset_pastes_with_its_probability_and_stays_deterministic():
 
 
 def test_training_config_turns_copy_paste_on_for_training_only():
-    config = get_preset("efficientnet_lite0_course").replace(copy_paste_prob=0.3)
+    config = get_preset("efficientnet_lite0_cpu").replace(copy_paste_prob=0.3)
     assert dataset_config(config, train=True).copy_paste == CopyPaste(prob=0.3)
     assert dataset_config(config, train=False).copy_paste is None
     assert dataset_config(config.replace(copy_paste_prob=0.0), train=True).copy_paste is None

@@ -4,7 +4,7 @@ The notebooks are jupytext pairs: ``NN_name.py`` (py:percent, the file to edit a
 and ``NN_name.ipynb`` (what JupyterLab opens). ``RITM_SMOKE=1`` makes each notebook run at
 a tiny size; a notebook that does not run end to end is broken. Each notebook's exercise
 cells (tagged ``exercise``) are filled in with ``notebooks/solutions/NN_name.py`` first, and
-the checks must then say "right" (``tests/test_course.py`` shows they reject wrong answers).
+the checks must then say "right" (``tests/course/test_course.py`` shows they reject wrong answers).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _kernel_metadata_tool():
 
 @pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_holds_the_kernel_metadata_jupyterlab_adds(script: Path):
-    """Opening the notebook in JupyterLab changes nothing (``tests/test_notebooks_browser.py``
+    """Opening the notebook in JupyterLab changes nothing (``tests/course/test_notebooks_browser.py``
     shows it in a browser): its kernelspec and language_info are this environment's."""
     tool = _kernel_metadata_tool()
     expected = tool.kernel_metadata()

@@ -11,6 +11,9 @@ from PIL import Image
 from scipy.io import savemat
 
 from ritm_lite.data.benchmarks import BENCHMARKS, load_benchmark
+from ritm_lite.data.masks import mask_labels, read_mask
+from ritm_lite.evaluation import GrabCutPeer, evaluate_dataset
+from tests.evaluation.test_evaluate_cli import make_grabcut_folder
 
 
 def write_rgb(path: Path, rgb: np.ndarray) -> None:
@@ -177,3 +180,64 @@ def test_bad_input_benchmark_indices_and_files(tmp_path):
         bench[0]
     with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
         load_benchmark("GrabCut", tmp_path, bogus=1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input (`python -m pytest -k bad_input`): a mask file means the same thing wherever it is read
+# (:mod:`ritm_lite.data.masks`), and an object with no pixel is an error naming its file, never an
+# object solved at the first click.
+
+
+def _rewrite_masks(folder: Path, change) -> None:
+    for path in sorted(folder.iterdir()):
+        mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert cv2.imwrite(str(path), change(mask).astype(np.uint8))
+
+
+def test_bad_input_grabcut_masks_saved_as_0_1_are_objects_not_empty(tmp_path):
+    grey = make_grabcut_folder(tmp_path / "a")
+    _rewrite_masks(grey / "boundary_GT", lambda m: np.where(m > 128, 255, 0))  # 0/255, no band
+    reference = load_benchmark("GrabCut", grey)
+    relabelled = make_grabcut_folder(tmp_path / "b")
+    _rewrite_masks(relabelled / "boundary_GT", lambda m: m > 128)  # the same object as 0/1
+    for original, as_01 in zip(reference, load_benchmark("GrabCut", relabelled)):
+        np.testing.assert_array_equal(as_01.gt_mask == 1, original.gt_mask == 1)
+    # and the evaluation is the one of the 0/255 files, not a perfect NoC
+    results = [
+        evaluate_dataset(load_benchmark("GrabCut", root), GrabCutPeer(), max_clicks=3, progress=False)
+        for root in (tmp_path / "a", relabelled)
+    ]
+    assert results[0].summary() | {"SPC": 0} == results[1].summary() | {"SPC": 0}
+
+
+def test_bad_input_an_empty_benchmark_mask_is_an_error_naming_the_file(tmp_path):
+    data = make_grabcut_folder(tmp_path / "GrabCut")
+    cv2.imwrite(str(data / "boundary_GT" / "toy1.bmp"), np.zeros((48, 64), np.uint8))
+    samples = load_benchmark("GrabCut", data)
+    samples[0]  # the other object is fine
+    with pytest.raises(ValueError, match=r"toy1\.bmp.*no object pixel"):
+        samples[1]
+
+
+def test_bad_input_an_ignore_band_without_object_is_an_error(tmp_path):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    _rewrite_masks(data / "boundary_GT", lambda m: np.where(m > 0, 128, 0))
+    with pytest.raises(ValueError, match="no object pixel"):
+        load_benchmark("GrabCut", data)[0]
+
+
+def test_bad_input_the_mask_rule(tmp_path):
+    grey = np.array([[0, 3, 127], [128, 200, 255]], np.uint8)
+    np.testing.assert_array_equal(mask_labels(grey, "m"), [[0, 0, 0], [1, 1, 1]])
+    np.testing.assert_array_equal(mask_labels(grey, "m", ignore_band=True), [[0, 0, 0], [-1, 1, 1]])
+    np.testing.assert_array_equal(mask_labels(np.array([[0, 1]], np.uint8), "m"), [[0, 1]])
+    np.testing.assert_array_equal(mask_labels(np.array([[0, 40000]], np.uint16), "m"), [[0, 1]])
+    np.testing.assert_array_equal(mask_labels(np.array([[False, True]]), "m"), [[0, 1]])
+    for bad in (np.zeros((2, 2, 2), np.uint8), np.zeros((0, 3), np.uint8), np.ones((2, 2), np.float32)):
+        with pytest.raises(ValueError, match="non-empty"):
+            mask_labels(bad, "m")
+    assert cv2.imwrite(str(tmp_path / "colour.png"), np.dstack([np.zeros((2, 2)), np.eye(2) * 255, np.zeros((2, 2))]))
+    np.testing.assert_array_equal(read_mask(tmp_path / "colour.png"), np.eye(2))
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"cannot decode .*broken\.png"):
+        read_mask(tmp_path / "broken.png")

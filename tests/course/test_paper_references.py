@@ -9,7 +9,7 @@ import pytest
 
 from ritm_lite.paper import CITED_BY, SECTIONS, cite
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CITATION = re.compile(r"\bSec\. (\d+(?:\.\d+)?)\b")
 # any other way of pointing at a numbered section: "section 3", "Sec 3", "Sect. 3", "§3"
 OTHER_FORMS = re.compile(r"§\s*\d|\bsect?(?:ion\s*|\.\s*|\s+)\d", re.IGNORECASE)

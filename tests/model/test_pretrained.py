@@ -92,7 +92,7 @@ def test_hrnet_has_no_bundled_imagenet_weights():
 def test_train_cli_imagenet_weights_without_a_value_means_the_bundled_ones():
     from ritm_lite.train import BUNDLED, parse_args
 
-    base = ["--preset", "efficientnet_lite0_course", "--data", "d", "--out", "o"]
+    base = ["--preset", "efficientnet_lite0_cpu", "--data", "d", "--out", "o"]
     assert parse_args(base + ["--imagenet-weights"]).imagenet_weights == BUNDLED
     assert str(parse_args(base + ["--imagenet-weights", "w.pth"]).imagenet_weights) == "w.pth"
     assert parse_args(base).imagenet_weights is None

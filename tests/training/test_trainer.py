@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,12 +15,14 @@ import torch
 from torch.utils.data import Dataset
 
 from ritm_lite import build_model, load_checkpoint
+from ritm_lite import train
 from ritm_lite.clicks import Click, points_array
 from ritm_lite.training.config import TRAINING_PRESETS, TrainConfig
 from ritm_lite.training.logs import read_log
 from ritm_lite.training.optim import make_optimizer
 from ritm_lite.training.trainer import Trainer, TrainingDiverged
 from ritm_lite.utils import PROJECT_ROOT
+from tests.cli_support import run_main
 
 
 class ToyShapes(Dataset):
@@ -322,3 +325,85 @@ def test_conv1s_init_scale_sets_the_fresh_models_click_branch(tmp_path):
     assert given.conv1s[3](torch.ones(1)).item() == pytest.approx(0.05)  # a given model is left as it is
     with pytest.raises(ValueError, match="conv1s_init_scale"):
         TINY.replace(conv1s_init_scale=0.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input (`python -m pytest -k bad_input`) to `python -m ritm_lite.train`: one `error: ...` line
+# and exit code 2, as the merge CLI does, before any training step; never a run that trains on
+# nothing and exits 0.
+
+
+def _folder(root: Path, value: int) -> Path:
+    (root / "img").mkdir(parents=True)
+    (root / "gt").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        name = f"thing0_{i:012d}"
+        cv2.imwrite(str(root / "img" / f"{name}.jpg"), rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+        mask = np.zeros((64, 64), np.uint8)
+        mask[10:50, 10:50] = value
+        cv2.imwrite(str(root / "gt" / f"{name}.png"), mask)
+    return root
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str]:
+    return run_main(train.main, argv, capsys)
+
+
+def _argv(data: Path, out: Path, *extra: str) -> list[str]:
+    return ["--preset", "course", "--data", str(data), "--out", str(out), "--no-progress",
+            "--workers", "0", *extra]
+
+
+def test_bad_input_all_empty_masks_stop_with_the_file_named(tmp_path, capsys):
+    code, err = _run(_argv(_folder(tmp_path / "data", 0), tmp_path / "run"), capsys)
+    assert code == 2 and err.startswith("error:") and "thing0_" in err and "no object pixel" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_bad_input_a_missing_data_folder_is_one_line(tmp_path, capsys):
+    code, err = _run(_argv(tmp_path / "nowhere", tmp_path / "run"), capsys)
+    assert code == 2 and err.startswith("error:") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--epochs", "0"], "epochs"),
+        (["--max-steps", "0"], "--max-steps"),
+        (["--lr", "-1"], "lr"),
+        (["--milestones", "5", "3"], "milestones"),
+        (["--batch-size", "0"], "batch_size"),
+        (["--keep-background-prob", "2"], "keep_background_prob"),
+        (["--resume", "--imagenet-weights"], "--resume"),
+    ],
+)
+def test_bad_input_settings_out_of_range_are_refused_before_training(tmp_path, capsys, flags, message):
+    code, err = _run(_argv(_folder(tmp_path / "data", 255), tmp_path / "run", *flags), capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+def test_bad_input_a_merged_set_without_images_says_how_to_train_it(tmp_path, capsys):
+    from ritm_lite.data.coco_lvis import merge_coco_lvis
+    from ritm_lite.data.samples import SamplePaths
+    from ritm_lite.utils import PROJECT_ROOT
+
+    samples = SamplePaths.under(PROJECT_ROOT / "data" / "samples")
+    merge_coco_lvis(samples.coco_json, samples.lvis_json, tmp_path / "merged", progress=False)
+    code, err = _run(_argv(tmp_path / "merged", tmp_path / "run", "--max-steps", "1"), capsys)
+    assert code == 2 and "--images COCO_ROOT" in err and "Traceback" not in err
+    config = train.config_from_args(train.parse_args(_argv(tmp_path / "merged", tmp_path / "run")))
+    train_set, _ = train.build_datasets(tmp_path / "merged", config, images_dir=samples.images_dir)
+    assert train_set.load(0).image.ndim == 3  # --images makes the same set trainable
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--nfl-gamma", "nan"], "nfl_gamma must be a finite number"),
+    (["--crop-size", "100000", "64"], "crop_size must be"),
+    (["--amp", "maybe"], "expected true or false, got 'maybe'"),
+    (["--data-weights", "1", "2"], "2 data weights for 1 data folders"),
+])
+def test_bad_input_train_flags_name_the_setting(tmp_path, capsys, flags, message):
+    code, err = _run(_argv(_folder(tmp_path / "data", 255), tmp_path / "run", *flags), capsys)
+    assert code == 2 and message in err and "Traceback" not in err

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 import torch
-from test_download import Server
+from tests.data.test_download import Server
 
 import ritm_lite
 from ritm_lite.clicks import Click, points_tensor

@@ -12,7 +12,7 @@ from ritm_lite.data.coco_lvis import MergeConfig, merge_image
 from ritm_lite.data.points_sampler import click_count_probs
 from ritm_lite.losses import focal_loss
 from ritm_lite.model import Conv1S, disk_maps
-from tests.test_notebooks import NOTEBOOKS, exercise_keys, jupytext, solutions
+from tests.course.test_notebooks import NOTEBOOKS, exercise_keys, jupytext, solutions
 
 
 def _solution(key: str):

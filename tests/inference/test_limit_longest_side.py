@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ritm_lite.clicks import Click, points_tensor
 from ritm_lite.inference import LimitLongestSide, Predictor, ZoomIn, ZoomInConfig
-from tests.test_predictor import TinyClickNet, _as_input
+from tests.inference.test_predictor import TinyClickNet, _as_input
 
 
 def test_output_size_keeps_the_aspect_ratio_and_leaves_small_inputs_alone():

@@ -14,8 +14,10 @@ import torch
 from torch import nn
 
 from ritm_lite import evaluate
+from ritm_lite.evaluation import GrabCutPeer, evaluate_sample
 from ritm_lite.inference import Predictor
 from ritm_lite.utils import PROJECT_ROOT
+from tests.cli_support import run_main
 
 
 def make_grabcut_folder(root: Path, count: int = 2) -> Path:
@@ -262,3 +264,135 @@ def test_backend_runs_the_same_network_another_way(tmp_path, capsys):
     for argv in bad:
         with pytest.raises(SystemExit):
             evaluate.parse_args(argv + ["--data-root", str(data)])
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input (`python -m pytest -k bad_input`) to `evaluate_sample` and `python -m
+# ritm_lite.evaluate`: one line naming the problem (exit 2), never an object solved at the first
+# click.
+
+
+def test_bad_input_evaluate_sample_refuses_an_empty_or_misshapen_object():
+    image = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(ValueError, match="no object pixel"):
+        evaluate_sample(image, np.zeros((8, 8), np.int32), GrabCutPeer(), max_clicks=1)
+    with pytest.raises(ValueError, match="size"):
+        evaluate_sample(image, np.ones((8, 9), np.int32), GrabCutPeer(), max_clicks=1)
+
+
+def _cli(argv: list[str], capsys) -> tuple[int, str]:
+    return run_main(evaluate.main, argv, capsys)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--pred-thr", "1.5"], "--pred-thr"),
+        (["--pred-thr", "0"], "--pred-thr"),
+        (["--target-iou", "-1"], "--target-iou"),
+        (["--limit", "-1"], "--limit"),
+        (["--limit", "0"], "--limit"),
+        (["--max-clicks", "0"], "--max-clicks"),
+        (["--val-fraction", "1.5"], "--val-fraction"),
+    ],
+)
+def test_bad_input_evaluate_refuses_settings_out_of_range(tmp_path, capsys, flags, message):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    code, err = _cli(["--peer", "opencv-grabcut", "--data-root", str(data), *flags], capsys)
+    assert code == 2 and message in err
+
+
+@pytest.mark.parametrize("flags", [["--zoom-in-size", "0"], ["--zoom-in-size", "-5"], ["--max-size", "0"]])
+def test_bad_input_evaluate_refuses_sizes_that_are_not_positive(tmp_path, capsys, flags):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    code, err = _cli(["--preset", "hrnet18s", "--data-root", str(data), *flags], capsys)
+    assert code == 2 and flags[-2] in err  # the last flag named
+
+
+def test_bad_input_evaluate_finds_an_unwritable_output_before_the_run(tmp_path, capsys):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    code, err = _cli(["--peer", "opencv-grabcut", "--data-root", str(data),
+                      "--json", str(blocker / "out.json")], capsys)
+    assert code == 2 and err.startswith("error:") and "Traceback" not in err
+    assert "GrabCut objects" not in err  # no progress bar: nothing was evaluated
+
+
+@pytest.mark.parametrize("damage", ["empty", "size", "orphan"])
+def test_bad_input_evaluate_reports_data_errors_in_one_line_naming_the_file(tmp_path, capsys, damage):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=2)
+    if damage == "empty":
+        cv2.imwrite(str(data / "boundary_GT" / "toy1.bmp"), np.zeros((48, 64), np.uint8))
+    elif damage == "size":
+        cv2.imwrite(str(data / "boundary_GT" / "toy1.bmp"), np.full((24, 64), 255, np.uint8))
+    else:
+        (data / "data_GT" / "toy1.png").unlink()
+    out = tmp_path / "out.json"
+    code, err = _cli(["--peer", "opencv-grabcut", "--data-root", str(data), "--max-clicks", "2",
+                      "--json", str(out), "--quiet"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("error:") and "toy1" in err
+    assert not out.exists()
+
+
+def test_bad_input_evaluate_reports_a_missing_or_broken_checkpoint_in_one_line(tmp_path, capsys):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(b"\x00" * 64)
+    for checkpoint in (tmp_path / "missing.pth", broken):
+        code, err = _cli(["--checkpoint", str(checkpoint), "--data-root", str(data), "--quiet"], capsys)
+        assert code == 2 and err.startswith("error:") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("flags", [["--no-zoom-in"], ["--no-zoom-in", "--no-flip", "--max-size", "32"]])
+def test_bad_input_evaluate_runs_a_network_without_zoom_in(tmp_path, capsys, flags):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    out = tmp_path / "out.json"
+    code, err = _cli(["--preset", "hrnet18s", "--data-root", str(data), "--max-clicks", "1", "--quiet",
+                      "--json", str(out), *flags], capsys)
+    assert code == 0, err
+    record = __import__("json").loads(out.read_text())
+    assert record["zoom_in"] is False and record["max_size"] == (32 if "--max-size" in flags else None)
+    assert record["inference"] == {}  # random weights: no stored settings
+
+
+@pytest.mark.parametrize("flags", [["--multi-scale", "320"], ["--refine", "1"], ["--refine-clicks", "1"]])
+def test_bad_input_the_settings_flags_are_gone_they_come_from_the_checkpoint(tmp_path, capsys, flags):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    with pytest.raises(SystemExit):
+        evaluate.parse_args(["--preset", "hrnet18s", "--data-root", str(data), *flags])
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_bad_input_evaluate_refuses_a_max_size_for_a_peer(tmp_path, capsys):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    code, err = _cli(["--peer", "opencv-grabcut", "--data-root", str(data), "--max-size", "320"], capsys)
+    assert code == 2 and "--max-size" in err
+
+
+def test_bad_input_evaluate_refuses_a_zoom_in_size_without_zoom_in(tmp_path, capsys):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    code, err = _cli(["--preset", "hrnet18s", "--data-root", str(data), "--no-zoom-in", "--zoom-in-size", "300"], capsys)
+    assert code == 2 and "--zoom-in-size" in err
+
+
+@pytest.mark.parametrize("flags", [["--no-zoom-in", "--zoom-in-skip-clicks", "-1"], ["--zoom-in-skip-clicks", "-2"]])
+def test_bad_input_evaluate_refuses_a_zoom_in_skip_without_zoom_in_or_below_minus_one(tmp_path, capsys, flags):
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    code, err = _cli(["--preset", "hrnet18s", "--data-root", str(data), *flags], capsys)
+    assert code == 2 and "--zoom-in-skip-clicks" in err
+
+
+def test_bad_input_evaluate_zooms_from_the_first_click_with_skip_minus_one(tmp_path, capsys):
+    from ritm_lite.evaluate import build_predictor, parse_args
+
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    base = ["--preset", "hrnet18s", "--data-root", str(data)]
+    assert build_predictor(parse_args(base)).zoom_in.config.skip_clicks == 1  # the paper's default
+    assert build_predictor(parse_args([*base, "--zoom-in-skip-clicks", "-1"])).zoom_in.config.skip_clicks == -1
+    out = tmp_path / "out.json"
+    code, err = _cli([*base, "--max-clicks", "1", "--quiet", "--json", str(out), "--zoom-in-skip-clicks", "-1"], capsys)
+    assert code == 0, err
+    record = __import__("json").loads(out.read_text())
+    assert record["zoom_in_skip_clicks"] == -1 and "skip-1" in record["method"]

@@ -1,14 +1,7 @@
-"""Bad checkpoints: a CheckpointError naming the problem (member, field, tensor), or a right answer.
-
-One small hrnet18s checkpoint is written per module and damaged in every way below; the course's
-shipped float16 weights and torch's legacy format must keep loading. Where the check comes
-before the architecture is matched, the damaged file carries a one-tensor state dict (fast to
-write); without the check it would fail differently, so these tests still fail on unchecked code.
-"""
-
-from __future__ import annotations
+"""Checkpoints: official RITM files and ritm_lite's own, loaded safely and strictly."""
 
 import copy
+import os
 import pickle
 import re
 import zipfile
@@ -18,10 +11,116 @@ import numpy as np
 import pytest
 import torch
 
+import ritm_lite
 from ritm_lite import CheckpointError, build_model, load_checkpoint, save_checkpoint
+from ritm_lite.clicks import Click, points_tensor
 from ritm_lite.model.checkpoint import read_checkpoint
 
-WEIGHTS = Path(__file__).resolve().parents[1] / "ritm_lite" / "weights"
+
+def test_official_format_loads_and_reproduces_the_reference_outputs(reference_dir):
+    model = load_checkpoint(reference_dir / "ritm_hrnet18s_official_format.pth")
+    assert model.config == ritm_lite.MODEL_PRESETS["hrnet18s"]
+    assert not model.training
+    ref = torch.load(reference_dir / "ritm_hrnet18s_reference.pt", weights_only=True)
+    with torch.no_grad():
+        out = model(ref["input"], ref["points"])
+    assert torch.allclose(out["instances"], ref["instances"], rtol=0, atol=1e-4 * ref["instances"].abs().max())
+    assert torch.allclose(out["instances_aux"], ref["instances_aux"], rtol=0, atol=1e-4 * ref["instances_aux"].abs().max())
+
+
+@pytest.mark.parametrize("half", [False, True])
+def test_round_trip(tmp_path, half):
+    torch.manual_seed(0)
+    model = build_model("hrnet18s").eval()
+    path = save_checkpoint(model, tmp_path / "m.pth", half=half, meta={"note": "test"})
+    loaded = load_checkpoint(path)
+    image, points = torch.rand(1, 4, 48, 64), points_tensor([[Click(10, 10, True)]])
+    with torch.no_grad():
+        a, b = model(image, points)["instances"], loaded(image, points)["instances"]
+    if half:
+        assert torch.allclose(a, b, atol=5e-2 * a.abs().max())
+        assert os.path.getsize(path) < 0.6 * os.path.getsize(save_checkpoint(model, tmp_path / "f.pth"))
+    else:
+        assert torch.equal(a, b)
+    assert torch.load(path, weights_only=True)["meta"] == {"note": "test"}
+    assert not list(tmp_path.glob(".*.tmp")), "atomic save left a temporary file"
+
+
+def test_truncated_file(tmp_path):
+    path = save_checkpoint(build_model("hrnet18s"), tmp_path / "m.pth")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(path)
+
+
+def test_not_a_checkpoint(tmp_path):
+    path = tmp_path / "notes.pth"
+    path.write_text("hello, I am a text file")
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
+        load_checkpoint(path)
+
+
+def test_a_bare_state_dict_is_recognised(tmp_path):
+    path = tmp_path / "sd.pth"
+    torch.save(build_model("hrnet18s").state_dict(), path)
+    with pytest.raises(CheckpointError, match="bare state_dict"):
+        load_checkpoint(path)
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_pickled_code_is_never_executed(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"state_dict": {}, "config": Payload()}, path)
+    with pytest.raises(CheckpointError, match="refusing to load"):
+        load_checkpoint(path)
+
+
+def test_mismatched_state_dict_names_the_problem(tmp_path):
+    state = build_model("hrnet18s").state_dict()
+    state.pop("maps_transform.3.scale")
+    state["feature_extractor.cls_head.weight"] = torch.zeros(2, 96, 1, 1)
+    state["something.else"] = torch.zeros(1)
+    path = tmp_path / "bad.pth"
+    torch.save({"format": "ritm_lite", "format_version": 1,
+                "config": {"backbone": "hrnet18s", "ocr_width": 48}, "state_dict": state}, path)
+    with pytest.raises(CheckpointError, match=r"1 missing .*maps_transform.3.scale.*1 unexpected.*1 with wrong shapes"):
+        load_checkpoint(path)
+
+
+def test_official_checkpoint_of_another_architecture_is_refused(tmp_path, reference_dir):
+    contents = torch.load(reference_dir / "ritm_hrnet18s_official_format.pth", weights_only=True)
+    contents["config"]["params"]["use_rgb_conv"]["value"] = True
+    path = tmp_path / "dmf.pth"
+    torch.save(contents, path)
+    with pytest.raises(CheckpointError, match="use_rgb_conv=True"):
+        load_checkpoint(path)
+    contents["config"]["class"] = "isegm.model.is_deeplab_model.DeeplabModel"
+    torch.save(contents, path)
+    with pytest.raises(CheckpointError, match="DeeplabModel"):
+        load_checkpoint(path)
+
+
+def test_missing_file():
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint("/nonexistent/model.pth")
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input (`python -m pytest -k bad_input`), bad checkpoints: a CheckpointError naming the problem
+# (member, field, tensor), or a right answer.
+#
+# One small hrnet18s checkpoint is written per module and damaged in every way below; the course's
+# shipped float16 weights and torch's legacy format must keep loading. Where the check comes before
+# the architecture is matched, the damaged file carries a one-tensor state dict (fast to write);
+# without the check it would fail differently, so these tests still fail on unchecked code.
+
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "ritm_lite" / "weights"
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +157,7 @@ def save(tmp_path: Path, contents: dict) -> Path:
 
 # ------------------------------------------------------------------------- the file (items 7, 8)
 
-def test_bit_rot_is_caught_by_the_zip_crc_and_names_the_member(good, tmp_path):
+def test_bad_input_bit_rot_is_caught_by_the_zip_crc_and_names_the_member(good, tmp_path):
     data = bytearray(good.read_bytes())
     middle = len(data) // 2
     data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
@@ -70,7 +169,7 @@ def test_bit_rot_is_caught_by_the_zip_crc_and_names_the_member(good, tmp_path):
         load_checkpoint(path)
 
 
-def test_random_bytes_are_not_a_checkpoint_not_pickled_code(tmp_path):
+def test_bad_input_random_bytes_are_not_a_checkpoint_not_pickled_code(tmp_path):
     data = np.random.default_rng(0).bytes(4096)
     assert data[:1] not in (b"P", b"\x80")
     with pytest.raises(CheckpointError, match="not a PyTorch checkpoint .neither a zip archive nor "
@@ -85,18 +184,18 @@ def test_random_bytes_are_not_a_checkpoint_not_pickled_code(tmp_path):
     (lambda good: good.read_bytes()[:100], "truncated"),
     (lambda good: good.read_bytes()[:-10], "truncated"),
 ])
-def test_broken_files(good, tmp_path, make, message):
+def test_bad_input_broken_files(good, tmp_path, make, message):
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(write(tmp_path, make(good)))
 
 
-def test_a_directory_is_not_a_checkpoint(tmp_path):
+def test_bad_input_a_directory_is_not_a_checkpoint(tmp_path):
     (tmp_path / "model.pth").mkdir()
     with pytest.raises(CheckpointError, match="model.pth is a directory"):
         load_checkpoint(tmp_path / "model.pth")
 
 
-def test_the_legacy_torch_format_still_loads(good, contents, tmp_path):
+def test_bad_input_the_legacy_torch_format_still_loads(good, contents, tmp_path):
     path = tmp_path / "legacy.pth"
     torch.save(contents, path, _use_new_zipfile_serialization=False)
     model = load_checkpoint(path)
@@ -104,8 +203,8 @@ def test_the_legacy_torch_format_still_loads(good, contents, tmp_path):
                        contents["state_dict"]["maps_transform.0.weight"])
 
 
-@pytest.mark.parametrize("name", ["hrnet18s_course.pth", "efficientnet_lite0_course.pth"])
-def test_the_shipped_float16_weights_pass_every_check(name):
+@pytest.mark.parametrize("name", ["hrnet18s_scratch.pth", "efficientnet_lite0_course.pth"])
+def test_bad_input_the_shipped_float16_weights_pass_every_check(name):
     config, state_dict, _ = read_checkpoint(WEIGHTS / name)
     assert any(v.dtype == torch.float16 for v in state_dict.values())
 
@@ -122,7 +221,7 @@ def test_the_shipped_float16_weights_pass_every_check(name):
     ("leaky_relu", "no", "leaky_relu = 'no' is not of type bool"),
     ("colour", "red", r"unknown field\(s\) \['colour'\]"),
 ])
-def test_invalid_config_values_are_refused(contents, tmp_path, field, value, message):
+def test_bad_input_invalid_config_values_are_refused(contents, tmp_path, field, value, message):
     bad = dict(contents, config=dict(contents["config"], **{field: value}), state_dict=TINY)
     with pytest.raises(CheckpointError, match=f"bad.pth: invalid model config: {message}"):
         load_checkpoint(save(tmp_path, bad))
@@ -135,7 +234,7 @@ def test_invalid_config_values_are_refused(contents, tmp_path, field, value, mes
     ("use_leaky_relu", "yes", "leaky_relu = 'yes' is not of type bool"),
     ("norm_mean_std", 5, "unsupported input normalisation 5"),
 ])
-def test_official_configs_go_through_the_same_checks(official_config, tmp_path, param, value,
+def test_bad_input_official_configs_go_through_the_same_checks(official_config, tmp_path, param, value,
                                                      message):
     official = {"config": copy.deepcopy(official_config), "state_dict": TINY}
     official["config"]["params"][param]["value"] = value
@@ -155,7 +254,7 @@ def with_entry(contents: dict, value, full: bool = False) -> dict:
     return dict(contents, state_dict=state)
 
 
-def test_non_finite_weights_name_the_tensor(contents, tmp_path):
+def test_bad_input_non_finite_weights_name_the_tensor(contents, tmp_path):
     weight = contents["state_dict"]["maps_transform.0.weight"]
     all_nan = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
                for k, v in contents["state_dict"].items()}
@@ -171,20 +270,20 @@ def test_non_finite_weights_name_the_tensor(contents, tmp_path):
 
 @pytest.mark.parametrize("value, kind", [([1, 2], "list"), (3.0, "float"), (None, "NoneType"),
                                          ({"a": torch.zeros(1)}, "dict")])
-def test_non_tensors_in_the_state_dict_name_the_key(contents, tmp_path, value, kind):
+def test_bad_input_non_tensors_in_the_state_dict_name_the_key(contents, tmp_path, value, kind):
     message = f"entry 'maps_transform.0.weight' is a {kind}, not a tensor"
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(save(tmp_path, with_entry(contents, value)))
 
 
-def test_a_state_dict_that_is_not_a_dict(contents, tmp_path):
+def test_bad_input_a_state_dict_that_is_not_a_dict(contents, tmp_path):
     with pytest.raises(CheckpointError, match="its 'state_dict' is a list, not a dict of tensors"):
         load_checkpoint(save(tmp_path, dict(contents, state_dict=[1, 2])))
     with pytest.raises(CheckpointError, match=r"key\(s\) \[5\] are not strings"):
         load_checkpoint(save(tmp_path, dict(contents, state_dict={5: torch.zeros(1)})))
 
 
-def test_weights_of_the_wrong_kind_of_dtype(contents, tmp_path):
+def test_bad_input_weights_of_the_wrong_kind_of_dtype(contents, tmp_path):
     weight = contents["state_dict"]["maps_transform.0.weight"]
     message = "'maps_transform.0.weight' is torch.int32, the model needs torch.float32"
     with pytest.raises(CheckpointError, match=message):
@@ -194,7 +293,7 @@ def test_weights_of_the_wrong_kind_of_dtype(contents, tmp_path):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_half_precision_checkpoints_load_as_float32(contents, tmp_path, dtype):
+def test_bad_input_half_precision_checkpoints_load_as_float32(contents, tmp_path, dtype):
     low = {k: v.to(dtype) if v.is_floating_point() else v
            for k, v in contents["state_dict"].items()}
     model = load_checkpoint(save(tmp_path, dict(contents, state_dict=low)))
@@ -203,7 +302,7 @@ def test_half_precision_checkpoints_load_as_float32(contents, tmp_path, dtype):
     assert torch.equal(loaded, low["maps_transform.0.weight"].float())
 
 
-def test_saving_float16_refuses_weights_it_cannot_hold(tmp_path):
+def test_bad_input_saving_float16_refuses_weights_it_cannot_hold(tmp_path):
     model = build_model("hrnet18s")
     with torch.no_grad():
         model.state_dict()["maps_transform.0.weight"].view(-1)[0] = 1e6  # beyond float16's 65504
@@ -212,7 +311,7 @@ def test_saving_float16_refuses_weights_it_cannot_hold(tmp_path):
     assert not (tmp_path / "half.pth").exists()
 
 
-def test_reference_fixture_loader_names_a_missing_fixture_and_loads_a_float16_one(tmp_path):
+def test_bad_input_reference_fixture_loader_names_a_missing_fixture_and_loads_a_float16_one(tmp_path):
     from model_support import load_reference_fixture
 
     with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "ritm_hrnet18s_reference.pt"))):

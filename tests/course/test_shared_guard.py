@@ -13,7 +13,7 @@ from ritm_lite.utils import PROJECT_ROOT
 
 @pytest.mark.parametrize("ci, outcome", [("", "1 skipped"), ("true", "1 error")])
 def test_missing_shared_skips_locally_and_fails_in_ci(tmp_path, ci, outcome):
-    test_file = PROJECT_ROOT / "tests" / "test_checkpoint.py"
+    test_file = PROJECT_ROOT / "tests" / "model" / "test_checkpoint.py"
     env = {"PATH": "/usr/bin:/bin", "RITM_SHARED": str(tmp_path / "nowhere"), "CI": ci,
            "PYTHONPATH": str(PROJECT_ROOT)}
     result = subprocess.run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+import re
 
 import cv2
 import numpy as np
@@ -13,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from ritm_lite.clicks import clicks_from_points
 from ritm_lite.data.augmentation import AugmentationConfig
+from ritm_lite.data.benchmarks import load_benchmark
 from ritm_lite.data.datasets import (
     CocoLvisDataset,
     DatasetConfig,
@@ -386,3 +388,85 @@ def test_bad_input_image_reader(source, error, message):
 
     with pytest.raises(error, match=message):
         read_rgb(source)
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input (`python -m pytest -k bad_input`): training folders read masks by the benchmark readers'
+# rule (:mod:`ritm_lite.data.masks`); an empty, misshapen or orphaned mask is an error naming its
+# file.
+
+
+def _folder(root: Path, masks: dict[str, np.ndarray], size=(40, 48)) -> Path:
+    (root / "img").mkdir(parents=True)
+    (root / "gt").mkdir()
+    rng = np.random.default_rng(0)
+    for name, mask in masks.items():
+        image_id = name.split("_")[-1]
+        image_path = root / "img" / f"{name}.png"
+        cv2.imwrite(str(image_path), rng.integers(0, 256, (*size, 3), dtype=np.uint8))
+        cv2.imwrite(str(root / "gt" / f"{name}.png"), mask)
+        assert image_id
+    return root
+
+
+def _square(value: int, size=(40, 48)) -> np.ndarray:
+    mask = np.zeros(size, np.uint8)
+    mask[5:30, 8:40] = value
+    return mask
+
+
+def test_bad_input_training_folders_read_0_1_label_maps_as_objects(tmp_path):
+    config = DatasetConfig(augmentation=None, min_object_area=1, epoch_len=-1)
+    grey = FolderDataset(_folder(tmp_path / "grey", {"a_000000000001": _square(255)}), config=config, seed=0)
+    labels = FolderDataset(_folder(tmp_path / "labels", {"a_000000000001": _square(1)}), config=config, seed=0)
+    objects = labels.load(0).masks
+    assert objects.sum() == 25 * 32
+    np.testing.assert_array_equal(objects, grey.load(0).masks)
+
+
+def test_bad_input_training_folders_refuse_empty_masks_when_made(tmp_path):
+    data = _folder(tmp_path, {"a_000000000001": _square(255), "b_000000000002": _square(0)})
+    with pytest.raises(ValueError, match=r"b_000000000002\.png.*no object pixel"):
+        FolderDataset(data, config=DatasetConfig(augmentation=None), seed=0)
+
+
+def test_bad_input_training_folders_refuse_a_mask_of_another_size(tmp_path):
+    data = _folder(tmp_path, {"a_000000000001": _square(255)})
+    cv2.imwrite(str(data / "gt" / "a_000000000001.png"), _square(255, size=(20, 48)))
+    with pytest.raises(ValueError, match=r"a_000000000001\.png is 48x20 but its image"):
+        FolderDataset(data, config=DatasetConfig(augmentation=None), seed=0)  # before any training
+
+
+def test_bad_input_a_mask_without_an_image_is_an_error_not_skipped(tmp_path):
+    data = _folder(tmp_path, {"a_000000000001": _square(255)})
+    cv2.imwrite(str(data / "gt" / "lonely_000000000009.png"), _square(255))
+    with pytest.raises(FileNotFoundError, match="lonely_000000000009.png"):
+        FolderDataset(data, config=DatasetConfig(augmentation=None), seed=0)
+    with pytest.raises(FileNotFoundError, match="lonely_000000000009.png"):
+        load_benchmark("COCO_MVal", data)
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input (`python -m pytest -k bad_input`): DatasetConfig and InMemorySource refuse bad values by name.
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"min_object_area": float("nan")}, "min_object_area must be an integer"),
+    ({"min_object_area": -1}, "min_object_area must be an integer"),
+    ({"max_augment_tries": 10**9}, "max_augment_tries must be an integer in [1, 10000]"),
+    ({"max_augment_tries": 0}, "max_augment_tries must be an integer in [1, 10000]"),
+])
+def test_bad_input_dataset_config_values_are_refused_by_name(change, message):
+    from ritm_lite.data.datasets import DatasetConfig
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DatasetConfig(**change)
+
+
+def test_bad_input_in_memory_source_refuses_no_photos_and_non_arrays():
+    from ritm_lite.data.datasets import InMemorySource
+
+    with pytest.raises(ValueError, match="at least one photo"):
+        InMemorySource([])
+    with pytest.raises(ValueError, match="NumPy arrays"):
+        InMemorySource([([[0, 0, 0]], [])])

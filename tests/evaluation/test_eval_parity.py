@@ -64,7 +64,7 @@ SETTINGS = {
 # the paper's protocol. The fast model on the `plain` record is left out: there the reference
 # weights are so sensitive to float32 rounding that any other convolution kernel (even the
 # same model in channels_last) moves the maps by 1.2-1.6e-4, as far as the eager model itself
-# is from the float64 result (tests/test_fast_inference.py compares both with float64).
+# is from the float64 result (tests/inference/test_fast_inference.py compares both with float64).
 CASES = [("plain", "eager"), ("zoomin_flip", "eager"), ("zoomin_flip", "fast")]
 
 # Records whose free run is ill-conditioned (the shifted reference model hovers near the

@@ -13,7 +13,7 @@ from ritm_lite import CheckpointError, build_model, save_checkpoint
 from ritm_lite.evaluate import main as evaluate_main
 from ritm_lite.inference import InferenceSettings, MultiScale, Predictor, Refine, export_onnx, read_settings, unwrap
 from ritm_lite.inference.backends import with_backend
-from tests.test_evaluate_cli import make_grabcut_folder
+from tests.evaluation.test_evaluate_cli import make_grabcut_folder
 
 
 @pytest.fixture(scope="module")

@@ -206,7 +206,7 @@ def test_conv1s_starting_scale_is_a_model_config_field():
     assert build_model(config, init=False).conv1s[3](torch.ones(1)).item() == pytest.approx(1.0)
     assert build_model("hrnet18s", init=False).conv1s[3](torch.ones(1)).item() == pytest.approx(0.05)
     assert config.architecture() == MODEL_PRESETS["efficientnet_lite0"]  # weights interchangeable
-    assert get_preset("efficientnet_lite0_course").model_config() == config
+    assert get_preset("efficientnet_lite0_cpu").model_config() == config
     with pytest.raises(ValueError, match="conv1s_init_scale"):
         replace(config, conv1s_init_scale=0.0)
 

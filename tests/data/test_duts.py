@@ -109,7 +109,7 @@ def test_mixed_dataset_refuses_bad_weights(weights):
 
 def test_build_datasets_refuses_a_folder_smaller_than_the_holdout_and_odd_weights(tmp_path):
     root = write_duts(tmp_path / "DUTS-TR", count=10)
-    config = get_preset("efficientnet_lite0_course").replace(crop_size=(48, 48), epoch_len=16, val_epoch_len=8)
+    config = get_preset("efficientnet_lite0_cpu").replace(crop_size=(48, 48), epoch_len=16, val_epoch_len=8)
     with pytest.raises(ValueError, match="holdout must be in"):
         train.build_datasets(root, config)  # 10 photos cannot keep 500 aside
     with pytest.raises(ValueError, match="2 data folders"):
@@ -121,7 +121,7 @@ def test_build_datasets_on_a_full_size_holdout(tmp_path, monkeypatch):
 
     monkeypatch.setattr(duts, "HOLDOUT_SIZE", 3)
     root = write_duts(tmp_path / "DUTS-TR", count=10)
-    config = get_preset("efficientnet_lite0_course").replace(crop_size=(48, 48), epoch_len=16, val_epoch_len=8)
+    config = get_preset("efficientnet_lite0_cpu").replace(crop_size=(48, 48), epoch_len=16, val_epoch_len=8)
     train_set, val_set = train.build_datasets(root, config)
     assert train_set.num_images() == 7 and val_set.num_images() == 3
     mixed_train, mixed_val = train.build_datasets([root, root], config, weights=[3, 1])

@@ -57,3 +57,53 @@ def test_presets_are_frozen_and_unknown_names_are_refused():
     with pytest.raises(AttributeError):
         TRAINING_PRESETS["course"].epochs = 1  # type: ignore[misc]
     assert isinstance(TRAINING_PRESETS["course"], TrainConfig)
+
+
+def test_no_training_preset_shares_a_name_with_a_set_of_weights():
+    """A name means one thing: ``efficientnet_lite0_course`` is weights, its recipe is ``efficientnet_lite0_cpu``."""
+    from ritm_lite.weights import COURSE_WEIGHTS
+
+    assert not set(TRAINING_PRESETS) & set(COURSE_WEIGHTS)
+    assert get_preset("efficientnet_lite0_cpu").model == "efficientnet_lite0"
+    for name, path in COURSE_WEIGHTS.items():  # and each weights file is named as its weights
+        assert path.name == f"{name}.pth" and path.is_file()
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input (`python -m pytest -k bad_input`): a TrainConfig value out of range is refused by name.
+
+
+def test_bad_input_the_config_itself_refuses_zero_epochs():
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(nfl_gamma=float("nan")), "nfl_gamma must be a finite number"),
+    (dict(aux_loss_weight=float("inf")), "aux_loss_weight must be a finite number"),
+    (dict(conv1s_init_scale=float("nan")), "conv1s_init_scale must be a finite number"),
+    (dict(lr="5e-4"), "lr must be a finite number"),
+    (dict(epochs=2.5), "epochs must be an integer"),
+    (dict(batch_size=True), "batch_size must be an integer"),
+    (dict(amp="no"), "amp must be True or False"),
+    (dict(loss=None), "loss must be a string"),
+    (dict(crop_size=(320,)), "crop_size must be"),
+    (dict(crop_size=(320.5, 480)), "crop_size must be a tuple of integers"),
+    (dict(crop_size=(100_000, 480)), "crop_size must be .* to 4096"),
+    (dict(betas=(0.9, float("nan"))), "betas must be a tuple of finite numbers"),
+    (dict(betas=(0.9,)), "betas are two numbers"),
+    (dict(milestones=None), "milestones must be a tuple"),
+    (dict(max_num_points=10**9), "max_num_points must be at most 512"),
+    (dict(max_num_points=0), "max_num_points >= 1"),
+    (dict(min_object_area=-1), "min_object_area"),
+])
+def test_bad_input_train_config_values_are_refused_by_name(change, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**change)
+
+
+def test_bad_input_train_config_accepts_numpy_numbers_and_lists_for_tuples():
+    import numpy as np
+
+    config = TrainConfig(epochs=np.int64(3), lr=np.float32(1e-3), milestones=[1, 2], crop_size=[64, 96])
+    assert config.milestones == (1, 2) and config.crop_size == (64, 96) and config.epochs == 3

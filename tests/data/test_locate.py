@@ -10,7 +10,7 @@ from ritm_lite.data import locate
 from ritm_lite.data.benchmarks import BENCHMARKS
 from ritm_lite.data.download import REGISTRY
 from ritm_lite.utils import PROJECT_ROOT
-from tests.test_download import Server, make_zip
+from tests.data.test_download import Server, make_zip
 
 
 def _grabcut(root, photos: int = 3):
