@@ -301,8 +301,10 @@ def test_zoom_in_toggle_reaches_the_predictor_and_replays_the_clicks(recorder, s
     key_down(seg.canvas, "n")
     mouse_down(seg.canvas, 24, 20)
     before = seg.state.probability.copy()
+    first = seg.state.predictor
     seg.zoom_toggle.value = False  # what the browser's toggle sets
     assert seg.last_error is None, seg.status.value
+    assert seg.state.predictor is not first and first.zoom_in is True  # a new predictor
     calls = seg.state.predictor.calls
     assert [(c["n"], c["zoom_in"]) for c in calls[-2:]] == [(1, None), (2, None)]
     np.testing.assert_array_equal(seg.state.probability, before)
@@ -413,12 +415,13 @@ def test_real_predictor_zoom_in_toggle(recorder, hrnet18s, image):
         mouse_down(seg.canvas, x, y)
     seg.zoom_toggle.value = False
     assert seg.last_error is None, seg.status.value
-    assert predictor.zoom_in is None
+    assert seg.state.predictor.zoom_in is None and predictor.zoom_in is zoom  # a new predictor
+    assert seg.state.predictor.model is predictor.model
     np.testing.assert_array_equal(
         seg.state.probability, reference(hrnet18s, image, clicks, zoom_in=False)
     )
     seg.zoom_toggle.value = True
-    assert predictor.zoom_in is zoom
+    assert seg.state.predictor.zoom_in is zoom
     np.testing.assert_array_equal(seg.state.probability, reference(hrnet18s, image, clicks))
 
 

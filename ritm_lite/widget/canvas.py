@@ -135,7 +135,7 @@ class ClickSegmenter(widgets.VBox):
             layout=button,
             tooltip="keep this object, start the next (Enter)",
         )
-        has_zoom = hasattr(predictor, "set_zoom_in")
+        has_zoom = callable(getattr(predictor, "with_zoom_in", None))
         self._zoom_in_object = getattr(predictor, "zoom_in", None) or None
         self.zoom_toggle = widgets.ToggleButton(
             value=self._zoom_in_object is not None,
@@ -319,14 +319,15 @@ class ClickSegmenter(widgets.VBox):
         self.mode.value = "negative" if self.mode.value == "positive" else "positive"
 
     def _set_zoom(self, enabled: bool) -> None:
-        # The predictor's own switch (``Predictor.set_zoom_in``); the widget keeps the ZoomIn
-        # object it was given, so switching back on restores its settings.
+        # A new predictor, the same model with the other ZoomIn (``Predictor.with_zoom_in``);
+        # the widget keeps the ZoomIn object it was given, so switching back on restores its
+        # settings.
         if enabled and self._zoom_in_object is None:
             from ritm_lite.inference import ZoomIn
 
             self._zoom_in_object = ZoomIn()
         target = self._zoom_in_object if enabled else None
-        self.state.reconfigure(lambda predictor: predictor.set_zoom_in(target))
+        self.state.replace_predictor(self.state.predictor.with_zoom_in(target))
         replayed = len(self.state.clicks)
         self._note = f"ZoomIn {'on' if enabled else 'off'}" + (
             f": the object's {replayed} click(s) were re-run with it" if replayed else ""
