@@ -108,13 +108,14 @@ from IPython.display import display
 import ritm_lite
 from ritm_lite.data.benchmarks import grabcut
 from ritm_lite.evaluation import Clicker, iou
-from ritm_lite.inference import Predictor
+from ritm_lite.inference import unwrap
 from ritm_lite.data.locate import benchmark_folder
 from ritm_lite.utils import default_device, show_source, smoke_mode
 from ritm_lite.weights import select_model
 from ritm_lite.widget import (  # none of these needs ipycanvas or ipywidgets
     SegmentationState,
     coco_to_label_map,
+    live_predictor,
     overlay_rgba,
     save_coco_rle_json,
     save_label_map_png,
@@ -187,16 +188,27 @@ print("image:", image.shape, image.dtype)
 #
 # `ClickSegmenter(predictor, image)` is all it takes (on Colab the cell shows the same session
 # in the plain HTML canvas instead, `click_segmenter`). The predictor is `ritm_lite`'s
-# `Predictor` with the paper's inference (ZoomIn and flip averaging). The model arrives with the
-# settings its checkpoint stores (for the course's weights every click also at 320 px, averaged,
-# and asked once more with its own answer as the mask; for the paper's checkpoints nothing beyond
-# the paper's protocol), so the predictor needs none.
-# On a very large photo, `max_size=800` (the
-# original demo's) keeps the first click quick. Without ipycanvas the cell shows nothing: the
-# last section runs the same session without widgets.
+# `Predictor` with the paper's inference (ZoomIn and flip averaging), built by
+# `live_predictor(model, BACKEND)`. The model arrives with the settings its checkpoint stores
+# (for the course's weights every click also at 320 px, averaged, and asked once more with its
+# own answer as the mask; for the paper's checkpoints nothing beyond the paper's protocol), so
+# the predictor needs none.
+#
+# **The backend** is how the network runs, and a person waits for every click. `"fast"` (the
+# default, on a CPU and on a GPU) is the same network with BatchNorm folded into the
+# convolutions, channels_last tensors and the image's stem features kept between clicks: the
+# same probabilities up to float32 rounding (`tests/test_fast_inference.py`), about twice as fast
+# on a CPU (`benchmarks/README.md`).
+# `"eager"` runs the network as trained (3-5 s per click with the course weights on a busy
+# 2-core CPU); `"bf16"` and `"onnxruntime"` (CPU) are the other choices
+# (`ritm_lite.inference.backends`). On a very large photo, `max_size=800` (the original demo's)
+# keeps the first click quick. Without ipycanvas the cell shows nothing: the last section runs
+# the same session without widgets.
 
 # %%
-predictor = Predictor(model, zoom_in=True, flip=True)  # the model comes with its checkpoint's settings
+BACKEND = "fast"  # how the network runs: "fast" (default), "eager" (as trained), "bf16", "onnxruntime"
+predictor = live_predictor(model, BACKEND)  # the paper's ZoomIn and flip; the model keeps its checkpoint's settings
+print("backend:", BACKEND, "·", type(unwrap(predictor.model)[0]).__name__)
 if "google.colab" in sys.modules:  # Colab: the plain HTML canvas, no custom widget needed (shown at once)
     seg = click_segmenter(predictor, image)
 elif ClickSegmenter is not None:
@@ -233,10 +245,10 @@ show_source(SegmentationState.add_click)
 # (`add_click`, `undo`, `finish_object`) — and the result is drawn with matplotlib. The clicks
 # come from the evaluation's own automatic clicker (`Clicker`, notebook 08): the first at the
 # object's most interior point, each next one inside the largest error region. A second
-# `Predictor` is used because each state owns its predictor's state.
+# predictor is used because each state owns its predictor's state.
 
 # %%
-offline = SegmentationState(Predictor(model, zoom_in=True, flip=True), image)
+offline = SegmentationState(live_predictor(model, BACKEND), image)
 clicker = Clicker(gt_mask)
 masks = [np.zeros(gt_mask.shape, bool)]  # the mask after each click (none before the first)
 for _ in range(2 if SMOKE else 3):

@@ -75,8 +75,9 @@ class ClickSegmenter(widgets.VBox):
 
     Args:
         predictor: a :class:`~ritm_lite.widget.state.PredictorLike`, e.g.
-            ``ritm_lite.inference.Predictor(ritm_lite.load_checkpoint(path))`` (the checkpoint's
-            stored settings come with the model). The widget owns it from now on.
+            ``ritm_lite.widget.live_predictor(ritm_lite.load_checkpoint(path))`` (the paper's
+            predictor on the fast backend; the checkpoint's stored settings come with the
+            model). The widget owns it from now on.
         image: ``H x W`` or ``H x W x {3, 4}`` array of any bit depth, a path or encoded
             bytes.
         threshold: initial probability threshold (the paper's 0.5).
