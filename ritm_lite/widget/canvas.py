@@ -228,12 +228,13 @@ class ClickSegmenter(widgets.VBox):
         start = time.perf_counter()
         is_positive = self.mode.value == "positive" if positive is None else bool(positive)
         self._show_working(x, y, is_positive)  # at once: the prediction may take seconds
-        self.state.add_click(x, y, is_positive)
+        self.state.add_click(x, y, is_positive)  # a new state.timing: this click's model time
         render_start = time.perf_counter()
-        self._redraw()
-        self.state.timing.extra = {"render_s": time.perf_counter() - render_start}
-        self.state.timing.total_s = time.perf_counter() - start
-        self._changed()
+        self._redraw()  # the status line shows the model time and "…" for the total
+        timing = self.state.timing
+        timing.extra = {"render_s": time.perf_counter() - render_start}
+        timing.total_s = time.perf_counter() - start
+        self._changed()  # now the total of the same click
 
     def undo(self) -> None:
         """Take back the last click of the current object (a no-op, noted, when there is none)."""
@@ -412,11 +413,10 @@ class ClickSegmenter(widgets.VBox):
         if state.undo_dropped:
             parts.append(f"undo reaches back {len(state.clicks) - state.undo_dropped} of "
                          f"{len(state.clicks)} clicks ({state.undo_memory_mb:g} MB limit)")
-        if state.timing.total_s:
-            parts.append(
-                f"last click {1000 * state.timing.total_s:.0f} ms"
-                f" (model {1000 * state.timing.forward_s:.0f} ms)"
-            )
+        timing = state.timing  # one click's: a new click replaces it whole (total unknown until drawn)
+        if timing.forward_s:
+            total = f"{1000 * timing.total_s:.0f} ms" if timing.total_s else "…"
+            parts.append(f"last click {total} (model {1000 * timing.forward_s:.0f} ms)")
         parts.append(f"next click: <b>{self.mode.value}</b>")
         text = " · ".join(parts)
         if self._note:

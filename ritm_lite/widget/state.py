@@ -104,8 +104,8 @@ class FinishedObject:
 class ClickTiming:
     """Latency of the last click, in seconds."""
 
-    forward_s: float = 0.0  # inside predictor.predict
-    total_s: float = 0.0  # the whole click, as measured by whoever handled it
+    forward_s: float = 0.0  # inside predictor.predict (0: no click since the last undo)
+    total_s: float = 0.0  # the whole click, as measured by whoever handled it (0: not yet known)
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -228,7 +228,7 @@ class SegmentationState:
         except BaseException:
             self.predictor.set_state(step.predictor_state)
             raise
-        self.timing.forward_s = time.perf_counter() - start
+        forward_s = time.perf_counter() - start
         probability = np.asarray(probability, dtype=np.float32)
         if probability.shape != self.size:
             self.predictor.set_state(step.predictor_state)
@@ -238,6 +238,9 @@ class SegmentationState:
         self._undo.push(step)  # drops the oldest steps past the memory budget
         self.clicks = clicks
         self.probability = probability
+        # A new timing for this click: its total is unknown (0) until whoever handles the
+        # click sets it, so no reader pairs this model time with the previous click's total.
+        self.timing = ClickTiming(forward_s=forward_s)
         return click
 
     @property
@@ -265,7 +268,7 @@ class SegmentationState:
         """
         _check_predictor(predictor)
         with self._exclusive():
-            kept = (self.predictor, self._fresh_state, self._undo, self.clicks, self.probability)
+            kept = (self.predictor, self._fresh_state, self._undo, self.clicks, self.probability, self.timing)
             clicks = self.clicks
             try:
                 self.predictor = predictor
@@ -275,8 +278,9 @@ class SegmentationState:
                 self._start_object(self.prior_mask)
                 for click in clicks:
                     self._add(click.x, click.y, click.is_positive)
+                self.timing = ClickTiming()  # a replay is not a click: no click latency to show
             except BaseException:
-                self.predictor, self._fresh_state, self._undo, self.clicks, self.probability = kept
+                self.predictor, self._fresh_state, self._undo, self.clicks, self.probability, self.timing = kept
                 raise
 
     def undo(self) -> bool:
