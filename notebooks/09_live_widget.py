@@ -276,7 +276,7 @@ for c in clicker.clicks:
 axes[0].set_title(f"{len(clicker.clicks)} clicks → object {first_object} "
                   f"(IoU {iou(gt_mask, labels == first_object):.2f})")
 axes[1].imshow(gt_mask, cmap="gray", vmin=-1, vmax=1)
-axes[1].set_title("ground truth (grey: ignored band)")
+axes[1].set_title("ground truth (white: object, grey: background, black: ignored band)")
 for ax in axes:
     ax.axis("off")
 plt.show()
