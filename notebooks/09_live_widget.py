@@ -217,8 +217,27 @@ elif ClickSegmenter is not None:
     display(seg)
 
 # %% [markdown]
+# ## Clicking on your own photo
+#
+# * **In the widget**: press **Image** under the canvas and choose a photo on your computer
+#   (PNG, JPEG, TIFF, ...; grayscale and RGBA photos are turned into RGB). The photo
+#   goes through the browser to the kernel, the canvas takes its size, the clicks and objects of
+#   the previous image are dropped (save them first), and you click on the object as before:
+#   positive clicks on it, **N** and negative clicks where the mask spills over.
+#   *Mask to correct* then loads an existing mask of the same photo, and *Save* writes the result.
+# * **From a file** the kernel can read: `seg.load_image("my_photo.jpg")` in a new cell (the
+#   widget above takes it), or a new widget, `ClickSegmenter(predictor, load_image("my_photo.jpg"))`
+#   with `load_image` from `ritm_lite.widget`. **On Colab** the plain HTML canvas has no upload
+#   button: upload the photo in the *Files* panel on the left, then run
+#   `seg = click_segmenter(predictor, load_image("my_photo.jpg"))`.
+# * **A large photo** (a phone's 12 megapixels): the first click shows the network the whole
+#   photo, which takes a while on a CPU; build the predictor with
+#   `live_predictor(model, BACKEND, max_size=1024)` and re-run the widget's cell to keep it quick.
+
+# %% [markdown]
 # The status line under the canvas shows the current object, its clicks, and the last
-# click's latency split into the model's forward pass and everything else. "Everything
+# click's latency split into the model's forward pass and everything else (the total reads "…"
+# until the click is drawn). "Everything
 # else" is the widget's own cost: `benchmarks/widget_overhead.py` measures it with a
 # predictor that costs nothing; the budget is 30 ms per click for a 1-megapixel image.
 #

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 import numpy as np
+import pytest
 from matplotlib import colormaps
 from matplotlib.colors import Normalize
 
@@ -35,3 +36,24 @@ def test_the_ground_truth_figure_names_the_colours_it_draws():
     assert len(titles) == 1, titles
     for value, meaning in MEANING.items():
         assert f"{_colour_name(colours(norm(value)))}: {meaning}" in titles[0], (value, titles[0])
+
+
+def test_the_notebook_says_how_to_click_on_your_own_photo():
+    """Issue 31: notebook 09 says in words how to segment your own photo, naming the widget's
+    upload button as the widget labels it and calls that exist (the browser test,
+    ``test_widget_browser.py``, does the upload)."""
+    import inspect
+
+    pytest.importorskip("ipycanvas")
+    from widget_support import DiskPredictor
+
+    from ritm_lite.widget import ClickSegmenter, live_predictor
+
+    text = NOTEBOOK.read_text()
+    assert "## Clicking on your own photo" in text
+    section = text.split("## Clicking on your own photo", 1)[1].split("# %%", 1)[0]
+    seg = ClickSegmenter(DiskPredictor(), np.zeros((8, 8, 3), np.uint8))
+    assert f"press **{seg.image_upload.description}**" in section
+    assert f"*{seg.mask_upload.description}*" in section
+    assert "seg.load_image(" in section and callable(seg.load_image)
+    assert "max_size=1024" in section and "max_size" in inspect.signature(live_predictor).parameters
