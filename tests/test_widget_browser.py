@@ -121,6 +121,31 @@ def _wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.25):
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
+def _wait_for_overlay(canvas, before: bytes, labels: np.ndarray, marker: tuple[float, float, float],
+                      artifact: str) -> bytes:
+    """Wait until the canvas shows ``labels``' object 1 over the photo of the screenshot
+    ``before`` (:func:`overlay_agreement`); the last screenshot is kept as ``artifact``."""
+    before_pixels = _png_array(before)
+    seen: dict[str, float] = {}
+
+    def overlay_drawn() -> bytes | None:
+        shot = canvas.screenshot()
+        pixels = _png_array(shot)
+        if pixels.shape != before_pixels.shape:
+            return None
+        seen.update(overlay_agreement(pixels, before_pixels, labels, marker))
+        return shot if seen["inside"] >= 0.98 and seen["outside"] >= 0.99 else None
+
+    try:
+        overlay = _wait_for(overlay_drawn, 30, "the mask overlay on the canvas")
+    except AssertionError as error:
+        (ARTIFACTS / artifact).write_bytes(canvas.screenshot())
+        raise AssertionError(f"{error}; last check: {seen}") from None
+    (ARTIFACTS / artifact).write_bytes(overlay)
+    assert seen["inside_pixels"] > 0, seen
+    return overlay
+
+
 def _browser_ready():
     """Chromium's path and Playwright's ``sync_playwright``, or skip (fail under CI)."""
     chromium = find_chromium()
@@ -232,30 +257,13 @@ def test_clicks_in_chromium_reach_the_kernel_and_redraw_the_canvas(tmp_path):
             assert int((labels == 1).sum()) == first["current_pixels"]
             assert labels[positive[1], positive[0]] == 1
             # ... and the same mask on the canvas, as overlay pixels away from the marker.
-            before_pixels = _png_array(before)
             radius = max(4.0, 0.008 * max(width, height)) + 3  # the marker and its outline
             marker = (
                 (positive[0] + 0.5) * scale_x,
                 (positive[1] + 0.5) * scale_y,
                 radius * max(scale_x, scale_y),
             )
-            seen: dict[str, float] = {}
-
-            def overlay_drawn() -> bytes | None:
-                shot = canvas.screenshot()
-                pixels = _png_array(shot)
-                if pixels.shape != before_pixels.shape:
-                    return None
-                seen.update(overlay_agreement(pixels, before_pixels, labels, marker))
-                return shot if seen["inside"] >= 0.98 and seen["outside"] >= 0.99 else None
-
-            try:
-                overlay = _wait_for(overlay_drawn, 30, "the mask overlay on the canvas")
-            except AssertionError as error:
-                (ARTIFACTS / "after_first_click.png").write_bytes(canvas.screenshot())
-                raise AssertionError(f"{error}; last check: {seen}") from None
-            (ARTIFACTS / "after_first_click.png").write_bytes(overlay)
-            assert seen["inside_pixels"] > 0, seen
+            _wait_for_overlay(canvas, before, labels, marker, "after_first_click.png")
 
             page.keyboard.press("n")  # the canvas has focus after the click: next click negative
             canvas.click(
@@ -376,23 +384,7 @@ def test_a_photo_uploaded_through_the_widget_is_segmented_by_a_click(tmp_path):
 
             radius = max(4.0, 0.008 * max(width, height)) + 3
             marker = ((x + 0.5) * scale_x, (y + 0.5) * scale_y, radius * max(scale_x, scale_y))
-            seen: dict[str, float] = {}
-
-            def overlay_drawn() -> bytes | None:
-                shot = canvas.screenshot()
-                pixels = _png_array(shot)
-                if pixels.shape != _png_array(before).shape:
-                    return None
-                seen.update(overlay_agreement(pixels, _png_array(before), labels, marker))
-                return shot if seen["inside"] >= 0.98 and seen["outside"] >= 0.99 else None
-
-            try:
-                overlay = _wait_for(overlay_drawn, 30, "the mask overlay on the uploaded photo")
-            except AssertionError as error:
-                (ARTIFACTS / "upload_after_click.png").write_bytes(canvas.screenshot())
-                raise AssertionError(f"{error}; last check: {seen}") from None
-            (ARTIFACTS / "upload_after_click.png").write_bytes(overlay)
-            assert seen["inside_pixels"] > 0, seen
+            _wait_for_overlay(canvas, before, labels, marker, "upload_after_click.png")
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "upload_failure.png"))
             raise
