@@ -33,11 +33,10 @@ NOTEBOOK = {
         {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": [
             "import json, os\n",
             "from IPython.display import display\n",
-            "from ritm_lite.inference import Predictor\n",
             "from ritm_lite.weights import load_course_model\n",
-            "from ritm_lite.widget import ClickSegmenter, load_image\n",
+            "from ritm_lite.widget import ClickSegmenter, live_predictor, load_image\n",
             "from ritm_lite.widget.state_file import mirror_state\n",
-            "predictor = Predictor(load_course_model(), zoom_in=True, flip=True)  # with its stored settings\n",
+            "predictor = live_predictor(load_course_model())  # notebook 09's: the fast backend, its stored settings\n",
             "seg = ClickSegmenter(predictor, load_image(os.environ['PHOTO']), save_path='segmentation')\n",
             "mirror_state(seg)\n",
             "display(seg)\n",

@@ -108,13 +108,14 @@ from IPython.display import display
 import ritm_lite
 from ritm_lite.data.benchmarks import grabcut
 from ritm_lite.evaluation import Clicker, iou
-from ritm_lite.inference import Predictor
+from ritm_lite.inference import unwrap
 from ritm_lite.data.locate import benchmark_folder
 from ritm_lite.utils import default_device, show_source, smoke_mode
 from ritm_lite.weights import select_model
 from ritm_lite.widget import (  # none of these needs ipycanvas or ipywidgets
     SegmentationState,
     coco_to_label_map,
+    live_predictor,
     overlay_rgba,
     save_coco_rle_json,
     save_label_map_png,
@@ -187,16 +188,27 @@ print("image:", image.shape, image.dtype)
 #
 # `ClickSegmenter(predictor, image)` is all it takes (on Colab the cell shows the same session
 # in the plain HTML canvas instead, `click_segmenter`). The predictor is `ritm_lite`'s
-# `Predictor` with the paper's inference (ZoomIn and flip averaging). The model arrives with the
-# settings its checkpoint stores (for the course's weights every click also at 320 px, averaged,
-# and asked once more with its own answer as the mask; for the paper's checkpoints nothing beyond
-# the paper's protocol), so the predictor needs none.
-# On a very large photo, `max_size=800` (the
-# original demo's) keeps the first click quick. Without ipycanvas the cell shows nothing: the
-# last section runs the same session without widgets.
+# `Predictor` with the paper's inference (ZoomIn and flip averaging), built by
+# `live_predictor(model, BACKEND)`. The model arrives with the settings its checkpoint stores
+# (for the course's weights every click also at 320 px, averaged, and asked once more with its
+# own answer as the mask; for the paper's checkpoints nothing beyond the paper's protocol), so
+# the predictor needs none.
+#
+# **The backend** is how the network runs, and a person waits for every click. `"fast"` (the
+# default, on a CPU and on a GPU) is the same network with BatchNorm folded into the
+# convolutions, channels_last tensors and the image's stem features kept between clicks: the
+# same probabilities up to float32 rounding (`tests/test_fast_inference.py`), about twice as fast
+# on a CPU (`benchmarks/README.md`).
+# `"eager"` runs the network as trained (3-5 s per click with the course weights on a busy
+# 2-core CPU); `"bf16"` and `"onnxruntime"` (CPU) are the other choices
+# (`ritm_lite.inference.backends`). On a very large photo, `max_size=800` (the original demo's)
+# keeps the first click quick. Without ipycanvas the cell shows nothing: the last section runs
+# the same session without widgets.
 
 # %%
-predictor = Predictor(model, zoom_in=True, flip=True)  # the model comes with its checkpoint's settings
+BACKEND = "fast"  # how the network runs: "fast" (default), "eager" (as trained), "bf16", "onnxruntime"
+predictor = live_predictor(model, BACKEND)  # the paper's ZoomIn and flip; the model keeps its checkpoint's settings
+print("backend:", BACKEND, "·", type(unwrap(predictor.model)[0]).__name__)
 if "google.colab" in sys.modules:  # Colab: the plain HTML canvas, no custom widget needed (shown at once)
     seg = click_segmenter(predictor, image)
 elif ClickSegmenter is not None:
@@ -205,8 +217,27 @@ elif ClickSegmenter is not None:
     display(seg)
 
 # %% [markdown]
+# ## Clicking on your own photo
+#
+# * **In the widget**: press **Image** under the canvas and choose a photo on your computer
+#   (PNG, JPEG, TIFF, ...; grayscale and RGBA photos are turned into RGB). The photo
+#   goes through the browser to the kernel, the canvas takes its size, the clicks and objects of
+#   the previous image are dropped (save them first), and you click on the object as before:
+#   positive clicks on it, **N** and negative clicks where the mask spills over.
+#   *Mask to correct* then loads an existing mask of the same photo, and *Save* writes the result.
+# * **From a file** the kernel can read: `seg.load_image("my_photo.jpg")` in a new cell (the
+#   widget above takes it), or a new widget, `ClickSegmenter(predictor, load_image("my_photo.jpg"))`
+#   with `load_image` from `ritm_lite.widget`. **On Colab** the plain HTML canvas has no upload
+#   button: upload the photo in the *Files* panel on the left, then run
+#   `seg = click_segmenter(predictor, load_image("my_photo.jpg"))`.
+# * **A large photo** (a phone's 12 megapixels): the first click shows the network the whole
+#   photo, which takes a while on a CPU; build the predictor with
+#   `live_predictor(model, BACKEND, max_size=1024)` and re-run the widget's cell to keep it quick.
+
+# %% [markdown]
 # The status line under the canvas shows the current object, its clicks, and the last
-# click's latency split into the model's forward pass and everything else. "Everything
+# click's latency split into the model's forward pass and everything else (the total reads "…"
+# until the click is drawn). "Everything
 # else" is the widget's own cost: `benchmarks/widget_overhead.py` measures it with a
 # predictor that costs nothing; the budget is 30 ms per click for a 1-megapixel image.
 #
@@ -233,10 +264,10 @@ show_source(SegmentationState.add_click)
 # (`add_click`, `undo`, `finish_object`) — and the result is drawn with matplotlib. The clicks
 # come from the evaluation's own automatic clicker (`Clicker`, notebook 08): the first at the
 # object's most interior point, each next one inside the largest error region. A second
-# `Predictor` is used because each state owns its predictor's state.
+# predictor is used because each state owns its predictor's state.
 
 # %%
-offline = SegmentationState(Predictor(model, zoom_in=True, flip=True), image)
+offline = SegmentationState(live_predictor(model, BACKEND), image)
 clicker = Clicker(gt_mask)
 masks = [np.zeros(gt_mask.shape, bool)]  # the mask after each click (none before the first)
 for _ in range(2 if SMOKE else 3):
@@ -264,7 +295,7 @@ for c in clicker.clicks:
 axes[0].set_title(f"{len(clicker.clicks)} clicks → object {first_object} "
                   f"(IoU {iou(gt_mask, labels == first_object):.2f})")
 axes[1].imshow(gt_mask, cmap="gray", vmin=-1, vmax=1)
-axes[1].set_title("ground truth (grey: ignored band)")
+axes[1].set_title("ground truth (white: object, grey: background, black: ignored band)")
 for ax in axes:
     ax.axis("off")
 plt.show()

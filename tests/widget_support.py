@@ -1,7 +1,8 @@
 """Test helpers for the widget: a stand-in predictor and a stand-in browser canvas.
 
 * :class:`DiskPredictor` has the predictor interface the widget drives
-  (``set_image`` / ``predict`` / ``get_state`` / ``set_state`` / ``reset`` / ``zoom_in``)
+  (``set_image`` / ``predict`` / ``get_state`` / ``set_state`` / ``reset`` / ``zoom_in`` /
+  ``with_zoom_in``)
   and a result that is easy to compute by hand: the previous probability map (fed back,
   like RITM's mask guidance) with a disk around the newest click set to 1 (positive) or 0
   (negative). Because each result builds on the previous one, an undo that failed to
@@ -73,8 +74,12 @@ class DiskPredictor:
         self._prev = prob
         return prob.copy()
 
-    def set_zoom_in(self, zoom_in: Any) -> None:
-        self.zoom_in = zoom_in
+    def with_zoom_in(self, zoom_in: Any) -> DiskPredictor:
+        """A new DiskPredictor with the same radius and this ``zoom_in`` (no image), like
+        ``Predictor.with_zoom_in``; it appends to the same ``calls`` log."""
+        new = DiskPredictor(self.radius)
+        new.zoom_in, new.calls = zoom_in, self.calls
+        return new
 
     def get_state(self) -> Any:
         return None if self._prev is None else self._prev.copy()

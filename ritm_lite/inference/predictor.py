@@ -113,17 +113,17 @@ class Predictor:
         self._zoom_view: ZoomView | None = None  # the last click's ZoomIn view (its box is kept)
         self._image_digest: str | None = None  # which image the state belongs to
 
-    def set_zoom_in(self, zoom_in: bool | ZoomIn | ZoomInConfig | None) -> None:
-        """Switch ZoomIn on (``True``: the paper's; a ``ZoomIn`` / ``ZoomInConfig``) or off
-        (the widget's toggle; the one switch, and it switches a transform of the paper).
+    def with_zoom_in(self, zoom_in: bool | ZoomIn | ZoomInConfig | None) -> Predictor:
+        """A new predictor with this one's model, flip and ``max_size`` and another ZoomIn
+        (``True``: the paper's; a ``ZoomIn`` / ``ZoomInConfig``; ``None`` / ``False``: none).
 
-        The clicks so far were predicted under the old setting, so the interaction starts
-        over on the same image (``reset``); the caller replays its clicks if it wants them
-        (the widget does).
+        Like ``dataclasses.replace``: this predictor is left as it is, and the new one starts
+        with no image and no clicks (the widget's ZoomIn toggle gives it the image and replays
+        the object's clicks). The model is shared, not copied.
         """
-        self.zoom_in = _as_zoom_in(zoom_in)
-        if self._image is not None:
-            self.reset()
+        max_size = self.limit.max_size if self.limit is not None else None
+        return Predictor(self.model, zoom_in=_as_zoom_in(zoom_in) or False, flip=self.flip is not None,
+                         max_size=max_size)
 
     # ------------------------------------------------------------------ image and state
 

@@ -7,6 +7,8 @@
 * ``undo.py`` — the undo stack, bounded by a memory budget (oldest clicks dropped first).
 * ``io.py`` — loading images and masks (grayscale, RGBA, 16-bit with a stated bit depth)
   through the package's one image reader, and saving a PNG label map and COCO-style RLE JSON.
+* :func:`live_predictor` (``live.py``) — the predictor the widget runs by default:
+  the paper's inference with the network on the fast backend (``backend=`` changes it).
 * ``overlay.py`` — the label map as the translucent colour overlay the canvas shows
   (:func:`overlay_rgba` gives the same pixels for a matplotlib plot).
 
@@ -39,6 +41,7 @@ __all__ = [
     "SegmentationState",
     "coco_to_label_map",
     "label_map_to_coco",
+    "live_predictor",
     "load_image",
     "load_mask",
     "overlay_rgba",
@@ -53,4 +56,8 @@ def __getattr__(name: str) -> Any:
         from ritm_lite.widget.canvas import ClickSegmenter
 
         return ClickSegmenter
+    if name == "live_predictor":
+        from ritm_lite.widget.live import live_predictor
+
+        return live_predictor
     raise AttributeError(f"module 'ritm_lite.widget' has no attribute {name!r}")

@@ -75,8 +75,9 @@ class ClickSegmenter(widgets.VBox):
 
     Args:
         predictor: a :class:`~ritm_lite.widget.state.PredictorLike`, e.g.
-            ``ritm_lite.inference.Predictor(ritm_lite.load_checkpoint(path))`` (the checkpoint's
-            stored settings come with the model). The widget owns it from now on.
+            ``ritm_lite.widget.live_predictor(ritm_lite.load_checkpoint(path))`` (the paper's
+            predictor on the fast backend; the checkpoint's stored settings come with the
+            model). The widget owns it from now on.
         image: ``H x W`` or ``H x W x {3, 4}`` array of any bit depth, a path or encoded
             bytes.
         threshold: initial probability threshold (the paper's 0.5).
@@ -135,7 +136,7 @@ class ClickSegmenter(widgets.VBox):
             layout=button,
             tooltip="keep this object, start the next (Enter)",
         )
-        has_zoom = hasattr(predictor, "set_zoom_in")
+        has_zoom = callable(getattr(predictor, "with_zoom_in", None))
         self._zoom_in_object = getattr(predictor, "zoom_in", None) or None
         self.zoom_toggle = widgets.ToggleButton(
             value=self._zoom_in_object is not None,
@@ -227,12 +228,13 @@ class ClickSegmenter(widgets.VBox):
         start = time.perf_counter()
         is_positive = self.mode.value == "positive" if positive is None else bool(positive)
         self._show_working(x, y, is_positive)  # at once: the prediction may take seconds
-        self.state.add_click(x, y, is_positive)
+        self.state.add_click(x, y, is_positive)  # a new state.timing: this click's model time
         render_start = time.perf_counter()
-        self._redraw()
-        self.state.timing.extra = {"render_s": time.perf_counter() - render_start}
-        self.state.timing.total_s = time.perf_counter() - start
-        self._changed()
+        self._redraw()  # the status line shows the model time and "…" for the total
+        timing = self.state.timing
+        timing.extra = {"render_s": time.perf_counter() - render_start}
+        timing.total_s = time.perf_counter() - start
+        self._changed()  # now the total of the same click
 
     def undo(self) -> None:
         """Take back the last click of the current object (a no-op, noted, when there is none)."""
@@ -319,14 +321,15 @@ class ClickSegmenter(widgets.VBox):
         self.mode.value = "negative" if self.mode.value == "positive" else "positive"
 
     def _set_zoom(self, enabled: bool) -> None:
-        # The predictor's own switch (``Predictor.set_zoom_in``); the widget keeps the ZoomIn
-        # object it was given, so switching back on restores its settings.
+        # A new predictor, the same model with the other ZoomIn (``Predictor.with_zoom_in``);
+        # the widget keeps the ZoomIn object it was given, so switching back on restores its
+        # settings.
         if enabled and self._zoom_in_object is None:
             from ritm_lite.inference import ZoomIn
 
             self._zoom_in_object = ZoomIn()
         target = self._zoom_in_object if enabled else None
-        self.state.reconfigure(lambda predictor: predictor.set_zoom_in(target))
+        self.state.replace_predictor(self.state.predictor.with_zoom_in(target))
         replayed = len(self.state.clicks)
         self._note = f"ZoomIn {'on' if enabled else 'off'}" + (
             f": the object's {replayed} click(s) were re-run with it" if replayed else ""
@@ -410,11 +413,10 @@ class ClickSegmenter(widgets.VBox):
         if state.undo_dropped:
             parts.append(f"undo reaches back {len(state.clicks) - state.undo_dropped} of "
                          f"{len(state.clicks)} clicks ({state.undo_memory_mb:g} MB limit)")
-        if state.timing.total_s:
-            parts.append(
-                f"last click {1000 * state.timing.total_s:.0f} ms"
-                f" (model {1000 * state.timing.forward_s:.0f} ms)"
-            )
+        timing = state.timing  # one click's: a new click replaces it whole (total unknown until drawn)
+        if timing.forward_s:
+            total = f"{1000 * timing.total_s:.0f} ms" if timing.total_s else "…"
+            parts.append(f"last click {total} (model {1000 * timing.forward_s:.0f} ms)")
         parts.append(f"next click: <b>{self.mode.value}</b>")
         text = " · ".join(parts)
         if self._note:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -44,9 +43,10 @@ from ritm_lite.widget.undo import UNDO_MEMORY_MB, UndoStack, UndoStep
 class PredictorLike(Protocol):
     """What the widget needs from a predictor (``ritm_lite.inference.Predictor`` fits).
 
-    ``zoom_in`` and ``set_zoom_in(zoom_in)`` are optional: when the predictor has them
-    (``ritm_lite.inference.Predictor`` does), the widget's ZoomIn toggle calls
-    ``set_zoom_in(None)`` (off) or ``set_zoom_in(its ZoomIn object)`` (on).
+    ``zoom_in`` and ``with_zoom_in(zoom_in)`` are optional: when the predictor has them
+    (``ritm_lite.inference.Predictor`` does), the widget's ZoomIn toggle goes on with
+    ``with_zoom_in(None)`` (off) or ``with_zoom_in(its ZoomIn object)`` (on): a *new*
+    predictor, the same model with the other ZoomIn (:meth:`SegmentationState.replace_predictor`).
     """
 
     def set_image(self, image: np.ndarray) -> None:
@@ -76,6 +76,16 @@ OVERLAP_RULE = "a later object only takes pixels no finished object has"
 _PREDICTOR_METHODS = ("set_image", "predict", "get_state", "set_state", "reset")
 
 
+def _check_predictor(predictor: Any) -> None:
+    """Raise ``TypeError`` unless ``predictor`` has the methods of :class:`PredictorLike`."""
+    missing = [name for name in _PREDICTOR_METHODS if not callable(getattr(predictor, name, None))]
+    if missing:
+        raise TypeError(
+            f"predictor must have {', '.join(_PREDICTOR_METHODS)} (a ritm_lite.inference.Predictor); "
+            f"{type(predictor).__name__} has no {', '.join(missing)}"
+        )
+
+
 class BusyError(RuntimeError):
     """A prediction is still running; the request was ignored, nothing changed."""
 
@@ -94,8 +104,8 @@ class FinishedObject:
 class ClickTiming:
     """Latency of the last click, in seconds."""
 
-    forward_s: float = 0.0  # inside predictor.predict
-    total_s: float = 0.0  # the whole click, as measured by whoever handled it
+    forward_s: float = 0.0  # inside predictor.predict (0: no click since the last undo)
+    total_s: float = 0.0  # the whole click, as measured by whoever handled it (0: not yet known)
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -123,12 +133,7 @@ class SegmentationState:
         threshold: float = 0.5,
         undo_memory_mb: float = UNDO_MEMORY_MB,
     ):
-        missing = [name for name in _PREDICTOR_METHODS if not callable(getattr(predictor, name, None))]
-        if missing:
-            raise TypeError(
-                f"predictor must have {', '.join(_PREDICTOR_METHODS)} (a ritm_lite.inference.Predictor); "
-                f"{type(predictor).__name__} has no {', '.join(missing)}"
-            )
+        _check_predictor(predictor)
         self._undo = UndoStack(undo_memory_mb)  # checks the budget
         self.undo_memory_mb = self._undo.budget_mb
         self.predictor = predictor
@@ -223,7 +228,7 @@ class SegmentationState:
         except BaseException:
             self.predictor.set_state(step.predictor_state)
             raise
-        self.timing.forward_s = time.perf_counter() - start
+        forward_s = time.perf_counter() - start
         probability = np.asarray(probability, dtype=np.float32)
         if probability.shape != self.size:
             self.predictor.set_state(step.predictor_state)
@@ -233,6 +238,9 @@ class SegmentationState:
         self._undo.push(step)  # drops the oldest steps past the memory budget
         self.clicks = clicks
         self.probability = probability
+        # A new timing for this click: its total is unknown (0) until whoever handles the
+        # click sets it, so no reader pairs this model time with the previous click's total.
+        self.timing = ClickTiming(forward_s=forward_s)
         return click
 
     @property
@@ -245,24 +253,35 @@ class SegmentationState:
         """Bytes the current object's undo snapshots hold."""
         return self._undo.nbytes
 
-    def reconfigure(self, change: Callable[[PredictorLike], None]) -> None:
-        """Change a predictor setting (e.g. ZoomIn) and redo the current object's clicks.
+    def replace_predictor(self, predictor: PredictorLike) -> None:
+        """Go on with another predictor (e.g. the same model with another ZoomIn) and redo the
+        current object's clicks with it.
 
-        Undo snapshots taken under the old setting would not fit the new one, so the
-        predictor restarts on the image (``set_image``) and the current object's clicks are
-        replayed, one forward pass each; finished objects are kept.
+        Undo snapshots taken by the old predictor would not fit the new one, so the new one
+        is given the image (``set_image``) and the current object's clicks are replayed, one
+        forward pass each; finished objects are kept. If the new predictor fails, the state
+        keeps the old one and everything it had (the error is raised).
 
         Args:
-            change: called with the predictor, e.g. ``lambda p: p.set_zoom_in(None)``.
+            predictor: a :class:`PredictorLike`, e.g. ``state.predictor.with_zoom_in(None)``;
+                this state owns it from now on.
         """
+        _check_predictor(predictor)
         with self._exclusive():
-            change(self.predictor)
+            kept = (self.predictor, self._fresh_state, self._undo, self.clicks, self.probability, self.timing)
             clicks = self.clicks
-            self.predictor.set_image(self.image)
-            self._fresh_state = self.predictor.get_state()
-            self._start_object(self.prior_mask)
-            for click in clicks:
-                self._add(click.x, click.y, click.is_positive)
+            try:
+                self.predictor = predictor
+                predictor.set_image(self.image)
+                self._fresh_state = predictor.get_state()
+                self._undo = UndoStack(self.undo_memory_mb)
+                self._start_object(self.prior_mask)
+                for click in clicks:
+                    self._add(click.x, click.y, click.is_positive)
+                self.timing = ClickTiming()  # a replay is not a click: no click latency to show
+            except BaseException:
+                self.predictor, self._fresh_state, self._undo, self.clicks, self.probability, self.timing = kept
+                raise
 
     def undo(self) -> bool:
         """Take back the last click: the predictor and the mask return to before it.

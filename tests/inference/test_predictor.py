@@ -179,25 +179,31 @@ def test_bad_input_is_refused_clearly(image):
         predictor.predict(COORDS, LABELS, mask_input=np.full((48, 64), 2.0))
 
 
-def test_set_zoom_in_switches_zoom_in_and_starts_the_interaction_over(image):
+def test_with_zoom_in_is_a_new_predictor_and_leaves_this_one_as_it_is(image):
     model = TinyClickNet()
-    predictor = Predictor(model, zoom_in=False, flip=False)
+    predictor = Predictor(model, zoom_in=False, flip=False, max_size=200)
     predictor.set_image(image)
     mask = np.zeros((48, 64), dtype=np.float32)
     mask[20:36, 10:30] = 1.0
-    predictor.predict(COORDS[:1], LABELS[:1], mask_input=mask)
+    first = predictor.predict(COORDS[:1], LABELS[:1], mask_input=mask)
     zoom = ZoomIn(ZoomInConfig(target_size=100, min_crop_size=10))
-    predictor.set_zoom_in(zoom)
-    assert predictor.zoom_in is zoom and not predictor.prev_prediction.any()  # started over
-    predictor.predict(COORDS[:1], LABELS[:1], mask_input=mask)
-    predictor.predict(COORDS, LABELS)
+    zoomed = predictor.with_zoom_in(zoom)
+    assert not hasattr(Predictor, "set_zoom_in")  # no mode switch on the predictor
+    assert zoomed is not predictor and zoomed.model is model and zoomed.zoom_in is zoom
+    assert zoomed.flip is None and zoomed.limit.max_size == 200  # the other options kept
+    assert predictor.zoom_in is None  # this one unchanged, its clicks too
+    np.testing.assert_array_equal(predictor.prev_prediction, first)
+    with pytest.raises(RuntimeError, match="set_image"):
+        zoomed.predict(COORDS[:1], LABELS[:1])  # a new predictor: no image yet
+    zoomed.set_image(image)
+    zoomed.predict(COORDS[:1], LABELS[:1], mask_input=mask)
+    zoomed.predict(COORDS, LABELS)
     assert max(model.calls[-1][0].shape[2:]) == 100  # zoomed from the second click
-    predictor.set_zoom_in(False)
-    assert predictor.zoom_in is None
-    predictor.set_zoom_in(True)
-    assert predictor.zoom_in.config == ZoomInConfig()
+    assert predictor.with_zoom_in(None).zoom_in is None
+    assert predictor.with_zoom_in(False).zoom_in is None
+    assert predictor.with_zoom_in(True).zoom_in.config == ZoomInConfig()
     with pytest.raises(ValueError, match="zoom_in"):
-        predictor.set_zoom_in("yes")
+        predictor.with_zoom_in("yes")
 
 
 def test_the_transforms_share_one_interface_applied_in_order(image):

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -301,12 +303,15 @@ def test_zoom_in_toggle_reaches_the_predictor_and_replays_the_clicks(recorder, s
     key_down(seg.canvas, "n")
     mouse_down(seg.canvas, 24, 20)
     before = seg.state.probability.copy()
+    first = seg.state.predictor
     seg.zoom_toggle.value = False  # what the browser's toggle sets
     assert seg.last_error is None, seg.status.value
+    assert seg.state.predictor is not first and first.zoom_in is True  # a new predictor
     calls = seg.state.predictor.calls
     assert [(c["n"], c["zoom_in"]) for c in calls[-2:]] == [(1, None), (2, None)]
     np.testing.assert_array_equal(seg.state.probability, before)
     assert "re-run" in seg.status.value
+    assert "last click" not in seg.status.value  # a replay is no click: no latency of one to show
     key_down(seg.canvas, "z")  # undo snapshots were rebuilt under the new setting
     np.testing.assert_array_equal(
         seg.state.probability, expected_probability(SIZE, [(20, 20, True)], R)
@@ -413,12 +418,13 @@ def test_real_predictor_zoom_in_toggle(recorder, hrnet18s, image):
         mouse_down(seg.canvas, x, y)
     seg.zoom_toggle.value = False
     assert seg.last_error is None, seg.status.value
-    assert predictor.zoom_in is None
+    assert seg.state.predictor.zoom_in is None and predictor.zoom_in is zoom  # a new predictor
+    assert seg.state.predictor.model is predictor.model
     np.testing.assert_array_equal(
         seg.state.probability, reference(hrnet18s, image, clicks, zoom_in=False)
     )
     seg.zoom_toggle.value = True
-    assert predictor.zoom_in is zoom
+    assert seg.state.predictor.zoom_in is zoom
     np.testing.assert_array_equal(seg.state.probability, reference(hrnet18s, image, clicks))
 
 
@@ -505,3 +511,35 @@ def test_uploading_a_16_bit_image_that_does_not_state_its_depth_is_refused(recor
     upload(seg.image_upload, cv2.imencode(".png", np.full((30, 50), 4000, np.uint16))[1].tobytes(), "scan.png")
     assert isinstance(seg.last_error, ValueError) and "does not state its real bit depth" in seg.status.value
     assert seg.state.size == SIZE  # the image being segmented is kept
+
+
+STATUS_TIMING = re.compile(r"last click (\d+) ms \(model (\d+) ms\)|last click … \(model (\d+) ms\)")
+
+
+def test_the_status_line_never_pairs_one_clicks_model_time_with_another_clicks_total(recorder, image):
+    """Issue 31: for a moment after a click the status line showed the new model time with the
+    previous click's total. Here the first click is quick and the second one's model takes
+    0.3 s: every status line shown must have total >= model (the same click's), or "…" while
+    the total is not known yet."""
+
+    class SlowSecondClick(DiskPredictor):
+        def predict(self, point_coords, point_labels, mask_input=None):
+            if len(point_coords) == 2:
+                time.sleep(0.3)
+            return super().predict(point_coords, point_labels, mask_input)
+
+    seg = ClickSegmenter(SlowSecondClick(radius=R), image)
+    shown: list[str] = []
+    seg.status.observe(lambda change: shown.append(change.new), "value")
+    mouse_down(seg.canvas, 20, 30)
+    mouse_down(seg.canvas, 40, 30)
+    assert seg.last_error is None, seg.status.value
+    timings = [m for m in map(STATUS_TIMING.search, shown) if m]
+    assert timings, shown
+    for match in timings:
+        total, model, model_pending = match.groups()
+        if total is not None:
+            assert int(model) <= int(total), f"a model time beside another click's total: {match.group(0)}"
+    last = timings[-1].groups()
+    assert last[2] is None and int(last[1]) >= 300 and int(last[0]) >= int(last[1])  # the end: both known
+    assert any(m.group(3) is not None for m in timings)  # in between: "…" until the total is known

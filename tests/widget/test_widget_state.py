@@ -273,18 +273,40 @@ def test_a_failing_prediction_leaves_the_state_as_it_was(image):
     )
 
 
-def test_reconfigure_replays_the_current_object(state):
+def test_replace_predictor_replays_the_current_object(state):
     state.add_click(10, 10, True)
     state.finish_object()
     state.add_click(40, 20, True)
     state.add_click(44, 20, False)
-    state.reconfigure(lambda predictor: setattr(predictor, "radius", 3.0))
+    old = state.predictor
+    state.replace_predictor(DiskPredictor(radius=3.0))
+    assert state.predictor is not old
     clicks = [(40, 20, True), (44, 20, False)]
     np.testing.assert_array_equal(state.probability, expected_probability(SIZE, clicks, 3.0))
-    assert [c["n"] for c in state.predictor.calls[-2:]] == [1, 2]
+    assert [c["n"] for c in state.predictor.calls] == [1, 2]
     assert state.object_id == 2 and state.label_map.max() == 1  # finished objects kept
     assert state.undo()
     np.testing.assert_array_equal(state.probability, expected_probability(SIZE, clicks[:1], 3.0))
+
+
+def test_a_failing_replacement_predictor_leaves_the_state_as_it_was(state):
+    class FailsOnSecondClick(DiskPredictor):
+        def predict(self, point_coords, point_labels, mask_input=None):
+            if len(point_coords) == 2:
+                raise RuntimeError("out of memory")
+            return super().predict(point_coords, point_labels, mask_input)
+
+    state.add_click(40, 20, True)
+    state.add_click(44, 20, False)
+    old, before = state.predictor, state.probability.copy()
+    with pytest.raises(RuntimeError, match="out of memory"):
+        state.replace_predictor(FailsOnSecondClick(radius=3.0))
+    assert state.predictor is old and len(state.clicks) == 2 and not state.busy
+    np.testing.assert_array_equal(state.probability, before)
+    assert state.undo()  # the old undo stack came back with the old predictor
+    np.testing.assert_array_equal(state.probability, expected_probability(SIZE, [(40, 20, True)], R))
+    with pytest.raises(TypeError, match="set_state"):
+        state.replace_predictor(object())
 
 
 def test_summary_is_json(state):
