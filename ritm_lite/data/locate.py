@@ -106,8 +106,12 @@ def count_photos(name: str, folder: str | Path) -> int:
 
 
 def describe(name: str, folder: str | Path) -> str:
-    """One line saying which data is used: ``"GrabCut, 50 photos, from <folder>"``."""
-    return f"{name}, {count_photos(name, folder)} photos, from {folder}"
+    """One line saying which data is used: ``"GrabCut, 50 photos, from <folder>"``, the folder
+    relative to the project (``data/GrabCut``) when it lies in the project's ``data/``."""
+    shown = Path(folder)
+    if shown.is_absolute() and shown.parts[: len(project_data_dir().parts)] == project_data_dir().parts:
+        shown = shown.relative_to(project_data_dir().parent)
+    return f"{name}, {count_photos(name, folder)} photos, from {shown}"
 
 
 def find_benchmark(name: str) -> Path | None:

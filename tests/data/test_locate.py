@@ -53,7 +53,8 @@ def test_found_in_the_project_data_folder(places, monkeypatch, capsys):
     monkeypatch.delenv(locate.DATA_ENV)
     expected = _grabcut(data, photos=5)
     assert locate.benchmark_folder("GrabCut") == expected
-    assert capsys.readouterr().out.strip() == f"GrabCut, 5 photos, from {expected}"
+    # inside the project's data/ the folder is shown relative to the project: no machine path
+    assert capsys.readouterr().out.strip() == f"GrabCut, 5 photos, from {data.name}/GrabCut"
 
 
 def test_an_empty_folder_is_not_the_benchmark(places, capsys):
@@ -96,7 +97,7 @@ def test_download_when_missing(places, monkeypatch, capsys):
         _local_grabcut(monkeypatch, server)
         folder = locate.benchmark_folder("GrabCut", download=True, progress=False)
         assert folder == data / "GrabCut"
-        assert capsys.readouterr().out.strip().endswith(f"GrabCut, 2 photos, from {folder}")
+        assert capsys.readouterr().out.strip().endswith(f"GrabCut, 2 photos, from {data.name}/GrabCut")
         assert [name for name, _ in server.requests] == ["GrabCut.zip"]
         assert locate.benchmark_folder("GrabCut", download=True) == folder  # found, not fetched again
         assert len(server.requests) == 1
