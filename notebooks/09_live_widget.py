@@ -197,7 +197,7 @@ print("image:", image.shape, image.dtype)
 # **The backend** is how the network runs, and a person waits for every click. `"fast"` (the
 # default, on a CPU and on a GPU) is the same network with BatchNorm folded into the
 # convolutions, channels_last tensors and the image's stem features kept between clicks: the
-# same probabilities up to float32 rounding (`tests/test_fast_inference.py`), about twice as fast
+# same probabilities up to float32 rounding (`tests/inference/test_fast_inference.py`), about twice as fast
 # on a CPU (`benchmarks/README.md`).
 # `"eager"` runs the network as trained (3-5 s per click with the course weights on a busy
 # 2-core CPU); `"bf16"` and `"onnxruntime"` (CPU) are the other choices

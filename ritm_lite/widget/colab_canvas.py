@@ -17,7 +17,7 @@ clicks run through the same :class:`~ritm_lite.widget.state.SegmentationState` a
 ipycanvas widget, so undo, objects and the label map behave alike.
 
 :func:`click_segmenter` chooses: on Colab this canvas, elsewhere the ipycanvas
-:class:`~ritm_lite.widget.ClickSegmenter`. ``tests/test_colab_canvas.py`` drives the page in
+:class:`~ritm_lite.widget.ClickSegmenter`. ``tests/widget/test_colab_canvas.py`` drives the page in
 Chromium with Colab's JavaScript API replaced by a stub that calls :meth:`handle`.
 """
 

@@ -7,7 +7,7 @@ busy 2-core CPU, so the widget runs the **fast** backend by default
 (:func:`~ritm_lite.inference.backends.with_backend` ``(model, "fast")``: BatchNorm folded into
 the convolutions, channels_last, the image-only stem features reused while the RGB input stays
 the same). It computes what the eager network computes, up to float32 rounding (probabilities
-within 1e-4 in ``tests/test_fast_inference.py``), about twice as fast on a CPU
+within 1e-4 in ``tests/inference/test_fast_inference.py``), about twice as fast on a CPU
 (``benchmarks/README.md``). On a GPU it is the same float32 maths, so it stays the default
 there too; ``"bf16"`` is faster still on recent GPUs and CPUs with native bf16, at a small cost
 in accuracy (``benchmarks/README.md``, "bf16"), so it is a choice, not the default.

@@ -1,6 +1,6 @@
 """Mirror a widget's state into files, for tools that watch the kernel from outside.
 
-The browser test (``tests/test_widget_browser.py``) clicks on notebook 09's canvas in
+The browser test (``tests/widget/test_widget_browser.py``) clicks on notebook 09's canvas in
 Chromium and needs to see what the kernel made of each click. With the environment variable
 ``RITM_WIDGET_STATE`` set to a JSON path, :func:`mirror_state` writes, after every change,
 the label map to ``<path>.npy`` and then :meth:`SegmentationState.summary` to the JSON file.
