@@ -10,7 +10,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ritm-lite-installed
 
-.PHONY: setup course test sync-notebooks clean
+.PHONY: setup course test sync-notebooks notebooks clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,11 @@ sync-notebooks: setup
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
 	$(BIN)/python notebooks/kernel_metadata.py
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+# Run every notebook at its default size and store its outputs (figures, tables) in the .ipynb,
+# which is what GitHub shows (notebooks/execute.py; about half an hour on a 2-core CPU).
+notebooks: setup
+	$(BIN)/python notebooks/execute.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

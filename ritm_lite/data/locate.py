@@ -105,13 +105,21 @@ def count_photos(name: str, folder: str | Path) -> int:
     return sum(1 for p in photos.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def shown_path(folder: str | Path) -> str:
+    """``folder`` as the course prints it: relative to the project (``data/GrabCut``,
+    ``runs/notebook12``) when it lies in the project's folder (the one holding
+    :func:`project_data_dir`), else as given; so a printed output names no folder of one machine
+    and a printed command runs from the project's root."""
+    path, project = Path(folder), project_data_dir().parent
+    if path.is_absolute() and path.parts[: len(project.parts)] == project.parts:
+        return str(path.relative_to(project))
+    return str(path)
+
+
 def describe(name: str, folder: str | Path) -> str:
-    """One line saying which data is used: ``"GrabCut, 50 photos, from <folder>"``, the folder
-    relative to the project (``data/GrabCut``) when it lies in the project's ``data/``."""
-    shown = Path(folder)
-    if shown.is_absolute() and shown.parts[: len(project_data_dir().parts)] == project_data_dir().parts:
-        shown = shown.relative_to(project_data_dir().parent)
-    return f"{name}, {count_photos(name, folder)} photos, from {shown}"
+    """One line saying which data is used: ``"GrabCut, 50 photos, from <folder>"``
+    (:func:`shown_path`)."""
+    return f"{name}, {count_photos(name, folder)} photos, from {shown_path(folder)}"
 
 
 def find_benchmark(name: str) -> Path | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from pathlib import Path
+
 import pytest
 
 from ritm_lite.data import locate
@@ -27,7 +29,7 @@ def _grabcut(root, photos: int = 3):
 @pytest.fixture
 def places(tmp_path, monkeypatch):
     """An empty $RITM_DATA and an empty project data/ folder, both under tmp_path."""
-    env, data = tmp_path / "env", tmp_path / "project_data"
+    env, data = tmp_path / "env", tmp_path / "project" / "data"
     env.mkdir()
     monkeypatch.setenv(locate.DATA_ENV, str(env))
     monkeypatch.setattr(locate, "project_data_dir", lambda: data)
@@ -136,3 +138,14 @@ def test_the_evaluation_cli_finds_its_data_the_same_way(places, capsys):
     expected = _grabcut(env)
     assert evaluate.parse_args(["--peer", "opencv-grabcut", "--dataset", "GrabCut"]).data_root == expected
     assert f"GrabCut, 3 photos, from {expected}" in capsys.readouterr().out
+
+
+def test_shown_path_is_relative_inside_the_project_only(places):
+    _, data = places  # the project's data/ folder; the project is its parent
+    assert locate.shown_path(data / "GrabCut") == f"{data.name}/GrabCut"
+    assert locate.shown_path(data.parent / "runs" / "x.pth") == "runs/x.pth"
+    assert locate.shown_path("data/GrabCut") == "data/GrabCut"  # relative: as given
+    elsewhere = Path("/opt") / "GrabCut"
+    assert locate.shown_path(elsewhere) == str(elsewhere)
+    sibling = data.parent.parent / f"{data.parent.name}2" / "GrabCut"  # shares a prefix of letters only
+    assert locate.shown_path(sibling) == str(sibling)
