@@ -122,14 +122,15 @@ import numpy as np
 import torch
 
 import ritm_lite
-from ritm_lite.data.locate import data_dirs, find_benchmark
+from ritm_lite.data.locate import data_dirs, find_benchmark, shown_path
 from ritm_lite.utils import default_device, smoke_mode
 
 print(f"ritm_lite {ritm_lite.__version__}, torch {torch.__version__}, device: {default_device()}")
 print("smoke mode (tiny sizes for the test suite):", smoke_mode())
-print("benchmarks are looked for in:", ", ".join(str(d) for d in data_dirs()))
+print("benchmarks are looked for in:", ", ".join(shown_path(d) for d in data_dirs()))
 for name in ("GrabCut", "COCO_MVal"):
-    print(f"  {name}:", find_benchmark(name) or "not there yet (the notebooks that use it download it)")
+    found = find_benchmark(name)
+    print(f"  {name}:", shown_path(found) if found else "not there yet (the notebooks that use it download it)")
 
 # %% [markdown]
 # ## The whole pipeline in one cell
