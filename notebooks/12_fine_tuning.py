@@ -71,7 +71,9 @@ import numpy as np
 import torch
 
 from ritm_lite.data.datasets import image_id_from_name
+from ritm_lite.data.duts import holdout_folder
 from ritm_lite.data.files import read_rgb
+from ritm_lite.data.locate import find_benchmark, shown_path
 from ritm_lite.data.masks import read_mask
 from ritm_lite.data.samples import make_sample_data
 from ritm_lite.evaluation import plot_miou_curves
@@ -86,16 +88,23 @@ SMOKE = smoke_mode()
 torch.manual_seed(0)
 torch.set_num_threads(1 if SMOKE else torch.get_num_threads())
 
-# Your folder here (or in the environment variable RITM_FINETUNE_DATA); without one, the
-# course's generated sample shapes stand in, which shows the mechanics, not a real gain.
+# Your folder here (or in the environment variable RITM_FINETUNE_DATA). Without one, 300 photos
+# of DUTS-TR's holdout stand in when DUTS-TR has been downloaded
+# (`python -m ritm_lite.data.download duts-tr --root data/`, 270 MB; research use only): real
+# photos no course training run has seen. Without either, the course's generated shapes stand
+# in, which show the mechanics, not a real gain.
 DATA = os.environ.get("RITM_FINETUNE_DATA")
+DUTS = find_benchmark("DUTS-TR-holdout")  # looks only: downloads nothing
 if DATA:
     DATA = Path(DATA)
+elif DUTS is not None and not SMOKE:
+    DATA = holdout_folder(DUTS, PROJECT_ROOT / "runs" / "notebook12_duts", count=300)
+    print(f"no RITM_FINETUNE_DATA: 300 photos of DUTS-TR's holdout, from {shown_path(DUTS)}")
 else:
     DATA = make_sample_data(PROJECT_ROOT / "runs" / "notebook12_samples").folder_dir
-    print("no RITM_FINETUNE_DATA: using the generated sample shapes")
+    print("no RITM_FINETUNE_DATA" + ("" if DUTS else " and no DUTS-TR") + ": using the generated sample shapes")
 OUT = PROJECT_ROOT / "runs" / ("notebook12_smoke" if SMOKE else "notebook12")
-print("data:", DATA)
+print("data:", shown_path(DATA))
 
 # %% [markdown]
 # ## The folder
@@ -180,7 +189,7 @@ show_source(fine_tune)
 STEPS, MINUTES = (2, None) if SMOKE else (300, 5.0)
 protocol = dict(max_clicks=3, zoom_in=False, flip=False) if SMOKE else dict(max_clicks=20, zoom_in=True, flip=True)
 result = fine_tune(DATA, OUT, steps=STEPS, minutes=MINUTES, config=config, held_out_fraction=HELD_OUT, **protocol)
-print(f"{result.steps} steps in {result.seconds:.0f} s; weights: {result.checkpoint}")
+print(f"{result.steps} steps in {result.seconds:.0f} s; weights: {shown_path(result.checkpoint)}")
 print(result.table())
 
 # %%
@@ -206,13 +215,8 @@ plt.show()
 # held-out side of the same split (`--training-split val`). Run from the repository's root:
 
 # %%
-def from_root(path: Path) -> Path:
-    """``path`` as written from the repository's root, where the commands run."""
-    return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
-
-
-train_argv, evaluate_argv = command_lines(from_root(DATA), from_root(OUT), steps=STEPS, minutes=MINUTES,
-                                          checkpoint=from_root(COURSE_CHECKPOINT), config=config,
+train_argv, evaluate_argv = command_lines(shown_path(DATA), shown_path(OUT), steps=STEPS, minutes=MINUTES,
+                                          checkpoint=shown_path(COURSE_CHECKPOINT), config=config,
                                           held_out_fraction=HELD_OUT, **protocol)
 print(shlex.join(["python", "-m", "ritm_lite.train", *train_argv]))
 print(shlex.join(["python", "-m", "ritm_lite.evaluate", *evaluate_argv]))

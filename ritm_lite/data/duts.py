@@ -73,3 +73,33 @@ def duts_tr(
         names, _ = duts_tr_split(root)
     return FolderDataset(root, names, config, seed=seed, images_dir=IMAGES_DIR, masks_dir=MASKS_DIR,
                          image_id=str)  # one photo per mask: DUTS names like n03710721_6177 are not COCO ids
+
+
+def holdout_folder(root: str | Path, out: str | Path, count: int = 300, holdout: int | None = None) -> Path:
+    """``out`` as a fine-tuning folder (``img/`` + ``gt/``, :mod:`ritm_lite.training.fine_tune`)
+    of the first ``count`` photos of DUTS-TR's holdout, copied: a real set of photos that no
+    training run of the course has seen, for trying fine-tuning. Files already there are kept.
+    ``holdout``: the holdout's size (default :data:`HOLDOUT_SIZE`), as in :func:`duts_tr_split`.
+
+    Raises:
+        FileNotFoundError: ``root`` is not DUTS-TR.
+        ValueError: ``count`` is not in ``1..holdout``.
+    """
+    import shutil
+
+    size = HOLDOUT_SIZE if holdout is None else holdout
+    if not 1 <= count <= size:
+        raise ValueError(f"count must be in [1, {size}] (the holdout's size), got {count}")
+    root, out = Path(root), Path(out)
+    _, holdout = duts_tr_split(root, size)
+    images, masks = files_by_stem(root / IMAGES_DIR), files_by_stem(root / MASKS_DIR)
+    for sub in ("img", "gt"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    for name in holdout[:count]:
+        if name not in images:
+            raise FileNotFoundError(f"{root / MASKS_DIR / masks[name].name} has no photo in {root / IMAGES_DIR}")
+        for source, sub in ((images[name], "img"), (masks[name], "gt")):
+            target = out / sub / source.name
+            if not target.exists():
+                shutil.copyfile(source, target)
+    return out

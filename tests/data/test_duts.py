@@ -181,3 +181,22 @@ def test_the_holdout_is_found_in_the_duts_tr_folder(tmp_path, monkeypatch, capsy
     monkeypatch.setenv(locate.DATA_ENV, str(tmp_path))
     assert locate.benchmark_folder("DUTS-TR-holdout") == tmp_path / "DUTS-TR"
     assert "DUTS-TR-holdout, 4 photos, from" in capsys.readouterr().out
+
+
+def test_holdout_folder_copies_holdout_photos_only_into_a_fine_tuning_folder(tmp_path):
+    from ritm_lite.data.duts import holdout_folder
+    from ritm_lite.training.fine_tune import check_folder
+
+    root = write_duts(tmp_path / "DUTS-TR")
+    train_names, holdout = duts_tr_split(root, holdout=4)
+    out = holdout_folder(root, tmp_path / "mine", count=3, holdout=4)
+    stems = sorted(p.stem for p in (out / "gt").iterdir())
+    assert stems == sorted(holdout[:3]) and not set(stems) & set(train_names)
+    assert sorted(p.stem for p in (out / "img").iterdir()) == stems
+    assert len(check_folder(out)) == 3  # the fine-tuning layout, every file readable
+    assert holdout_folder(root, out, count=3, holdout=4) == out  # again: the files are kept
+    for count in (0, 5):
+        with pytest.raises(ValueError, match="count must be in"):
+            holdout_folder(root, tmp_path / "other", count=count, holdout=4)
+    with pytest.raises(FileNotFoundError, match="is not DUTS-TR"):
+        holdout_folder(tmp_path / "mine", tmp_path / "other", count=1, holdout=1)
