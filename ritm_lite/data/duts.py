@@ -79,6 +79,9 @@ def holdout_folder(root: str | Path, out: str | Path, count: int = 300, holdout:
     """``out`` as a fine-tuning folder (``img/`` + ``gt/``, :mod:`ritm_lite.training.fine_tune`)
     of the first ``count`` photos of DUTS-TR's holdout, copied: a real set of photos that no
     training run of the course has seen, for trying fine-tuning. Files already there are kept.
+    Each copy is named with ``-`` for ``_`` (``n03770439-35150.jpg``): the folder layout reads a
+    name ``{category}{k}_{photo id}`` as COCO_MVal's, which would make DUTS-TR photos that share a
+    trailing number (``n03770439_35150``, ``n03670208_35150``) one photo.
     ``holdout``: the holdout's size (default :data:`HOLDOUT_SIZE`), as in :func:`duts_tr_split`.
 
     Raises:
@@ -99,7 +102,7 @@ def holdout_folder(root: str | Path, out: str | Path, count: int = 300, holdout:
         if name not in images:
             raise FileNotFoundError(f"{root / MASKS_DIR / masks[name].name} has no photo in {root / IMAGES_DIR}")
         for source, sub in ((images[name], "img"), (masks[name], "gt")):
-            target = out / sub / source.name
+            target = out / sub / (source.stem.replace("_", "-") + source.suffix)
             if not target.exists():
                 shutil.copyfile(source, target)
     return out

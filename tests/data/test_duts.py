@@ -184,6 +184,7 @@ def test_the_holdout_is_found_in_the_duts_tr_folder(tmp_path, monkeypatch, capsy
 
 
 def test_holdout_folder_copies_holdout_photos_only_into_a_fine_tuning_folder(tmp_path):
+    from ritm_lite.data.datasets import image_id_from_name
     from ritm_lite.data.duts import holdout_folder
     from ritm_lite.training.fine_tune import check_folder
 
@@ -191,9 +192,11 @@ def test_holdout_folder_copies_holdout_photos_only_into_a_fine_tuning_folder(tmp
     train_names, holdout = duts_tr_split(root, holdout=4)
     out = holdout_folder(root, tmp_path / "mine", count=3, holdout=4)
     stems = sorted(p.stem for p in (out / "gt").iterdir())
-    assert stems == sorted(holdout[:3]) and not set(stems) & set(train_names)
+    assert stems == sorted(n.replace("_", "-") for n in holdout[:3])  # n00_0 -> n00-0: no COCO-style name
+    assert not {s.replace("-", "_") for s in stems} & set(train_names)
     assert sorted(p.stem for p in (out / "img").iterdir()) == stems
     assert len(check_folder(out)) == 3  # the fine-tuning layout, every file readable
+    assert len({image_id_from_name(s) for s in stems}) == 3  # each its own photo
     assert holdout_folder(root, out, count=3, holdout=4) == out  # again: the files are kept
     for count in (0, 5):
         with pytest.raises(ValueError, match="count must be in"):
