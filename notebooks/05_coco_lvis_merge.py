@@ -294,7 +294,7 @@ print("replaced at the paper's 0.8:", summary["coco_masks"]["replaced_by_lvis"],
 
 # %%
 dataset = MergedCocoLvis(out, "train")
-print(dataset)
+print(f"{len(dataset)} images, {sum(len(dataset.object_areas(i)) for i in range(len(dataset)))} objects")
 fig, axes = plt.subplots(1, len(dataset), figsize=(4 * len(dataset), 3.2))
 for i, ax in enumerate(axes):
     image = dataset.load_image(i).astype(float) / 255

@@ -72,7 +72,7 @@ import torch
 import ritm_lite
 from ritm_lite.clicks import clicks_from_points
 from ritm_lite.data.benchmarks import grabcut
-from ritm_lite.data.locate import benchmark_folder
+from ritm_lite.data.locate import benchmark_folder, shown_path
 from ritm_lite.evaluation import evaluate_dataset, format_table, plot_miou_curves
 from ritm_lite.inference import Predictor, unwrap
 from ritm_lite.model.pretrained import load_imagenet
@@ -89,9 +89,9 @@ torch.set_num_threads(1 if SMOKE else torch.get_num_threads())
 DATA = benchmark_folder("COCO_MVal", download=not SMOKE)  # prints which data it uses
 if DATA is None:
     DATA = PROJECT_ROOT / "data" / "samples" / "mval"
-    print(f"training on the generated samples in {DATA} instead")
+    print(f"training on the generated samples in {shown_path(DATA)} instead")
 GRABCUT = benchmark_folder("GrabCut", download=not SMOKE)
-print("training data:", DATA)
+print("training data:", shown_path(DATA))
 
 # %% [markdown]
 # ## The training click rule — the original code, not the paper's wording

@@ -89,7 +89,7 @@ from scipy.ndimage import distance_transform_edt
 import ritm_lite
 from ritm_lite.clicks import Click, points_tensor
 from ritm_lite.data.benchmarks import Sample, load_benchmark
-from ritm_lite.data.locate import benchmark_folder, reference_folder
+from ritm_lite.data.locate import benchmark_folder, reference_folder, shown_path
 from ritm_lite.evaluation import (
     Clicker,
     GrabCutPeer,
@@ -608,7 +608,7 @@ stored_runs["OpenCV GrabCut"] = PROJECT_ROOT / "benchmarks" / "results" / "grabc
 print(f"{'method':28s} {'NoC@85':>7s} {'NoC@90':>7s}   mIoU after 1 / 3 / 5 / 10 / 20 clicks")
 for name, path in stored_runs.items():
     if not path.is_file():
-        print(f"{name:28s} (no stored evaluation at {path})")
+        print(f"{name:28s} (no stored evaluation at {shown_path(path)})")
         continue
     record = json.loads(path.read_text())
     miou = record["mean_iou_per_click"]
