@@ -141,7 +141,7 @@ def download_plan(name: str) -> str:
     """What a download of ``name`` would fetch, from where, how large and into which folder."""
     source = _source(name)
     archives = ", ".join(f"{a.filename} ({a.size}) from {a.urls[0]}" for a in source.archives)
-    return f"{archives} into {project_data_dir()}"
+    return f"{archives} into {shown_path(project_data_dir())}"
 
 
 def benchmark_folder(name: str, download: bool = False, progress: bool = True) -> Path | None:
@@ -179,7 +179,7 @@ def benchmark_folder(name: str, download: bool = False, progress: bool = True) -
                   f"(expected layout: {source.layout}).")
             return None
     if folder is None:
-        where = " or ".join(str(d) for d in data_dirs())
+        where = " or ".join(shown_path(d) for d in data_dirs())
         print(f"{name} is not in {where}; benchmark_folder({name!r}, download=True) would "
               f"download {download_plan(name)}.")
         return None

@@ -70,7 +70,7 @@ def test_missing_says_in_one_sentence_what_it_would_download(places, capsys):
     assert locate.benchmark_folder("GrabCut") is None
     out = capsys.readouterr().out.strip()
     assert out.count("\n") == 0 and out.endswith(".")
-    for part in (str(env), str(data), "GrabCut.zip", "11 MB", REGISTRY["grabcut"].archives[0].urls[0]):
+    for part in (str(env), " or data;", "GrabCut.zip", "11 MB", REGISTRY["grabcut"].archives[0].urls[0]):
         assert part in out, part
 
 
@@ -149,3 +149,10 @@ def test_shown_path_is_relative_inside_the_project_only(places):
     assert locate.shown_path(elsewhere) == str(elsewhere)
     sibling = data.parent.parent / f"{data.parent.name}2" / "GrabCut"  # shares a prefix of letters only
     assert locate.shown_path(sibling) == str(sibling)
+
+
+def test_a_missing_benchmark_is_reported_with_paths_relative_to_the_project(places, capsys, monkeypatch):
+    monkeypatch.delenv(locate.DATA_ENV, raising=False)
+    assert locate.benchmark_folder("Berkeley") is None
+    out = capsys.readouterr().out
+    assert "tmp" not in out.lower() and "is not in data;" in out and "into data." in out  # no machine folder
