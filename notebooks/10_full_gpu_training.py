@@ -51,7 +51,7 @@
 #
 # **Assumes:** notebooks 05-08; a machine with a CUDA GPU for the full run.
 # **Time:** without a GPU, Run All takes about 35 seconds on a 2-core CPU (the commands at smoke
-# size; measured 2026-12-07 on a busy machine); on one GPU, section 3 estimates the run: about an
+# size; measured 2026-12-07 on a busy machine); on one GPU, the cost table below estimates the run: about an
 # hour (short schedule) to many hours (full), plus the download.
 # **Ends with** an exercise that checks your answer
 # (`ritm_lite.course`; solutions in `notebooks/solutions/`).
@@ -215,7 +215,7 @@ print("merged training split:", json.loads((merged / "train" / "summary.json").r
 #   the activations autograd keeps for one crop, measured in fp32 on this CPU; bf16 keeps most
 #   of them in half the space, and the CUDA context adds about 1 GiB.
 #
-# The trainer's `train.csv` then gives the real seconds per step (section 5).
+# The trainer's `train.csv` then gives the real seconds per step ("Watch it" below).
 
 # %%
 from ritm_lite.model.build import build_model
@@ -308,7 +308,7 @@ run(launcher + ["--preset", PRESET, *config_to_args(config, PRESET), "--data", m
 # ```
 #
 # The same scalars are in `OUT/train.csv` (and `OUT/val.csv`), which we plot directly. The
-# measured seconds per step, beside the estimate of section 3, say how far the assumption was off.
+# measured seconds per step, beside the cost table's estimate, say how far the assumption was off.
 
 # %%
 rows = read_log(out / "train.csv")
