@@ -16,7 +16,7 @@ would download, from where and how large, and returns ``None`` so that the calle
 (the notebooks to generated images). Either way it prints which data is used::
 
     >>> folder = benchmark_folder("GrabCut")             # doctest: +SKIP
-    GrabCut, 50 photos, from /home/me/ritm_lite/data/GrabCut
+    GrabCut, 50 photos, from data/GrabCut
 
 The golden outputs of the original implementation (what the parity tests compare with) are not
 published; :func:`reference_folder` returns them only where ``$RITM_REFERENCE`` names a copy.
@@ -108,11 +108,15 @@ def count_photos(name: str, folder: str | Path) -> int:
 def shown_path(folder: str | Path) -> str:
     """``folder`` as the course prints it: relative to the project (``data/GrabCut``,
     ``runs/notebook12``) when it lies in the project's folder (the one holding
-    :func:`project_data_dir`), else as given; so a printed output names no folder of one machine
-    and a printed command runs from the project's root."""
+    :func:`project_data_dir`), ``$RITM_DATA/GrabCut`` when it lies in ``$RITM_DATA``, else as
+    given; so a printed output names no folder of one machine, and a printed command runs from
+    the project's root (in a shell, which expands ``$RITM_DATA``)."""
     path, project = Path(folder), project_data_dir().parent
     if path.is_absolute() and path.parts[: len(project.parts)] == project.parts:
         return str(path.relative_to(project))
+    base = Path(os.environ.get(DATA_ENV, "").strip()).expanduser()
+    if path.is_absolute() and base.is_absolute() and path.parts[: len(base.parts)] == base.parts:
+        return "/".join((f"${DATA_ENV}", *path.parts[len(base.parts):]))
     return str(path)
 
 
@@ -141,7 +145,7 @@ def download_plan(name: str) -> str:
     """What a download of ``name`` would fetch, from where, how large and into which folder."""
     source = _source(name)
     archives = ", ".join(f"{a.filename} ({a.size}) from {a.urls[0]}" for a in source.archives)
-    return f"{archives} into {project_data_dir()}"
+    return f"{archives} into {shown_path(project_data_dir())}"
 
 
 def benchmark_folder(name: str, download: bool = False, progress: bool = True) -> Path | None:
@@ -179,7 +183,7 @@ def benchmark_folder(name: str, download: bool = False, progress: bool = True) -
                   f"(expected layout: {source.layout}).")
             return None
     if folder is None:
-        where = " or ".join(str(d) for d in data_dirs())
+        where = " or ".join(shown_path(d) for d in data_dirs())
         print(f"{name} is not in {where}; benchmark_folder({name!r}, download=True) would "
               f"download {download_plan(name)}.")
         return None

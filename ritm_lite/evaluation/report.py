@@ -1,4 +1,5 @@
-"""Reporting evaluation results: the paper-style table and the mIoU-vs-clicks plot."""
+"""Reporting evaluation results: the paper-style table, the mIoU-vs-clicks plot, and a
+model's NoC on the benchmarks beside the published numbers (:data:`PUBLISHED_NOC`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,18 @@ from collections.abc import Mapping
 import numpy as np
 
 from ritm_lite.evaluation.loop import DatasetResult
+
+PUBLISHED_NOC: dict[str, dict[str, tuple[float | None, float | None]]] = {
+    "hrnet18s_cocolvis_itermask": {"GrabCut": (1.54, 1.68), "Berkeley": (None, 2.60), "SBD": (4.04, 6.48),
+                                   "DAVIS": (4.70, 5.98), "PascalVOC": (2.57, None), "COCO_MVal": (None, 3.33)},
+    "hrnet18_cocolvis_itermask": {"GrabCut": (1.42, 1.54), "Berkeley": (None, 2.26), "SBD": (3.80, 6.06),
+                                  "DAVIS": (4.36, 5.74), "PascalVOC": (2.28, None), "COCO_MVal": (None, 2.98)},
+    "hrnet32_cocolvis_itermask": {"GrabCut": (1.46, 1.56), "Berkeley": (None, 2.10), "SBD": (3.59, 5.71),
+                                  "DAVIS": (4.11, 5.34), "PascalVOC": (2.57, None), "COCO_MVal": (None, 2.97)},
+}
+"""Training preset -> benchmark -> ``(NoC@85, NoC@90)`` of the released checkpoint trained with it
+(COCO+LVIS, ITER-M), as the original repository's README tables them
+(SamsungLabs/ritm_interactive_segmentation); ``None``: the README gives only the other number."""
 
 
 def format_table(results: Mapping[str, DatasetResult], dataset: str) -> str:
@@ -73,3 +86,27 @@ def plot_miou_curves(results: Mapping[str, DatasetResult], dataset: str = "", ax
     ax.grid(alpha=0.3)
     ax.legend()
     return fig
+
+
+def published_comparison(measured: Mapping[str, Mapping[str, float] | str], preset: str) -> str:
+    """A markdown table: each benchmark's measured NoC@85 / NoC@90 beside :data:`PUBLISHED_NOC`.
+
+    Args:
+        measured: benchmark -> its result's table (``{"NoC@85": ..., "NoC@90": ...}``, as
+            :meth:`DatasetResult.summary` and the evaluation JSON give it), or a string saying
+            why it was skipped.
+        preset: the training preset whose published row goes beside (``-`` where none).
+    """
+    published = PUBLISHED_NOC.get(preset, {})
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    lines = ["| benchmark | NoC@85 | NoC@90 | published NoC@85 | published NoC@90 |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for name, row in measured.items():
+        paper85, paper90 = published.get(name, (None, None))
+        ours = (f"skipped: {row} | " if isinstance(row, str)
+                else f"{row['NoC@85']:.2f} | {row['NoC@90']:.2f}")
+        lines.append(f"| {name} | {ours} | {number(paper85)} | {number(paper90)} |")
+    return "\n".join(lines)

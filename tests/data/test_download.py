@@ -333,3 +333,24 @@ def test_bad_input_download_cli_flags(tmp_path, capsys, flags, message):
         main(flags)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_fetch_plan_names_sizes_sources_targets_and_a_resumable_part(tmp_path):
+    from ritm_lite.data.sources import fetch_plan
+
+    plan = fetch_plan(["coco2017", "lvis-v1"], tmp_path, show=lambda p: p.relative_to(tmp_path).as_posix())
+    assert ("coco2017: train2017.zip (18 GB) from http://images.cocodataset.org/zips/train2017.zip -> coco2017"
+            in plan.splitlines())
+    assert "lvis-v1: lvis_v1_train.json.zip (~350 MB) from https://dl.fbaipublicfiles.com/LVIS/" in plan
+    assert "resumes" not in plan
+    part = tmp_path / ".downloads" / "train2017.zip.part"
+    part.parent.mkdir()
+    part.write_bytes(b"\0" * (2**30 // 4))
+    assert "train2017.zip (18 GB) from http://images.cocodataset.org/zips/train2017.zip -> coco2017, resumes after " \
+           "0.25 GiB already downloaded" in fetch_plan(["coco2017"], tmp_path, show=lambda p: p.relative_to(tmp_path).as_posix())
+    for path in REGISTRY["lvis-v1"].expected:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("{}")
+    assert fetch_plan(["lvis-v1"], tmp_path, show=str) == f"lvis-v1: already in {tmp_path}, nothing to download"
+    with pytest.raises(KeyError, match="unknown dataset"):
+        fetch_plan(["coco2014"], tmp_path)

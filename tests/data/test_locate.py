@@ -47,7 +47,8 @@ def test_found_in_ritm_data_first(places, capsys):
     expected = _grabcut(env, photos=3)
     _grabcut(data, photos=5)
     assert locate.benchmark_folder("GrabCut") == expected
-    assert capsys.readouterr().out.strip() == f"GrabCut, 3 photos, from {expected}"
+    # inside $RITM_DATA the folder is shown as $RITM_DATA/<name>: no machine path either
+    assert capsys.readouterr().out.strip() == "GrabCut, 3 photos, from $RITM_DATA/GrabCut"
 
 
 def test_found_in_the_project_data_folder(places, monkeypatch, capsys):
@@ -70,7 +71,7 @@ def test_missing_says_in_one_sentence_what_it_would_download(places, capsys):
     assert locate.benchmark_folder("GrabCut") is None
     out = capsys.readouterr().out.strip()
     assert out.count("\n") == 0 and out.endswith(".")
-    for part in (str(env), str(data), "GrabCut.zip", "11 MB", REGISTRY["grabcut"].archives[0].urls[0]):
+    for part in ("not in $RITM_DATA or data;", "GrabCut.zip", "11 MB", REGISTRY["grabcut"].archives[0].urls[0]):
         assert part in out, part
 
 
@@ -137,7 +138,7 @@ def test_the_evaluation_cli_finds_its_data_the_same_way(places, capsys):
     assert "--data-root is required (GrabCut was not found)" in capsys.readouterr().err
     expected = _grabcut(env)
     assert evaluate.parse_args(["--peer", "opencv-grabcut", "--dataset", "GrabCut"]).data_root == expected
-    assert f"GrabCut, 3 photos, from {expected}" in capsys.readouterr().out
+    assert "GrabCut, 3 photos, from $RITM_DATA/GrabCut" in capsys.readouterr().out
 
 
 def test_shown_path_is_relative_inside_the_project_only(places):
@@ -149,3 +150,14 @@ def test_shown_path_is_relative_inside_the_project_only(places):
     assert locate.shown_path(elsewhere) == str(elsewhere)
     sibling = data.parent.parent / f"{data.parent.name}2" / "GrabCut"  # shares a prefix of letters only
     assert locate.shown_path(sibling) == str(sibling)
+    env = places[0]
+    assert locate.shown_path(env / "SBD" / "img") == "$RITM_DATA/SBD/img"
+    assert locate.shown_path(env) == "$RITM_DATA"
+    assert locate.shown_path(Path(f"{env}2") / "SBD") == f"{env}2/SBD"  # a prefix of letters only
+
+
+def test_a_missing_benchmark_is_reported_with_paths_relative_to_the_project(places, capsys, monkeypatch):
+    monkeypatch.delenv(locate.DATA_ENV, raising=False)
+    assert locate.benchmark_folder("Berkeley") is None
+    out = capsys.readouterr().out
+    assert "tmp" not in out.lower() and "is not in data;" in out and "into data." in out  # no machine folder

@@ -151,3 +151,16 @@ def test_dataset_result_needs_objects():
         evaluate_dataset([], DiskPredictor(3), progress=False)
     with pytest.raises(ValueError):
         DatasetResult([], [], [], [], max_clicks=20, target_iou=0.9, pred_thr=0.49)
+
+
+def test_published_comparison_puts_measured_noc_beside_the_readme_row():
+    from ritm_lite.evaluation.report import PUBLISHED_NOC, published_comparison
+
+    text = published_comparison({"GrabCut": {"NoC@85": 3.5, "NoC@90": 5.25}, "SBD": "not downloaded"},
+                                "hrnet18_cocolvis_itermask")
+    lines = text.splitlines()
+    assert lines[2] == "| GrabCut | 3.50 | 5.25 | 1.42 | 1.54 |"
+    assert lines[3] == "| SBD | skipped: not downloaded |  | 3.80 | 6.06 |"
+    assert all(line.count("|") == 6 for line in lines)  # every row has the header's five columns
+    assert PUBLISHED_NOC["hrnet18s_cocolvis_itermask"]["GrabCut"] == (1.54, 1.68)  # as the weights registry says
+    assert "| GrabCut | 3.50 | 5.25 | - | - |" in published_comparison({"GrabCut": {"NoC@85": 3.5, "NoC@90": 5.25}}, "course")
