@@ -67,6 +67,8 @@ def output_problems(notebook) -> list[str]:
                 str(value) for mime, value in output.get("data", {}).items() if mime.startswith("text/"))
             if kind == "stream" and output.get("name") == "stderr" and "Traceback" in text:
                 problems.append(f"{where}: a traceback on stderr")
+            if re.search(r"\d+%\|", text) and "application/vnd.jupyter.widget-view+json" in output.get("data", {}):
+                problems.append(f"{where}: a progress bar, stored at its first frame")
             if "smoke mode: True" in text:
                 problems.append(f"{where}: ran at smoke size")
             for path in machine_paths(text):
@@ -89,8 +91,11 @@ def execute(script: Path, timeout: int = 3600):
     from jupyter_core.utils import run_sync
 
     notebook = jupytext.read(script)
-    env = {"RITM_SMOKE": None, "MPLBACKEND": None}  # a student's Run All: full size, the inline backend
+    # a student's Run All: full size, the inline backend; no progress bars, because a stored
+    # progress widget shows its first frame ("0/80 [00:00<?]") on GitHub, not its last
+    env = {"RITM_SMOKE": None, "MPLBACKEND": None, "TQDM_DISABLE": "1"}
     saved = {key: os.environ.pop(key, None) for key in env}
+    os.environ.update({key: value for key, value in env.items() if value is not None})
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), saved.get("PYTHONPATH") or
                                                               os.environ.get("PYTHONPATH")]))
     try:
@@ -107,6 +112,7 @@ def execute(script: Path, timeout: int = 3600):
                 client.execute_cell(cell, index)
     finally:
         for key, value in saved.items():
+            os.environ.pop(key, None)
             if value is not None:
                 os.environ[key] = value
     for cell in notebook.cells:

@@ -89,5 +89,8 @@ def test_output_problems_finds_each_kind_of_problem():
     assert "figure" in problems(c1_outputs=[nbformat.v4.new_output("display_data", data={"image/png": big})])[0]
     svg = nbformat.v4.new_output("display_data", data={"image/svg+xml": "<svg/>"})
     assert problems(c1_outputs=[svg]) == ["code cell 2: a figure that is not PNG"]
+    bar = nbformat.v4.new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "x"},
+                                                        "text/plain": "epoch 0:   0%|          | 0/80 [00:00<?, ?it/s]"})
+    assert problems(c1_outputs=[bar]) == ["code cell 2: a progress bar, stored at its first frame"]
     traceback = nbformat.v4.new_output("stream", name="stderr", text="Traceback (most recent call last):\n")
     assert problems(c0_outputs=[traceback]) == ["code cell 1: a traceback on stderr"]
