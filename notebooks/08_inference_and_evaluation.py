@@ -657,3 +657,30 @@ answer = ...  # exercise 08.noc: your answer here
 
 # %%
 course.check("08.noc", answer)
+
+# %% [markdown]
+# ## Exercise: ZoomIn off
+#
+# Change one thing and look: the next cell scores the same model on the first GrabCut objects
+# with ZoomIn and without it (flip in both, up to 10 clicks). Then write ZoomIn's crop box
+# yourself (the section "ZoomIn" above has the rule).
+
+# %%
+few = samples[: 2 if SMOKE else 5]
+with_and_without = {
+    f"ZoomIn {'on' if on else 'off'}": evaluate_dataset(few, Predictor(model, zoom_in=zoom_in if on else False, flip=True),
+                                                      max_clicks=2 if SMOKE else 10, desc=f"ZoomIn {on}")
+    for on in (True, False)}
+print(format_table(with_and_without, "GrabCut"))
+fig, ax = plt.subplots(figsize=(6, 3.5))
+plot_miou_curves(with_and_without, f"GrabCut, the first {len(few)} objects", ax=ax)
+plt.show()
+
+# %%
+print(course.task("08.zoom_box"))
+
+# %% tags=["exercise"]
+answer = ...  # exercise 08.zoom_box: your answer here
+
+# %%
+course.check("08.zoom_box", answer)

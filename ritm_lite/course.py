@@ -337,6 +337,45 @@ def _noc(answer: Callable) -> str | None:
 
 
 @_exercise(
+    "08.zoom_box",
+    "Turn ZoomIn off and look: the cell above scores the course model on a few GrabCut objects with and "
+    "without it. Then write `answer(mask, expansion_ratio, min_crop_size)`: the box (top, bottom, left, "
+    "right), in pixels, that ZoomIn crops around a predicted `(H, W)` bool mask: the mask's tightest box, "
+    "grown by `expansion_ratio` about its centre with each side at least `min_crop_size` (bounds rounded "
+    "with Python's round), then clipped to the image (rows 0..H-1, columns 0..W-1).",
+)
+def _zoom_box(answer: Callable) -> str | None:
+    from ritm_lite.inference.zoom_in import bbox_from_mask, clamp_bbox, expand_bbox, object_roi
+
+    rng = _rng("08.zoom_box")
+    cases = [((120, 160), (2, 20, 3, 40), 1.4, 40),     # at the corner: the clip matters
+             ((90, 200), (40, 48, 90, 101), 2.0, 60),   # small: the minimum side matters
+             ((300, 300), tuple(int(v) for v in (*np.sort(rng.integers(50, 250, 2)), *np.sort(rng.integers(50, 250, 2)))),
+              1.4, 20)]
+    for (height, width), (top, bottom, left, right), ratio, min_size in cases:
+        mask = np.zeros((height, width), bool)
+        mask[top:bottom + 1, left:right + 1] = True
+        expected = tuple(object_roi(mask, [], ratio, min_size))
+        try:
+            got = tuple(int(v) for v in answer(mask.copy(), ratio, min_size))
+        except (TypeError, ValueError):
+            return "return four whole numbers: (top, bottom, left, right)"
+        if got == expected:
+            continue
+        if len(got) != 4:
+            return f"return four numbers (top, bottom, left, right), got {len(got)}"
+        tight = bbox_from_mask(mask)
+        if got == tuple(expand_bbox(tight, ratio, min_size)):
+            return "clip the grown box to the image: rows 0..H-1, columns 0..W-1"
+        if got == tuple(clamp_bbox(expand_bbox(tight, ratio), height, width)):
+            return "each side of the box must be at least min_crop_size pixels"
+        if got == tuple(tight):
+            return "that is the tight box: grow it by expansion_ratio about its centre"
+        return f"for a {height}x{width} mask with ratio {ratio} and minimum {min_size} the box differs: got {got}"
+    return None
+
+
+@_exercise(
     "09.iou",
     "Write `answer(gt_mask, pred_mask)`: the IoU of a bool prediction with the object of a "
     "ground truth that is 1 object, 0 background, -1 ignored (ignored pixels count nowhere).",

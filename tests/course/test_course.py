@@ -35,6 +35,8 @@ def _focal(logits, labels, gamma):
     return focal_loss(logits, labels, alpha=0.5, gamma=gamma)
 
 
+from ritm_lite.inference.zoom_in import bbox_from_mask as _bbox, clamp_bbox as _clamp, expand_bbox as _expand  # noqa: E402
+
 # Plausible mistakes, one or more per exercise, each with a word the hint must contain.
 WRONG = {
     "00.row_col": [(lambda coords: coords, "row is y"), (lambda coords: coords[:, :1], "shape")],
@@ -56,6 +58,10 @@ WRONG = {
                 (lambda probs, gt: True, "largest")],
     "08.noc": [(lambda ious, thr, m: int(np.argmax(np.asarray(ious) >= thr)), "clicks count from 1"),
                (lambda ious, thr, m: len(ious), "clicks")],
+    "08.zoom_box": [(lambda mask, ratio, size: tuple(_bbox(mask)), "grow"),
+                    (lambda mask, ratio, size: tuple(_expand(_bbox(mask), ratio, size)), "clip"),
+                    (lambda mask, ratio, size: tuple(_clamp(_expand(_bbox(mask), ratio), *mask.shape)), "min_crop_size"),
+                    (lambda mask, ratio, size: (0, 0, 0), "four")],
     "09.iou": [(lambda gt, pred: np.count_nonzero(pred & (gt == 1)) / np.count_nonzero(pred | (gt == 1)), "-1"),
                (lambda gt, pred: 1.0, "differs")],
     "10.conv1s_scale": [(lambda s: Conv1S(), "init_scale"), (lambda s: Conv1S(in_channels=4, init_scale=s), "raised"),
