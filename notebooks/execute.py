@@ -67,7 +67,7 @@ def output_problems(notebook) -> list[str]:
                 str(value) for mime, value in output.get("data", {}).items() if mime.startswith("text/"))
             if kind == "stream" and output.get("name") == "stderr" and "Traceback" in text:
                 problems.append(f"{where}: a traceback on stderr")
-            if re.search(r"\d+%\|", text) and "application/vnd.jupyter.widget-view+json" in output.get("data", {}):
+            if _progress_bar(output):
                 problems.append(f"{where}: a progress bar, stored at its first frame")
             if "smoke mode: True" in text:
                 problems.append(f"{where}: ran at smoke size")
@@ -117,7 +117,16 @@ def execute(script: Path, timeout: int = 3600):
                 os.environ[key] = value
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":  # a bar its caller forced on (tqdm(disable=False)) is dropped too
+            cell.outputs = [output for output in cell.outputs if not _progress_bar(output)]
     return notebook
+
+
+def _progress_bar(output) -> bool:
+    """Whether ``output`` is a tqdm progress widget (stored, it shows only its first frame)."""
+    data = output.get("data", {})
+    return ("application/vnd.jupyter.widget-view+json" in data
+            and bool(re.search(r"\d+%\|", str(data.get("text/plain", "")))))
 
 
 def store(script: Path, notebook) -> Path:
