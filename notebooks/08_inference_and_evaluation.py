@@ -129,7 +129,7 @@ from ritm_lite.weights import (
 from ritm_lite.weights.registry import OFFICIAL_CHECKPOINTS
 
 # "auto", an official checkpoint name ("coco_lvis_h18_itermask", ...), a course weights name
-# ("efficientnet_lite0_course", "hrnet18s_scratch") or a checkpoint file
+# ("efficientnet_lite0_course", "efficientnet_lite0_stage7", "hrnet18s_scratch") or a checkpoint file
 MODEL = "auto"
 FULL_BENCHMARK = False  # True: all 50 GrabCut objects (slow on a CPU)
 SMOKE = smoke_mode()
@@ -363,8 +363,10 @@ show_source(HorizontalFlip.inv_transform)
 # course addition, not the paper's: `MultiScale(network, 320)` wraps the network so that it runs
 # the whole photo *and* a copy shrunk to 320 px and averages the two probability maps, at every
 # click (ZoomIn's 400-px crops are longer than 320 too; `ritm_lite/inference/multi_scale.py`;
-# `MODEL_CARD.md`, "Two scales at every click"); the course weights' checkpoint stores it, and
-# `load_course_model()` returns the network already wrapped. The curve
+# `MODEL_CARD.md`, "Two scales at every click"); the previous default weights'
+# (`efficientnet_lite0_stage7`) checkpoint stores it, and loading them returns the network
+# already wrapped. The default since DUTS-TR (`efficientnet_lite0_course`) needs no such
+# setting: it stores none and runs with the paper's protocol alone. The curve
 # below is the first click's IoU (flip, no ZoomIn) against `max_size`, on the first GrabCut
 # objects:
 
@@ -392,7 +394,7 @@ first_click_iou = []
 for size in sizes:
     first_click_iou.append(first_click_miou(Predictor(network, zoom_in=False, flip=True, max_size=size)))
     print(f"max_size {str(size):>4}: mean IoU after the first click {first_click_iou[-1]:.3f}")
-two_size = 64 if SMOKE else 320  # the course weights' multi_scale
+two_size = 64 if SMOKE else 320  # the multi_scale stored in efficientnet_lite0_stage7 (the previous default)
 two_scales = first_click_miou(Predictor(MultiScale(network, two_size), zoom_in=False, flip=True))
 print(f"multi_scale {two_size}: the photo and its {two_size}-px copy averaged: {two_scales:.3f}")
 fig, ax = plt.subplots(figsize=(6, 3))
@@ -446,8 +448,9 @@ show_source(Refine.forward)
 # passes (flip, no ZoomIn, the photo as it is). More passes keep moving the answer, not always
 # for the better: on the validation split (full protocol, clicks 1-20) one extra pass at every
 # click won, and two extra passes at the first click lost the clicks after it
-# (`MODEL_CARD.md`, "Refining each click"), so the course weights' checkpoint stores
-# `refine: 1`. It doubles the work of every click.
+# (`MODEL_CARD.md`, "Refining each click"), so the previous default's checkpoint
+# (`efficientnet_lite0_stage7`) stores `refine: 1`. It doubles the work of every click; the
+# default trained on DUTS-TR needs no refinement pass.
 
 # %%
 refine_passes = [None, 1, 2]

@@ -190,17 +190,17 @@ print("image:", image.shape, image.dtype)
 # in the plain HTML canvas instead, `click_segmenter`). The predictor is `ritm_lite`'s
 # `Predictor` with the paper's inference (ZoomIn and flip averaging), built by
 # `live_predictor(model, BACKEND)`. The model arrives with the settings its checkpoint stores
-# (for the course's weights every click also at 320 px, averaged, and asked once more with its
-# own answer as the mask; for the paper's checkpoints nothing beyond the paper's protocol), so
-# the predictor needs none.
+# (for the course's default weights and the paper's checkpoints nothing beyond the paper's
+# protocol; for the previous default, `efficientnet_lite0_stage7`, every click also at 320 px,
+# averaged, and asked once more with its own answer as the mask), so the predictor needs none.
 #
 # **The backend** is how the network runs, and a person waits for every click. `"fast"` (the
 # default, on a CPU and on a GPU) is the same network with BatchNorm folded into the
 # convolutions, channels_last tensors and the image's stem features kept between clicks: the
 # same probabilities up to float32 rounding (`tests/inference/test_fast_inference.py`), about twice as fast
 # on a CPU (`benchmarks/README.md`).
-# `"eager"` runs the network as trained (3-5 s per click with the course weights on a busy
-# 2-core CPU); `"bf16"` and `"onnxruntime"` (CPU) are the other choices
+# `"eager"` runs the network as trained (3-5 s per click with the previous default weights and
+# their two scales and refinement pass on a busy 2-core CPU); `"bf16"` and `"onnxruntime"` (CPU) are the other choices
 # (`ritm_lite.inference.backends`). On a very large photo, `max_size=800` (the original demo's)
 # keeps the first click quick. Without ipycanvas the cell shows nothing: the last section runs
 # the same session without widgets.

@@ -148,7 +148,7 @@ with tempfile.TemporaryDirectory() as scratch:
     try:
         fine_tune(broken, Path(scratch) / "run", steps=1)
     except (ValueError, FileNotFoundError) as err:
-        print(f"{type(err).__name__}: {err}")
+        print(f"{type(err).__name__}: {str(err).replace(scratch, '<a temporary folder>')}")
 
 # %% [markdown]
 # ## The held-out photos
@@ -178,9 +178,9 @@ print(f"training: {len(train_names)} objects of {len(train_photos)} photo(s); "
 # with the same trainer and recipe as notebook 07 (iterative training with mask guidance) for
 # `STEPS` steps or `MINUTES` minutes, whichever ends first, and measures NoC again with the
 # checkpoint it wrote. The protocol is notebook 08's: automatic clicker, ZoomIn, flip, up to
-# 20 clicks. Both rows run the bare network: the two scales and the refinement pass that the
-# course weights' file asks for at click time (notebook 08) are left out of both, so that the
-# rows differ by the training alone.
+# 20 clicks. Both rows run the bare network: any click-time setting a weights file stores
+# (notebook 08; the course's default stores none) is left out of both, so that the rows differ
+# by the training alone.
 
 # %%
 show_source(fine_tune)

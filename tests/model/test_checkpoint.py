@@ -203,7 +203,7 @@ def test_bad_input_the_legacy_torch_format_still_loads(good, contents, tmp_path)
                        contents["state_dict"]["maps_transform.0.weight"])
 
 
-@pytest.mark.parametrize("name", ["hrnet18s_scratch.pth", "efficientnet_lite0_course.pth"])
+@pytest.mark.parametrize("name", ["hrnet18s_scratch.pth", "efficientnet_lite0_course.pth", "efficientnet_lite0_stage7.pth"])
 def test_bad_input_the_shipped_float16_weights_pass_every_check(name):
     config, state_dict, _ = read_checkpoint(WEIGHTS / name)
     assert any(v.dtype == torch.float16 for v in state_dict.values())

@@ -23,6 +23,7 @@ from ritm_lite.inference import InferenceSettings, read_settings, unwrap
 # name -> (backbone, parameters, at most this many MiB on disk)
 EXPECTED = {
     "efficientnet_lite0_course": ("efficientnet_lite0", 3_038_307, 16),
+    "efficientnet_lite0_stage7": ("efficientnet_lite0", 3_038_307, 16),
     "hrnet18s_scratch": ("hrnet18s", 4_220_047, 10),
 }
 
@@ -90,12 +91,18 @@ def test_stored_grabcut_curves_are_reproduced(name, tmp_path, grabcut_dir):
         assert new["clicks"] == old["clicks"][: len(new["clicks"])], new["name"]
 
 
-def test_the_default_weights_carry_their_click_time_settings():
-    """Two scales and one refinement pass travel in the file: every way of loading it applies them."""
-    assert read_settings(COURSE_CHECKPOINT) == InferenceSettings(multi_scale=320, refine=1)
+def test_each_course_weights_file_carries_its_click_time_settings():
+    """The default needs the paper's protocol alone (ZoomIn, flip: no setting in its file); the
+    previous default's two scales and refinement pass travel in its file, and every way of
+    loading it applies them."""
+    assert read_settings(COURSE_CHECKPOINT) == InferenceSettings()
     assert read_settings(COURSE_WEIGHTS["hrnet18s_scratch"]) == InferenceSettings()
-    for model in (load_course_model(), ritm_lite.load_checkpoint(COURSE_CHECKPOINT)):
+    stage7 = COURSE_WEIGHTS["efficientnet_lite0_stage7"]
+    assert read_settings(stage7) == InferenceSettings(multi_scale=320, refine=1)
+    for model in (load_course_model("efficientnet_lite0_stage7"), ritm_lite.load_checkpoint(stage7)):
         assert unwrap(model)[1] == InferenceSettings(multi_scale=320, refine=1)
+    for model in (load_course_model(), ritm_lite.load_checkpoint(COURSE_CHECKPOINT)):
+        assert unwrap(model)[1] == InferenceSettings()
     import ritm_lite.weights as weights
 
     assert not hasattr(weights, "COURSE_PREDICTOR_SETTINGS") and not hasattr(weights, "predictor_settings")
