@@ -293,7 +293,7 @@ for dataset in ("GrabCut", "COCO_MVal_val"):
         noc = np.mean([r["evaluate"][dataset]["table"]["NoC@90"] for r in base])
         miou = np.mean([np.mean(r["evaluate"][dataset]["mean_iou_per_click"]) for r in base])
         print(f"base arm on {dataset} after {Budget().steps} steps ({len(base)} seeds): NoC@90 {noc:.2f}, "
-              f"mIoU@1-20 {miou:.3f} (the shipped course weights, after ~6,000 steps: see MODEL_CARD.md)")
+              f"mIoU@1-20 {miou:.3f} (the shipped course weights, after about 10,000 steps: see MODEL_CARD.md)")
 
 # %% [markdown]
 # ## Three times the budget: does the largest reversal last?
