@@ -87,9 +87,8 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from ritm_lite.data.download import fetch
+from ritm_lite.data.download import fetch, fetch_plan
 from ritm_lite.data.locate import benchmark_folder, shown_path
-from ritm_lite.data.sources import fetch_plan
 from ritm_lite.training.config import get_preset
 from ritm_lite.training.logs import read_log
 from ritm_lite.utils import PROJECT_ROOT, smoke_mode

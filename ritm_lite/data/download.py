@@ -41,7 +41,7 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Sequence
 
@@ -52,7 +52,7 @@ from ritm_lite.model.safe_load import archive_problem as zip_problem
 from ritm_lite.data.sources import REGISTRY, Archive, DatasetSource
 
 __all__ = ["REGISTRY", "Archive", "ChecksumError", "DatasetSource", "DownloadError", "archive_problem",
-           "download_file", "extract", "fetch", "main", "md5sum"]
+           "download_file", "extract", "fetch", "fetch_plan", "main", "md5sum"]
 
 
 class DownloadError(RuntimeError):
@@ -137,7 +137,7 @@ def download_file(urls: Sequence[str], dest: str | Path, md5: str | None = None,
     if not force and dest.is_file() and (md5 is None or md5sum(dest) == md5) and archive_problem(dest) is None:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    part = _part(dest)
     errors = []
     for url in urls:
         try:
@@ -258,6 +258,29 @@ def _check_members(names: list[str], archive: Path) -> None:
             raise ValueError(f"{archive}: entry {name!r} would be written outside the target")
 
 
+def _part(dest: Path) -> Path:
+    """Where a download of ``dest`` goes until it is complete and checked."""
+    return dest.with_name(dest.name + ".part")
+
+
+def _archive_path(root: Path, archive: Archive) -> Path:
+    """Where :func:`fetch` keeps ``archive`` under ``root`` (``<root>/.downloads/<file>``)."""
+    return root / ".downloads" / archive.filename
+
+
+def _registered(source: DatasetSource | str) -> DatasetSource:
+    if isinstance(source, DatasetSource):
+        return source
+    if source not in REGISTRY:
+        raise KeyError(f"unknown dataset {source!r}; known: {', '.join(REGISTRY)}")
+    return REGISTRY[source]
+
+
+def _fetched(source: DatasetSource, root: Path) -> bool:
+    """Whether every path ``source`` unpacks to is already under ``root``."""
+    return all((root / p).exists() for p in source.expected)
+
+
 def fetch(source: DatasetSource | str, root: str | Path = "data", checksum: bool = True,
           keep_archives: bool = False, mirror: str | None = None, force: bool = False,
           progress: bool = True) -> Path:
@@ -271,17 +294,14 @@ def fetch(source: DatasetSource | str, root: str | Path = "data", checksum: bool
         DownloadError / ChecksumError: see :func:`download_file`.
         RuntimeError: the archive unpacked, but not into the expected layout.
     """
-    if isinstance(source, str):
-        if source not in REGISTRY:
-            raise KeyError(f"unknown dataset {source!r}; known: {', '.join(REGISTRY)}")
-        source = REGISTRY[source]
+    source = _registered(source)
     root = Path(root)
-    if not force and all((root / p).exists() for p in source.expected):
+    if not force and _fetched(source, root):
         print(f"{source.name}: already in {root}, skipping (--force to fetch again)")
         return root
     for archive in source.archives:
         urls = ((mirror.rstrip("/") + "/" + archive.filename,) if mirror else ()) + archive.urls
-        path = download_file(urls, root / ".downloads" / archive.filename,
+        path = download_file(urls, _archive_path(root, archive),
                              archive.md5 if checksum else None, progress=progress,
                              resumable=archive.resumable, force=force)
         extract(path, root / archive.extract_to)
@@ -292,6 +312,34 @@ def fetch(source: DatasetSource | str, root: str | Path = "data", checksum: bool
         raise RuntimeError(f"{source.name}: unpacked, but {missing} are missing under {root}; "
                            f"expected layout: {source.layout}")
     return root
+
+
+def fetch_plan(names: Sequence[str], root: str | Path, show: Callable[[Path], str] = str) -> str:
+    """What :func:`fetch` does for each of ``names`` under ``root``, one line per archive, before
+    it starts: the file, its published size, where from, where it unpacks, and whether it is
+    already there (skipped) or partly downloaded (its ``.part``: resumed).
+
+    Args:
+        names: keys of :data:`REGISTRY`.
+        root: the download root (``--root``).
+        show: how a path is printed (e.g. :func:`ritm_lite.data.locate.shown_path`).
+
+    Raises:
+        KeyError: an unknown dataset name.
+    """
+    root = Path(root)
+    lines = []
+    for source in map(_registered, names):
+        if _fetched(source, root):
+            lines.append(f"{source.name}: already in {show(root)}, nothing to download")
+            continue
+        for archive in source.archives:
+            part = _part(_archive_path(root, archive))
+            state = (f", resumes after {part.stat().st_size / 2**30:.2f} GiB already downloaded"
+                     if archive.resumable and part.is_file() else "")
+            lines.append(f"{source.name}: {archive.filename} ({archive.size}) from {archive.urls[0]} "
+                         f"-> {show(root / archive.extract_to)}{state}")
+    return "\n".join(lines)
 
 
 def format_registry() -> str:

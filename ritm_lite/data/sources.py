@@ -7,9 +7,7 @@ and MD5 where one exists), its licence note and the layout it unpacks to under `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 FBRS = "https://github.com/saic-vul/fbrs_interactive_segmentation/releases/download/v1.0"
 LVIS = "dl.fbaipublicfiles.com/LVIS"
@@ -126,33 +124,3 @@ REGISTRY: dict[str, DatasetSource] = {s.name: s for s in (
                   "DUTS-TR/{DUTS-TR-Image/*.jpg, DUTS-TR-Mask/*.png}"),
 )}
 
-
-def fetch_plan(names: Sequence[str], root: str | Path, show: Callable[[Path], str] = str) -> str:
-    """What ``fetch(name, root)`` does for each of ``names``, one line per archive, before it
-    starts: the file, its published size, where from, where it unpacks, and whether it is
-    already there (skipped) or partly downloaded (``<root>/.downloads/<file>.part``: resumed).
-
-    Args:
-        names: keys of :data:`REGISTRY`.
-        root: the download root (``--root``).
-        show: how a path is printed (e.g. :func:`ritm_lite.data.locate.shown_path`).
-
-    Raises:
-        KeyError: an unknown dataset name.
-    """
-    root = Path(root)
-    lines = []
-    for name in names:
-        if name not in REGISTRY:
-            raise KeyError(f"unknown dataset {name!r}; known: {', '.join(REGISTRY)}")
-        source = REGISTRY[name]
-        if all((root / p).exists() for p in source.expected):
-            lines.append(f"{name}: already in {show(root)}, nothing to download")
-            continue
-        for archive in source.archives:
-            part = root / ".downloads" / (archive.filename + ".part")
-            state = (f", resumes after {part.stat().st_size / 2**30:.2f} GiB already downloaded"
-                     if archive.resumable and part.is_file() else "")
-            lines.append(f"{name}: {archive.filename} ({archive.size}) from {archive.urls[0]} "
-                         f"-> {show(root / archive.extract_to)}{state}")
-    return "\n".join(lines)

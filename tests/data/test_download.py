@@ -336,7 +336,7 @@ def test_bad_input_download_cli_flags(tmp_path, capsys, flags, message):
 
 
 def test_fetch_plan_names_sizes_sources_targets_and_a_resumable_part(tmp_path):
-    from ritm_lite.data.sources import fetch_plan
+    from ritm_lite.data.download import fetch_plan
 
     plan = fetch_plan(["coco2017", "lvis-v1"], tmp_path, show=lambda p: p.relative_to(tmp_path).as_posix())
     assert ("coco2017: train2017.zip (18 GB) from http://images.cocodataset.org/zips/train2017.zip -> coco2017"
