@@ -112,11 +112,11 @@ def shown_path(folder: str | Path) -> str:
     given; so a printed output names no folder of one machine, and a printed command runs from
     the project's root (in a shell, which expands ``$RITM_DATA``)."""
     path, project = Path(folder), project_data_dir().parent
-    if path.is_absolute() and path.parts[: len(project.parts)] == project.parts:
+    if path.is_absolute() and path.is_relative_to(project):
         return str(path.relative_to(project))
     base = Path(os.environ.get(DATA_ENV, "").strip()).expanduser()
-    if path.is_absolute() and base.is_absolute() and path.parts[: len(base.parts)] == base.parts:
-        return "/".join((f"${DATA_ENV}", *path.parts[len(base.parts):]))
+    if path.is_absolute() and base.is_absolute() and path.is_relative_to(base):
+        return "/".join((f"${DATA_ENV}", *path.relative_to(base).parts))
     return str(path)
 
 
