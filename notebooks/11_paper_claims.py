@@ -290,8 +290,8 @@ for claim in CLAIMS:
 for dataset in ("GrabCut", "COCO_MVal_val"):
     base = [r for r in records if r["arm"] == "base"]
     if base:
-        noc = np.mean([r["evaluate"][dataset]["table"]["NoC@90"] for r in base])
-        miou = np.mean([np.mean(r["evaluate"][dataset]["mean_iou_per_click"]) for r in base])
+        noc = ablations.base_noc(records, dataset)
+        miou = np.mean([ablations.metric(r, dataset, "mIoU@1-20") for r in base])
         print(f"base arm on {dataset} after {Budget().steps} steps ({len(base)} seeds): NoC@90 {noc:.2f}, "
               f"mIoU@1-20 {miou:.3f} (the shipped course weights, after about 10,000 steps: see MODEL_CARD.md)")
 

@@ -425,10 +425,12 @@ def _conv1s_scale(answer: Callable) -> str | None:
     "(divided by n - 1).",
 )
 def _se(answer: Callable) -> str | None:
+    from ritm_lite.paper_claims import welch_interval
+
     rng = _rng("11")
     for n_a, n_b in ((2, 3), (4, 2), (5, 5)):
         a, b = rng.normal(0.8, 0.02, n_a).tolist(), rng.normal(0.7, 0.05, n_b).tolist()
-        expected = float(np.sqrt(np.var(a, ddof=1) / n_a + np.var(b, ddof=1) / n_b))
+        expected = welch_interval(a, b)["se"]  # the library's: sqrt(s_a^2 / n_a + s_b^2 / n_b)
         got = float(answer(list(a), list(b)))
         if np.isclose(got, float(np.sqrt(np.var(a) / n_a + np.var(b) / n_b)), rtol=1e-6) and not np.isclose(got, expected):
             return "that divides the variance by n: the sample variance divides by n - 1 (ddof=1)"
