@@ -91,13 +91,12 @@ def execute(script: Path, timeout: int = 3600):
     from jupyter_core.utils import run_sync
 
     notebook = jupytext.read(script)
-    # a student's Run All: full size, the inline backend; no progress bars, because a stored
-    # progress widget shows its first frame ("0/80 [00:00<?]") on GitHub, not its last
-    env = {"RITM_SMOKE": None, "MPLBACKEND": None, "TQDM_DISABLE": "1"}
-    saved = {key: os.environ.pop(key, None) for key in env}
-    os.environ.update({key: value for key, value in env.items() if value is not None})
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), saved.get("PYTHONPATH") or
-                                                              os.environ.get("PYTHONPATH")]))
+    # a student's Run All: full size, the inline backend, this checkout's ritm_lite (the kernel
+    # inherits the environment; the caller's is restored afterwards)
+    env = {"RITM_SMOKE": None, "MPLBACKEND": None,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    saved = {key: os.environ.get(key) for key in env}
+    _set_environment(env)
     try:
         client = nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                          resources={"metadata": {"path": str(NOTEBOOKS)}})
@@ -111,15 +110,21 @@ def execute(script: Path, timeout: int = 3600):
             for index, cell in enumerate(notebook.cells):
                 client.execute_cell(cell, index)
     finally:
-        for key, value in saved.items():
-            os.environ.pop(key, None)
-            if value is not None:
-                os.environ[key] = value
+        _set_environment(saved)
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
-        if cell.cell_type == "code":  # a bar its caller forced on (tqdm(disable=False)) is dropped too
+        if cell.cell_type == "code":  # a stored progress widget shows its first frame ("0/80") on GitHub
             cell.outputs = [output for output in cell.outputs if not _progress_bar(output)]
     return notebook
+
+
+def _set_environment(values: dict[str, str | None]) -> None:
+    """Set each variable of ``values`` (``None``: unset it)."""
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def _progress_bar(output) -> bool:
