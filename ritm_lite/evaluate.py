@@ -12,8 +12,9 @@ and an mIoU-vs-clicks plot: by default ``<dataset>_<method>.json`` in the curren
 with the plot beside it (``.png``); ``--json`` and ``--plot`` name them. The protocol is
 the paper's: automatic clicker, threshold 0.49, up to 20 clicks, stop at IoU 0.9, ZoomIn
 (400 px, 600 px on DAVIS) and flip averaging. Settings a checkpoint is meant to be run with
-(two scales, refinement: its ``meta["inference"]``) are applied from the checkpoint itself
-(:mod:`ritm_lite.inference.settings`); there are no flags for them.
+(a largest size, two scales, refinement: its ``meta["inference"]``) are applied from the
+checkpoint itself (:mod:`ritm_lite.inference.settings`); there are no flags for them
+(``--max-size`` is the predictor's own limit, applied on top of a stored one).
 """
 
 from __future__ import annotations
@@ -165,6 +166,8 @@ def method_name(args: argparse.Namespace, settings: InferenceSettings | None = N
         extras.append(f"skip{zoom_in_skip_clicks(args)}")
     if args.max_size is not None:
         extras.append(f"max{args.max_size}")
+    if settings is not None and settings.max_size is not None:
+        extras.append(f"max{settings.max_size}")
     if settings is not None and settings.multi_scale is not None:
         extras.append(f"ms{settings.multi_scale}")
     if settings is not None and settings.refine is not None:

@@ -3,7 +3,7 @@ model wrappers a checkpoint's stored settings apply when it is loaded."""
 
 from ritm_lite.inference.fast import FastRITM, optimize_for_inference
 from ritm_lite.inference.flip import HorizontalFlip, flip_clicks
-from ritm_lite.inference.limit_longest_side import LimitLongestSide
+from ritm_lite.inference.limit_longest_side import LimitLongestSide, MaxSize
 from ritm_lite.inference.multi_scale import MultiScale
 from ritm_lite.inference.onnx_export import OnnxRuntimeModel, export_onnx
 from ritm_lite.inference.predictor import MAX_NETWORK_PIXELS, Predictor, PredictorState
@@ -18,6 +18,7 @@ __all__ = [
     "InferenceSettings",
     "LimitLongestSide",
     "MAX_NETWORK_PIXELS",
+    "MaxSize",
     "MultiScale",
     "OnnxRuntimeModel",
     "Predictor",

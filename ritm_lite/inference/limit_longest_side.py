@@ -18,14 +18,22 @@ The maths is ZoomIn's with the whole image as the box:
 and the probabilities go back with the same bilinear resize (``align_corners=True``).
 Both directions are pure functions: :meth:`LimitLongestSide.inv_transform` is told the
 size to return to.
+
+:class:`MaxSize` is the same limit as a model wrapper: the form a checkpoint stores it in
+(``meta["inference"]["max_size"]``, :mod:`ritm_lite.inference.settings`), so that weights meant to
+see photos at a smaller scale are run that way by whoever loads them. Inside the predictor it
+sits where the predictor's own ``max_size`` does, after ZoomIn and flip: it shrinks every
+network input longer than ``max_size`` (the first click's whole photo, and ZoomIn's crops when
+``max_size`` is below their 400 px).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from ritm_lite.clicks import Click
+from ritm_lite.clicks import Click, clicks_from_points, points_tensor
 from ritm_lite.inference.zoom_in import Box, clicks_to_crop, crop_and_resize, crop_size
 
 
@@ -71,3 +79,58 @@ class LimitLongestSide:
         if tuple(maps.shape[2:]) == tuple(size):
             return maps
         return F.interpolate(maps, size=tuple(size), mode="bilinear", align_corners=True)
+
+
+def instances_at_input_size(network: nn.Module, image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """``network(image, points)["instances"]`` ``(B, 1, h, w)`` resized to the input's ``(H, W)``
+    (bilinear, ``align_corners=True``, as the predictor resizes it)."""
+    logits = network(image, points)["instances"]
+    if logits.shape[2:] != image.shape[2:]:
+        logits = F.interpolate(logits, size=image.shape[2:], mode="bilinear", align_corners=True)
+    return logits
+
+
+def instances_when_limited(
+    network: nn.Module, limit: LimitLongestSide, image: torch.Tensor, points: torch.Tensor
+) -> torch.Tensor:
+    """``network``'s logits for ``image`` ``(B, C, H, W)`` shrunk by ``limit`` (its clicks
+    ``points`` ``(B, 2N, 3)`` moved with it), at the size the network saw,
+    ``limit.output_size(H, W)``; ``network``'s own output when the input is within the limit."""
+    height, width = image.shape[2:]
+    if limit.output_size(height, width) == (height, width):
+        return network(image, points)["instances"]
+    num_points = points.shape[1] // 2
+    clicks_lists = [clicks_from_points(sample) for sample in points]
+    small, small_clicks, _ = limit.transform(image, clicks_lists)  # x' = w x / W, y' = h y / H
+    small_points = points_tensor(small_clicks, num_points=num_points, device=points.device)
+    return instances_at_input_size(network, small, small_points)
+
+
+class MaxSize(nn.Module):
+    """``network`` shown its input shrunk to a long side of ``max_size`` pixels whenever it is longer.
+
+    Args:
+        network: called as ``network(image (B, 4, H, W), points (B, 2N, 3))`` returning
+            ``{"instances": logits (B, 1, h, w)}``.
+        max_size: the longest side, in pixels, the network may see (at least :data:`MIN_SIZE`).
+
+    ``forward`` returns ``{"instances": logits}`` at the size the network saw,
+    ``LimitLongestSide(max_size).output_size(H, W)`` (or the network's own output size when the
+    input is within the limit); the predictor resizes them to the input, as it does any smaller
+    answer.
+    """
+
+    def __init__(self, network: nn.Module, max_size: int):
+        super().__init__()
+        self.network = network
+        self.limit = LimitLongestSide(max_size)
+
+    @property
+    def max_size(self) -> int:
+        return self.limit.max_size
+
+    def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"instances": instances_when_limited(self.network, self.limit, image, points)}
+
+    def extra_repr(self) -> str:
+        return f"max_size={self.max_size}"

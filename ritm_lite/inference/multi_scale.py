@@ -21,22 +21,11 @@ Checkpoints that need it say so in their ``meta["inference"]``
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ritm_lite.clicks import clicks_from_points, points_tensor
-from ritm_lite.inference.limit_longest_side import LimitLongestSide
+from ritm_lite.inference.limit_longest_side import LimitLongestSide, instances_at_input_size, instances_when_limited
 
 LOGIT_EPS = 1e-6  # p is clamped to [eps, 1 - eps] before the logit, so the logits stay finite
-
-
-def instances_at_input_size(network: nn.Module, image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """``network(image, points)["instances"]`` ``(B, 1, h, w)`` resized to the input's ``(H, W)``
-    (bilinear, ``align_corners=True``, as the predictor resizes it)."""
-    logits = network(image, points)["instances"]
-    if logits.shape[2:] != image.shape[2:]:
-        logits = F.interpolate(logits, size=image.shape[2:], mode="bilinear", align_corners=True)
-    return logits
 
 
 class MultiScale(nn.Module):
@@ -67,12 +56,8 @@ class MultiScale(nn.Module):
         logits = instances_at_input_size(self.network, image, points)
         if not self.applies(*image.shape[2:]):
             return {"instances": logits}
-        num_points = points.shape[1] // 2
-        clicks_lists = [clicks_from_points(sample) for sample in points]
-        small, small_clicks, size = self.shrink.transform(image, clicks_lists)
-        small_points = points_tensor(small_clicks, num_points=num_points, device=points.device)
-        small_probs = torch.sigmoid(instances_at_input_size(self.network, small, small_points))
-        probs = 0.5 * (torch.sigmoid(logits) + self.shrink.inv_transform(small_probs, size))  # p = (p(I) + p(shrink I)) / 2
+        small_probs = torch.sigmoid(instances_when_limited(self.network, self.shrink, image, points))  # at the copy's size
+        probs = 0.5 * (torch.sigmoid(logits) + self.shrink.inv_transform(small_probs, image.shape[2:]))  # p = (p(I) + p(shrink I)) / 2
         return {"instances": torch.logit(probs, eps=LOGIT_EPS)}
 
     def extra_repr(self) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ritm_lite.inference.multi_scale import instances_at_input_size
+from ritm_lite.inference.limit_longest_side import instances_at_input_size
 
 MAX_PASSES = 8
 """More extra passes are refused: each one costs a whole network pass per click, and the measured

@@ -1,8 +1,9 @@
 """What a checkpoint needs at click time travels in it: ``meta["inference"]``, applied on loading.
 
 Some weights are meant to be run with more than the paper's protocol (ZoomIn, flip): the
-course's EfficientNet-Lite0 weights with two scales and one refinement pass
-(``ritm_lite/weights/MODEL_CARD.md``). Those settings are stored in the checkpoint,
+course's default EfficientNet-Lite0 weights see photos shrunk to a long side of ``max_size``
+(LimitLongestSide, the original predictor's ``max_size``), the previous ones two scales and one
+refinement pass (``ritm_lite/weights/MODEL_CARD.md``). Those settings are stored in the checkpoint,
 
     save_checkpoint(model, path, half=True, meta={..., "inference": {"multi_scale": 320, "refine": 1}})
 
@@ -26,6 +27,7 @@ from typing import Any
 
 from torch import nn
 
+from ritm_lite.inference.limit_longest_side import MaxSize
 from ritm_lite.inference.multi_scale import MultiScale
 from ritm_lite.inference.refinement import Refine
 from ritm_lite.model.checkpoint import CheckpointError, read_checkpoint
@@ -35,11 +37,14 @@ from ritm_lite.model.checkpoint import CheckpointError, read_checkpoint
 class InferenceSettings:
     """Model wrappers a checkpoint is meant to be run with, beyond the paper's protocol."""
 
+    max_size: int | None = None  # MaxSize's long side, in pixels: larger inputs are shrunk; None: never
     multi_scale: int | None = None  # MultiScale's shrunk long side, in pixels; None: one scale
     refine: int | None = None  # Refine's extra passes per click; None: one pass
 
     def __post_init__(self) -> None:
         probe = nn.Identity()
+        if self.max_size is not None:
+            MaxSize(probe, self.max_size)
         if self.multi_scale is not None:
             MultiScale(probe, self.multi_scale)  # the wrappers' own checks, at once
         if self.refine is not None:
@@ -70,8 +75,11 @@ class InferenceSettings:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
     def wrap(self, network: nn.Module) -> nn.Module:
-        """``network`` in these settings: ``Refine(MultiScale(network))``, each only when set
-        (every refinement pass is then a two-scale pass)."""
+        """``network`` in these settings: ``Refine(MultiScale(MaxSize(network)))``, each only
+        when set (every refinement pass is then a two-scale pass, and every pass sees at most
+        ``max_size`` pixels)."""
+        if self.max_size is not None:
+            network = MaxSize(network, self.max_size)
         if self.multi_scale is not None:
             network = MultiScale(network, self.multi_scale)
         if self.refine is not None:
@@ -81,14 +89,16 @@ class InferenceSettings:
 
 def unwrap(model: nn.Module) -> tuple[nn.Module, InferenceSettings]:
     """``(network, settings)`` such that ``settings.wrap(network)`` is ``model`` again."""
-    refine = multi_scale = None
+    refine = multi_scale = max_size = None
     if isinstance(model, Refine):
         model, refine = model.network, model.passes
     if isinstance(model, MultiScale):
         model, multi_scale = model.network, model.size
-    if isinstance(model, (Refine, MultiScale)):
+    if isinstance(model, MaxSize):
+        model, max_size = model.network, model.max_size
+    if isinstance(model, (Refine, MultiScale, MaxSize)):
         raise ValueError(f"{type(model).__name__} wrapped in another order than InferenceSettings.wrap makes")
-    return model, InferenceSettings(multi_scale=multi_scale, refine=refine)
+    return model, InferenceSettings(max_size=max_size, multi_scale=multi_scale, refine=refine)
 
 
 def read_settings(path: str | os.PathLike) -> InferenceSettings:

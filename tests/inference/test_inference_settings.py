@@ -11,7 +11,7 @@ import torch
 import ritm_lite
 from ritm_lite import CheckpointError, build_model, save_checkpoint
 from ritm_lite.evaluate import main as evaluate_main
-from ritm_lite.inference import InferenceSettings, MultiScale, Predictor, Refine, export_onnx, read_settings, unwrap
+from ritm_lite.inference import InferenceSettings, MaxSize, MultiScale, Predictor, Refine, export_onnx, read_settings, unwrap
 from ritm_lite.inference.backends import with_backend
 from tests.evaluation.test_evaluate_cli import make_grabcut_folder
 
@@ -53,6 +53,7 @@ def test_a_hand_built_predictor_gets_them_too(stored):
     ({"multi_scale": 32, "two_scales": True}, "two_scales"),
     ({"refine": 0}, "refine must"),
     ({"refine": 10**6}, "at most"),
+    ({"max_size": 8}, "max_size must"),
     ("320", "str"),
 ])
 def test_unknown_or_bad_stored_settings_are_refused_naming_them(stored, tmp_path, entry, message):
@@ -62,12 +63,24 @@ def test_unknown_or_bad_stored_settings_are_refused_naming_them(stored, tmp_path
         ritm_lite.load_checkpoint(path)
 
 
-def test_the_round_trip_through_meta():
-    settings = InferenceSettings(multi_scale=320, refine=1)
+@pytest.mark.parametrize("settings", [InferenceSettings(multi_scale=320, refine=1), InferenceSettings(max_size=320),
+                                      InferenceSettings(max_size=480, multi_scale=320, refine=2)])
+def test_the_round_trip_through_meta(settings):
     assert InferenceSettings.from_meta({"inference": settings.to_meta()}) == settings
     assert InferenceSettings.from_meta({"name": "x"}) == InferenceSettings() and InferenceSettings().to_meta() == {}
     net = torch.nn.Identity()
     assert unwrap(settings.wrap(net)) == (net, settings)
+
+
+def test_a_stored_max_size_is_the_innermost_wrapper(stored, tmp_path):
+    """Every pass (both scales, each refinement) sees at most max_size pixels."""
+    model, _, _ = stored
+    path = save_checkpoint(model, tmp_path / "max.pth", meta={"inference": {"max_size": 24, "multi_scale": 16}})
+    loaded = ritm_lite.load_checkpoint(path)
+    assert isinstance(loaded, MultiScale) and isinstance(loaded.network, MaxSize) and loaded.network.max_size == 24
+    assert unwrap(loaded)[1] == InferenceSettings(max_size=24, multi_scale=16) == read_settings(path)
+    with pytest.raises(ValueError, match="another order"):
+        unwrap(MaxSize(MultiScale(model, 16), 24))
 
 
 def test_a_backend_replaces_the_network_inside_the_settings(stored):
@@ -96,3 +109,14 @@ def test_the_evaluation_cli_runs_and_records_the_stored_settings(stored, tmp_pat
                           "--device", "cpu", "--quiet", "--json", str(out)]) == 0
     record = json.loads(out.read_text())
     assert record["inference"] == {"multi_scale": 32, "refine": 1} and record["method"].endswith("+ms32+refine1")
+
+
+def test_the_evaluation_cli_names_a_stored_max_size(stored, tmp_path):
+    model, _, _ = stored
+    path = save_checkpoint(model, tmp_path / "max.pth", meta={"inference": {"max_size": 32}})
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    out = tmp_path / "out.json"
+    assert evaluate_main(["--checkpoint", str(path), "--data-root", str(data), "--max-clicks", "1",
+                          "--device", "cpu", "--quiet", "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["inference"] == {"max_size": 32} and record["method"].endswith("+max32")

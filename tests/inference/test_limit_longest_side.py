@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ritm_lite.clicks import Click, points_tensor
-from ritm_lite.inference import LimitLongestSide, Predictor, ZoomIn, ZoomInConfig
+from ritm_lite.inference import LimitLongestSide, MaxSize, Predictor, ZoomIn, ZoomInConfig
 from tests.inference.test_predictor import TinyClickNet, _as_input
 
 
@@ -56,3 +56,45 @@ def test_a_zoom_in_crop_within_the_limit_is_not_shrunk_again():
     assert model.calls[0][0].shape[2:] == (30, 40)  # first click: the whole image, shrunk
     assert max(model.calls[1][0].shape[2:]) == 36  # the zoomed crop: ZoomIn's size
     assert predictor.prev_prediction.shape == (48, 64)
+
+
+def test_max_size_as_a_model_shows_the_network_what_the_predictor_option_does():
+    """MaxSize (the stored form) feeds the network the same shrunk image and moved clicks as
+    Predictor(max_size=...); it returns logits at that size, which the predictor resizes."""
+    image = np.random.default_rng(3).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    as_option, as_model = TinyClickNet(), TinyClickNet()
+    by_option = Predictor(as_option, zoom_in=False, flip=False, max_size=40)
+    by_model = Predictor(MaxSize(as_model, 40), zoom_in=False, flip=False)
+    for predictor in (by_option, by_model):
+        predictor.set_image(image)
+    coords, labels = np.array([[20, 30], [50, 5]]), np.array([1, 0])
+    want, got = by_option.predict(coords, labels), by_model.predict(coords, labels)
+    (seen_option, points_option), = as_option.calls
+    (seen_model, points_model), = as_model.calls
+    assert seen_model.shape[2:] == (30, 40)
+    torch.testing.assert_close(seen_model, seen_option, atol=1e-6, rtol=0)
+    torch.testing.assert_close(points_model, points_option, atol=1e-5, rtol=0)
+    # the one difference: the logits are resized before the sigmoid, not the probabilities after
+    # (with flip, the mirror image's clicks also move by 1 - w / W of a pixel: MaxSize sits after
+    # flip, and x -> W - 1 - x does not commute with x -> w x / W)
+    assert got.shape == want.shape == (48, 64) and np.abs(got - want).mean() < 0.05  # (a random image: sharp logits)
+    with torch.no_grad():
+        logits = as_model(seen_model, points_model)["instances"]
+    expected = torch.sigmoid(F.interpolate(logits, size=(48, 64), mode="bilinear", align_corners=True))
+    np.testing.assert_allclose(got, expected[0, 0].numpy(), atol=1e-6)
+
+
+def test_max_size_as_a_model_leaves_inputs_within_the_limit_alone():
+    net = TinyClickNet()
+    x = torch.rand(1, 4, 30, 40)
+    points = points_tensor([[Click(x=10, y=12, is_positive=True, index=0)]])
+    with torch.no_grad():
+        out = MaxSize(net, 40)(x, points)["instances"]
+    assert torch.equal(net.calls[0][0], x) and torch.equal(net.calls[0][1], points)
+    torch.testing.assert_close(out, TinyClickNet()(x, points)["instances"], atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("bad", [0, 8, 2.5, True, "320"])
+def test_bad_input_max_size_as_a_model_is_refused(bad):
+    with pytest.raises(ValueError, match="max_size"):
+        MaxSize(TinyClickNet(), bad)
