@@ -2,7 +2,8 @@
 
 Each arm (``ritm_lite.paper_claims.ARMS``) trains the course's EfficientNet-Lite0 model on the
 COCO_MVal training split at the same budget (default 300 steps of 8 crops of 320x320 at
-image scale 0.625, the last third at the learning rate x0.1), then is scored with the
+image scale 0.625, the last third at the learning rate x0.1; ``--duts-share`` draws that share
+of the samples from DUTS-TR, ``data/DUTS-TR``), then is scored with the
 evaluation CLI (ZoomIn, no flip) on GrabCut and on COCO_MVal's validation split. One JSON per
 arm, seed and budget goes to ``benchmarks/results/ablations/``; a run whose JSON exists is
 skipped, and a run stopped part-way continues from its last checkpoint (``--work``) when the
@@ -43,7 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=flags.count(1, 4096), default=defaults.batch_size)
     parser.add_argument("--crop-size", type=flags.count(32, 4096), nargs=2, default=list(defaults.crop_size), metavar=("H", "W"))
     parser.add_argument("--image-scale", type=flags.number(0.1, 4.0, include_low=True), default=defaults.image_scale)
-    parser.add_argument("--data", type=Path, help="folder with COCO_MVal and GrabCut (default: where "
+    parser.add_argument("--duts-share", type=flags.number(0.0, 1.0, include_low=True), default=defaults.duts_share,
+                        help="the share of samples drawn from DUTS-TR (in --data); the rest from COCO_MVal's training split")
+    parser.add_argument("--data", type=Path, help="folder with COCO_MVal, GrabCut and DUTS-TR (default: where "
                         "ritm_lite.data.locate finds COCO_MVal: $RITM_DATA, else data/)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--work", type=Path, default=PROJECT_ROOT / "runs" / "ablations", help="checkpoints")
@@ -55,8 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     data = args.data or (coco_mval.parent if coco_mval else None)
     if data is None:
         parser.error("--data is required (COCO_MVal was not found)")
-    budget = Budget(steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
-                    crop_size=tuple(args.crop_size), image_scale=args.image_scale)
+    try:
+        budget = Budget(steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
+                        crop_size=tuple(args.crop_size), image_scale=args.image_scale, duts_share=args.duts_share)
+    except ValueError as err:
+        parser.error(str(err))
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}; budget {budget}")
     for seed in args.seeds:

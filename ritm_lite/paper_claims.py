@@ -2,7 +2,8 @@
 
 The paper backs each design choice with an ablation (Sec. 5: its Tables 1 and 2, and ITER-M
 against its simplifications). This module reruns them on what a course has: the COCO_MVal
-training split, the course's EfficientNet-Lite0 model, a few hundred CPU steps per run. Every
+training split (and, at a :class:`Budget` with ``duts_share``, DUTS-TR's training photos), the
+course's EfficientNet-Lite0 model, a few hundred CPU steps per run. Every
 arm changes **one** thing of the base recipe (the ``efficientnet_lite0_cpu`` preset from
 ImageNet weights: Conv1S + disks, NFL, iterative clicks with mask guidance); everything else
 (data, split, steps, crops, batch, schedule, seeds) is the same :class:`Budget`.
@@ -129,19 +130,35 @@ class Budget:
     batch_size: int = 8
     crop_size: tuple[int, int] = (320, 320)  # (height, width)
     image_scale: float = 0.625  # the course weights' scale (COCO's 640 px -> 400 px)
+    duts_share: float = 0.0  # the share of samples drawn from DUTS-TR's training photos; the rest: COCO_MVal's split
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.epochs < 1 or self.steps % self.epochs:
             raise ValueError(f"need steps >= 1 divisible by epochs >= 1, got {self.steps} and {self.epochs}")
         if self.batch_size < 2:
             raise ValueError(f"batch_size must be at least 2 (BatchNorm), got {self.batch_size}")
+        if not 0.0 <= self.duts_share < 1.0:
+            raise ValueError(f"duts_share must be in [0, 1) (COCO_MVal's training split is always part of the mix), "
+                             f"got {self.duts_share}")
 
     def tag(self) -> str:
         """A file-name part that tells budgets apart: ``steps300`` for the default's size."""
         same = (self.batch_size, tuple(self.crop_size), self.image_scale, self.epochs) == \
             (Budget.batch_size, Budget.crop_size, Budget.image_scale, Budget.epochs)  # the fields' defaults
         extra = "" if same else f"_b{self.batch_size}_c{self.crop_size[0]}x{self.crop_size[1]}_s{self.image_scale}_e{self.epochs}"
-        return f"steps{self.steps}{extra}"
+        duts = f"_duts{self.duts_share}" if self.duts_share else ""
+        return f"steps{self.steps}{extra}{duts}"
+
+    def data(self, folder: Path) -> tuple[list[Path], list[float]]:
+        """The training folders under ``folder`` and their shares: COCO_MVal's, and DUTS-TR's when used."""
+        if not self.duts_share:
+            return [folder / "COCO_MVal"], [1.0]
+        return [folder / "DUTS-TR", folder / "COCO_MVal"], [self.duts_share, 1.0 - self.duts_share]
+
+    @classmethod
+    def of_record(cls, stored: dict[str, Any]) -> Budget:
+        """The budget a run record stores (fields added since it was written take their defaults)."""
+        return cls(**{**stored, "crop_size": tuple(stored.get("crop_size", cls.crop_size))})
 
 
 # The scoring: the evaluation CLI's protocol without flip averaging (ZoomIn on, 20 clicks, IoU 0.9).
@@ -191,14 +208,22 @@ def command(name: str, seed: int, budget: Budget) -> str:
         parts.append(f"--crop-size {budget.crop_size[0]} {budget.crop_size[1]}")
     if budget.image_scale != defaults.image_scale:
         parts.append(f"--image-scale {budget.image_scale}")
+    if budget.duts_share != defaults.duts_share:
+        parts.append(f"--duts-share {budget.duts_share}")
     return " ".join(parts)
 
 
 def train_arm(name: str, seed: int, budget: Budget, data: Path, out: Path, progress: bool = False) -> dict:
-    """Train one arm (continuing from ``out/checkpoints/last.pth`` if a run was stopped);
-    writes ``out/final.pth`` and returns a summary of the training log."""
+    """Train one arm (continuing from ``out/checkpoints/last.pth`` if a run was stopped) on the
+    budget's folders under ``data`` (:meth:`Budget.data`); writes ``out/final.pth`` and returns a
+    summary of the training log."""
     config = arm_config(name, seed, budget)
-    train_set, _ = build_datasets(data, config, split_seed=SPLIT_SEED)
+    folders, shares = budget.data(data)
+    for folder in folders:
+        if not folder.is_dir():
+            fetch = " (python -m ritm_lite.data.download duts-tr)" if folder.name == "DUTS-TR" else ""
+            raise FileNotFoundError(f"{folder}: this budget trains on it, and it is not there{fetch}")
+    train_set, _ = build_datasets(folders, config, split_seed=SPLIT_SEED, weights=shares)
     trainer = Trainer(config, train_set, out, model=arm_model(name, config), progress=progress)
     if trainer.last_checkpoint.exists():
         trainer.resume()
@@ -237,14 +262,15 @@ def run_arm(name: str, seed: int, budget: Budget, data: Path, results: Path, wor
     """Train and score one arm and seed; write ``results/<arm>_seed<seed>_<budget>.json``.
 
     Args:
-        data: the folder holding ``COCO_MVal`` and ``GrabCut`` (see :mod:`ritm_lite.data.locate`).
+        data: the folder holding ``COCO_MVal``, ``GrabCut`` and, when the budget draws from it,
+            ``DUTS-TR`` (see :mod:`ritm_lite.data.locate`).
         results: where the JSON goes.
         work: where the run's checkpoints go (``work/<arm>_seed<seed>_<budget>/``).
         limit, max_clicks: score only the first objects / clicks (smoke runs; recorded).
     """
     stem = f"{name}_seed{seed}_{budget.tag()}"
     out = work / stem
-    train = train_arm(name, seed, budget, data / "COCO_MVal", out, progress)
+    train = train_arm(name, seed, budget, data, out, progress)
     scores = evaluate_checkpoint(out / "final.pth", data, out, limit=limit, max_clicks=max_clicks)
     record = {"arm": name, "seed": seed, "command": command(name, seed, budget), "budget": dataclasses.asdict(budget),
               "change": _arm(name).change, "evaluation_protocol": "python -m ritm_lite.evaluate " + " ".join(PROTOCOL),
@@ -289,7 +315,7 @@ def load_results(folder: Path, budget: Budget | None = None) -> list[dict]:
         records.append(record)
     records = [r for r in records if r.get("limit") is None and r.get("max_clicks") is None]
     if budget is not None:
-        records = [r for r in records if r["budget"] == json.loads(json.dumps(dataclasses.asdict(budget)))]
+        records = [r for r in records if Budget.of_record(r["budget"]) == budget]
     return records
 
 

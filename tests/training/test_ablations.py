@@ -156,6 +156,29 @@ def test_each_arm_changes_what_it_says():
         Budget(steps=100, epochs=3)
 
 
+def test_a_budget_with_duts_tr_draws_from_both_folders_and_says_so(tmp_path):
+    budget = Budget(steps=900, duts_share=0.75)
+    assert budget.data(tmp_path) == ([tmp_path / "DUTS-TR", tmp_path / "COCO_MVal"], [0.75, 0.25])
+    assert Budget().data(tmp_path) == ([tmp_path / "COCO_MVal"], [1.0])
+    assert budget.tag() == "steps900_duts0.75" and Budget().tag() == "steps300"
+    assert ablations.command("base", 1, budget) == "python benchmarks/ablations.py --arms base --seeds 1 --steps 900 --duts-share 0.75"
+    # a record written before the field existed is the default budget's (COCO_MVal alone)
+    old = {k: v for k, v in dataclasses.asdict(Budget()).items() if k != "duts_share"}
+    assert Budget.of_record(old) == Budget() and Budget.of_record(dataclasses.asdict(budget)) == budget
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0, 1.5])
+def test_bad_input_a_duts_share_outside_0_1_is_refused(share):
+    with pytest.raises(ValueError, match="duts_share"):
+        Budget(duts_share=share)
+
+
+def test_bad_input_a_missing_duts_tr_folder_names_the_download(tmp_path):
+    (tmp_path / "COCO_MVal").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"DUTS-TR: this budget trains on it.*download duts-tr"):
+        ablations.train_arm("base", 0, Budget(steps=2, epochs=2, duts_share=0.5), tmp_path, tmp_path / "work")
+
+
 def test_scratch_and_imagenet_arms_start_from_different_trunks():
     config = arm_config("base", 0, Budget())
     imagenet, scratch = arm_model("base", config), arm_model("scratch", config)
@@ -278,8 +301,7 @@ def test_the_stored_runs_cover_every_arm_with_two_seeds_and_the_commands_that_ma
     from ritm_lite.utils import PROJECT_ROOT
 
     folder = PROJECT_ROOT / "benchmarks" / "results" / "ablations"
-    for budget in {Budget(**{**r["budget"], "crop_size": tuple(r["budget"]["crop_size"])})
-                   for r in ablations.load_results(folder)}:
+    for budget in {Budget.of_record(r["budget"]) for r in ablations.load_results(folder)}:
         records = ablations.load_results(folder, budget)
         seeds = {name: sorted(r["seed"] for r in records if r["arm"] == name) for name in ARMS}
         if budget == Budget():
