@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from ritm_lite.data.benchmarks import BENCHMARKS, PAPER_ZOOM_IN_TARGET_SIZE
-from ritm_lite.data.locate import benchmark_folder
+from ritm_lite.data.locate import benchmark_folder, shown_path
 from ritm_lite.evaluation import DatasetResult, GrabCutPeer, evaluate_dataset, format_table, plot_miou_curves
 from ritm_lite.evaluation.benchmark import benchmark_samples
 from ritm_lite.inference import InferenceSettings, Predictor, ZoomInConfig, unwrap
@@ -264,7 +264,7 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
     record = {
         "method": name,
         "dataset": args.dataset,
-        "data_root": str(args.data_root),
+        "data_root": shown_path(args.data_root),  # no folder of this machine
         "checkpoint": str(args.checkpoint) if args.checkpoint else None,
         "preset": args.preset,
         "peer": args.peer,

@@ -396,3 +396,13 @@ def test_bad_input_evaluate_zooms_from_the_first_click_with_skip_minus_one(tmp_p
     assert code == 0, err
     record = __import__("json").loads(out.read_text())
     assert record["zoom_in_skip_clicks"] == -1 and "skip-1" in record["method"]
+
+
+def test_the_json_names_the_data_folder_without_this_machines_path(tmp_path, monkeypatch):
+    """Results are committed: the data folder is recorded as the course prints it (shown_path)."""
+    monkeypatch.setenv("RITM_DATA", str(tmp_path))
+    data = make_grabcut_folder(tmp_path / "GrabCut", count=1)
+    out = tmp_path / "peer.json"
+    assert evaluate.main(["--peer", "opencv-grabcut", "--data-root", str(data), "--max-clicks", "1",
+                          "--quiet", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["data_root"] == "$RITM_DATA/GrabCut"
