@@ -264,8 +264,8 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
     record = {
         "method": name,
         "dataset": args.dataset,
-        "data_root": shown_path(args.data_root),  # no folder of this machine
-        "checkpoint": str(args.checkpoint) if args.checkpoint else None,
+        "data_root": shown_path(args.data_root),  # paths as the course prints them: no folder of this machine
+        "checkpoint": shown_path(args.checkpoint) if args.checkpoint else None,
         "preset": args.preset,
         "peer": args.peer,
         "training_split": args.training_split,
@@ -275,7 +275,7 @@ def run(args: argparse.Namespace, predictor) -> DatasetResult:
         "max_size": args.max_size,
         "inference": settings.to_meta() if settings is not None else None,  # the checkpoint's stored settings
         "backend": None if args.peer else args.backend,
-        "calibration_data": str(args.calibration_data) if args.calibration_data else None,
+        "calibration_data": shown_path(args.calibration_data) if args.calibration_data else None,
         "calibration_objects": args.calibration_objects if args.backend == "int8" else None,
         **result.to_dict(),
     }

@@ -42,6 +42,7 @@ import torch
 
 from scipy import stats
 
+from ritm_lite.data.locate import shown_path
 from ritm_lite.evaluation.benchmark import evaluate_benchmark
 from ritm_lite.inference import Predictor
 from ritm_lite.model import build_model
@@ -248,8 +249,8 @@ def evaluate_checkpoint(checkpoint: Path, data: Path, out: Path, limit: int | No
         data_root = data / where["dataset"]
         result = evaluate_benchmark(predictor, data_root=data_root, progress=False, limit=limit,
                                     max_clicks=max_clicks or 20, **where)
-        record = {"method": f"{Path(checkpoint).stem}+zoom", "dataset": where["dataset"], "data_root": str(data_root),
-                  "checkpoint": str(checkpoint), "training_split": where.get("training_split"), "zoom_in": True,
+        record = {"method": f"{Path(checkpoint).stem}+zoom", "dataset": where["dataset"], "data_root": shown_path(data_root),
+                  "checkpoint": shown_path(checkpoint), "training_split": where.get("training_split"), "zoom_in": True,
                   "flip": False, **result.to_dict()}
         out.mkdir(parents=True, exist_ok=True)
         (out / f"{key}.json").write_text(json.dumps(record, indent=1))
