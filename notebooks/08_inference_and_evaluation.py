@@ -368,7 +368,14 @@ show_source(HorizontalFlip.inv_transform)
 # already wrapped. The default since DUTS-TR (`efficientnet_lite0_course`) needs no such
 # setting: it stores none and runs with the paper's protocol alone. The curve
 # below is the first click's IoU (flip, no ZoomIn) against `max_size`, on the first GrabCut
-# objects:
+# objects.
+#
+# A checkpoint can store `max_size` too (`MaxSize`, the same shrink as a model wrapper,
+# `ritm_lite/inference/limit_longest_side.py`). For the default it was measured where weights are
+# chosen, on COCO_MVal's validation split and the DUTS-TR holdout, and 400 and 320 px both lost
+# there, the later clicks more than the first one gained (`MODEL_CARD.md`, "A stored
+# `max_size`?"), so none is stored. A curve on ten test photos is something to look at, not a
+# choice:
 
 # %%
 show_source(LimitLongestSide.transform)
