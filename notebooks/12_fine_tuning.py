@@ -203,9 +203,9 @@ plt.show()
 
 # %% [markdown]
 # **What the stored run shows** (the outputs above: 300 photos of DUTS-TR's holdout, 60 of them
-# held out; a 2-core AMD EPYC, 2026-12-07): 210 steps in the 5-minute budget moved NoC@85 /
-# NoC@90 on the held-out photos from 2.68 / 5.15 to 2.38 / 4.50 (objects never reaching 90 %:
-# 6 to 4). One run and 60 objects: a first sign, not a measured effect size. These photos are
+# held out; a 2-core AMD EPYC, 2026-12-08): 194 steps in the 5-minute budget moved NoC@85 /
+# NoC@90 on the held-out photos from 2.97 / 4.97 to 2.53 / 4.25 (objects never reaching 90 %:
+# 5 to 4). One run and 60 objects: a first sign, not a measured effect size. These photos are
 # not in any benchmark, and the course weights never trained on them, but they did take part
 # in choosing those weights (the DUTS-TR holdout is half of the selection set), so a folder of
 # your own is the fairer test.
