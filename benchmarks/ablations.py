@@ -54,15 +54,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.epochs > args.steps:
         parser.error(f"--epochs ({args.epochs}) cannot exceed --steps ({args.steps})")
-    coco_mval = None if args.data else benchmark_folder("COCO_MVal")
-    data = args.data or (coco_mval.parent if coco_mval else None)
-    if data is None:
-        parser.error("--data is required (COCO_MVal was not found)")
     try:
         budget = Budget(steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
                         crop_size=tuple(args.crop_size), image_scale=args.image_scale, duts_share=args.duts_share)
     except ValueError as err:
         parser.error(str(err))
+    coco_mval = None if args.data else benchmark_folder("COCO_MVal")
+    data = args.data or (coco_mval.parent if coco_mval else None)
+    if data is None:
+        parser.error("--data is required (COCO_MVal was not found)")
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}; budget {budget}")
     for seed in args.seeds:
