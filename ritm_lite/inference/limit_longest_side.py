@@ -22,9 +22,10 @@ size to return to.
 :class:`MaxSize` is the same limit as a model wrapper: the form a checkpoint stores it in
 (``meta["inference"]["max_size"]``, :mod:`ritm_lite.inference.settings`), so that weights meant to
 see photos at a smaller scale are run that way by whoever loads them. Inside the predictor it
-sits where the predictor's own ``max_size`` does, after ZoomIn and flip: it shrinks every
-network input longer than ``max_size`` (the first click's whole photo, and ZoomIn's crops when
-``max_size`` is below their 400 px).
+runs after ZoomIn and flip (the predictor's own ``max_size`` runs before flip, so the mirror
+image's clicks differ by ``1 - w / W`` of a pixel): it shrinks every network input longer than
+``max_size`` (the first click's whole photo, and ZoomIn's crops when ``max_size`` is below their
+400 px).
 """
 
 from __future__ import annotations
